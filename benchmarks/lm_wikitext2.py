@@ -1,0 +1,111 @@
+"""WikiText-2 perplexity: spacy_lm's LSTM LM vs PyTorch, same recipe, same budget.
+
+Recipe (pytorch/examples word_language_model, for both models): emsize 200, nhid 200,
+2 layers, dropout 0.2, tied; train batch 20, bptt 35, hidden state carried across windows
+(truncated BPTT); SGD lr 20, global gradient-norm clip 0.25, lr / 4 after an epoch whose
+validation perplexity did not improve; evaluation batch 10. Every line ends with one
+``<eos>`` (blank lines too), so train/valid/test have 2,088,628 / 217,646 / 245,569 tokens,
+and perplexity is exp(mean NLL) over all (n_steps - 1) * batch predicted tokens.
+
+Reads ../shared/data/wikitext-2 (or --data-dir) and fails clearly when it is missing.
+
+    # both models, one after the other, in one process:
+    python benchmarks/lm_wikitext2.py --epochs 1
+    # or in two processes side by side (one thread each), then merge:
+    python benchmarks/lm_wikitext2.py --epochs 1 --model spacy_lm --threads 1 &
+    python benchmarks/lm_wikitext2.py --epochs 1 --model pytorch --threads 1 &
+    wait; python benchmarks/lm_wikitext2.py --merge
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy
+
+from _common import (CONFIG, DEFAULT_DATA, RESULTS, TorchLM, ThincLM, batchify, evaluate, load_wikitext2,
+                     machine_info, set_threads, windows, write_results)
+
+MODELS = {"spacy_lm": ThincLM, "pytorch": TorchLM}
+KENLM_5GRAM_TEST_PPL = 220.1  # measured on this split (issue #2), for orientation
+
+
+def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_every: int):
+    n_vocab = len(data["vocab"])
+    lm = MODELS[name](n_vocab, seed=seed)
+    train = batchify(data["ids"]["train"], CONFIG["batch_size"])
+    valid = batchify(data["ids"]["valid"], CONFIG["eval_batch_size"])
+    test = batchify(data["ids"]["test"], CONFIG["eval_batch_size"])
+    lr = CONFIG["lr"]
+    best_val = None
+    history = []
+    start = time.perf_counter()
+    n_tokens = 0
+    for epoch in range(1, epochs + 1):
+        lm.reset(CONFIG["batch_size"])
+        losses = []
+        epoch_start = time.perf_counter()
+        for i, (x, y) in enumerate(windows(train, CONFIG["bptt"])):
+            if max_batches and i >= max_batches:
+                break
+            losses.append(lm.train_step(x, y, lr))
+            n_tokens += x.size
+            if log_every and (i + 1) % log_every == 0:
+                print(f"[{name}] epoch {epoch} batch {i + 1} loss {numpy.mean(losses[-log_every:]):.3f} "
+                      f"ppl {numpy.exp(numpy.mean(losses[-log_every:])):.1f} "
+                      f"{n_tokens / (time.perf_counter() - start):,.0f} tok/s", flush=True)
+        train_seconds = time.perf_counter() - epoch_start
+        val_ppl = evaluate(lm, valid)
+        history.append({"epoch": epoch, "lr": lr, "train_loss_last_200": float(numpy.mean(losses[-200:])),
+                        "valid_ppl": val_ppl, "train_seconds": train_seconds})
+        print(f"[{name}] epoch {epoch} valid ppl {val_ppl:.2f} ({train_seconds:.0f}s)", flush=True)
+        if best_val is not None and val_ppl >= best_val:
+            lr /= 4.0
+        best_val = val_ppl if best_val is None else min(best_val, val_ppl)
+    test_ppl = evaluate(lm, test)
+    final_val = history[-1]["valid_ppl"]
+    print(f"[{name}] test ppl {test_ppl:.2f}", flush=True)
+    return {"valid_ppl": final_val, "test_ppl": test_ppl, "history": history,
+            "train_tokens_per_s": n_tokens / (time.perf_counter() - start)}
+
+
+def merge() -> None:
+    parts = {name: json.loads((RESULTS / f"lm_wikitext2_{name}.json").read_text()) for name in MODELS}
+    ours, peer = parts["spacy_lm"], parts["pytorch"]
+    result = {"spacy_lm": ours, "pytorch": peer, "kenlm_5gram_test_ppl": KENLM_5GRAM_TEST_PPL,
+              "test_ppl_ratio_ours_over_pytorch": ours["test_ppl"] / peer["test_ppl"],
+              "valid_ppl_ratio_ours_over_pytorch": ours["valid_ppl"] / peer["valid_ppl"]}
+    print(f"test ppl: spacy_lm {ours['test_ppl']:.2f}  pytorch {peer['test_ppl']:.2f}  "
+          f"ratio {result['test_ppl_ratio_ours_over_pytorch']:.4f}  (KenLM 5-gram {KENLM_5GRAM_TEST_PPL})")
+    write_results("lm_wikitext2", result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--model", choices=["both", *MODELS], default="both")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
+    parser.add_argument("--log-every", type=int, default=200)
+    parser.add_argument("--merge", action="store_true", help="combine the two per-model result files")
+    args = parser.parse_args()
+    if args.merge:
+        return merge()
+    set_threads(args.threads)
+    data = load_wikitext2(args.data_dir)
+    counts = {k: int(v.shape[0]) for k, v in data["ids"].items()}
+    assert counts == {"train": 2088628, "valid": 217646, "test": 245569}, counts
+    names = list(MODELS) if args.model == "both" else [args.model]
+    for name in names:
+        result = train_one(name, data, args.epochs, args.max_batches, args.seed, args.log_every)
+        result.update({"config": CONFIG, "epochs": args.epochs, "token_counts": counts,
+                       "machine": machine_info(args.threads), "max_batches": args.max_batches})
+        write_results(f"lm_wikitext2_{name}", result)
+    if args.model == "both":
+        merge()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`spacy_lm.TokenEmbedding.v1`: a lookup table over token ids with a sparse gradient."""
+from typing import Callable, Optional, Tuple
+
+from thinc.api import Model, registry
+from thinc.types import Floats2d, IntsXd
+
+
+@registry.layers("spacy_lm.TokenEmbedding.v1")
+def TokenEmbedding(nO: Optional[int] = None, nV: Optional[int] = None, init_scale: float = 0.1) -> Model:
+    """Rows of ``E`` (nV, nO) for an int array of any shape; the output gains a last axis."""
+    return Model(
+        "token_embedding",
+        forward,
+        init=init,
+        dims={"nO": nO, "nV": nV},
+        params={"E": None},
+        attrs={"init_scale": init_scale},
+    )
+
+
+def init(model: Model, X=None, Y=None) -> None:
+    scale = model.attrs["init_scale"]
+    shape = (model.get_dim("nV"), model.get_dim("nO"))
+    values = model.ops.xp.random.uniform(-scale, scale, shape).astype("float32")
+    model.set_param("E", model.ops.asarray(values))
+
+
+def forward(model: Model, ids: IntsXd, is_train: bool) -> Tuple[Floats2d, Callable]:
+    E = model.get_param("E")
+    flat = model.ops.xp.ascontiguousarray(ids.reshape(-1), dtype="int32")
+    out_shape = tuple(ids.shape) + (E.shape[1],)
+    vectors = E[flat]
+
+    def backprop(d_vectors):
+        dE = model.ops.alloc2f(*E.shape, dtype=E.dtype)
+        d2 = model.ops.xp.ascontiguousarray(d_vectors.reshape(-1, E.shape[1]), dtype=E.dtype)
+        model.ops.scatter_add(dE, flat, d2)
+        model.inc_grad("E", dE)
+        return None
+
+    return vectors.reshape(out_shape), backprop

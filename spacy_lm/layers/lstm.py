@@ -1,0 +1,305 @@
+"""`spacy_lm.LSTM.v1`: a multi-layer, optionally bidirectional LSTM with explicit state.
+
+Thinc 8.3's own LSTM fails finite-difference checks on CPU and computes only the
+longest sequence on its generic `Ops` path, so every recurrent model here uses this
+layer instead. It is written against `ops.xp` alone, so NumpyOps and CupyOps run the
+same code.
+
+Data layout is time-major: ``X`` has shape ``(T, B, nI)``. Sequences shorter than
+``T`` are given by ``lengths``; padded steps leave the state untouched and output
+zeros, which makes the final state the state after each sequence's last real token
+(for the backward direction too, which simply walks the time axis from the end).
+
+Input:  ``(X, lengths, state)`` where ``state`` is ``None`` (zeros) or ``(h0, c0)``,
+        each of shape ``(depth * dirs, B, nO)``.
+Output: ``(Y, (hT, cT))`` with ``Y`` of shape ``(T, B, nO * dirs)``.
+Backprop takes ``(dY, d_state)`` (``d_state`` may be ``None``) and returns
+``(dX, (dh0, dc0))``.
+
+Gate order is PyTorch's (input, forget, cell, output).
+"""
+from typing import Callable, List, Optional, Tuple
+
+from thinc.api import Model, Ops, registry
+from thinc.types import Floats2d, Floats3d, Ints1d
+
+LSTMState = Tuple[Floats3d, Floats3d]
+LSTMInput = Tuple[Floats3d, Optional[Ints1d], Optional[LSTMState]]
+LSTMOutput = Tuple[Floats3d, LSTMState]
+
+
+@registry.layers("spacy_lm.LSTM.v1")
+def LSTM(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    depth: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+) -> Model[LSTMInput, LSTMOutput]:
+    """A stateful LSTM stack; ``dropout`` is applied between layers while training."""
+    if depth < 1:
+        raise ValueError(f"LSTM depth must be at least 1, got {depth}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"LSTM dropout must be in [0, 1), got {dropout}")
+    return Model(
+        "lstm",
+        forward,
+        init=init,
+        dims={"nO": nO, "nI": nI},
+        attrs={"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout},
+    )
+
+
+def _dirs(model: Model) -> int:
+    return 2 if model.attrs["bidirectional"] else 1
+
+
+def _param_names(layer: int, direction: int) -> Tuple[str, str, str]:
+    return (f"W{layer}_{direction}", f"U{layer}_{direction}", f"b{layer}_{direction}")
+
+
+def init(model: Model, X: Optional[LSTMInput] = None, Y: Optional[LSTMOutput] = None) -> None:
+    if X is not None and model.has_dim("nI") is None:
+        model.set_dim("nI", X[0].shape[-1])
+    nO = model.get_dim("nO")
+    nI = model.get_dim("nI")
+    dirs = _dirs(model)
+    # PyTorch's default: every weight and bias ~ U(-1/sqrt(nO), 1/sqrt(nO)).
+    scale = 1.0 / (nO**0.5)
+    xp = model.ops.xp
+    for layer in range(model.attrs["depth"]):
+        layer_nI = nI if layer == 0 else nO * dirs
+        for direction in range(dirs):
+            W, U, b = _param_names(layer, direction)
+            for name, shape in ((W, (4 * nO, layer_nI)), (U, (4 * nO, nO)), (b, (4 * nO,))):
+                values = xp.random.uniform(-scale, scale, shape).astype("float32")
+                model.set_param(name, model.ops.asarray(values))
+
+
+def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput, Callable]:
+    X, lengths, state = inputs
+    ops = model.ops
+    xp = ops.xp
+    T, B, _ = X.shape
+    nO = model.get_dim("nO")
+    dirs = _dirs(model)
+    depth = model.attrs["depth"]
+    mask = _make_mask(ops, T, B, lengths, X.dtype)
+    if state is None:
+        h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
+        c0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
+    else:
+        h0, c0 = state
+        _check_state(h0, c0, depth * dirs, B, nO)
+    drop_rate = model.attrs["dropout_rate"] if is_train else 0.0
+    hT = xp.empty_like(h0)
+    cT = xp.empty_like(c0)
+    layer_input = X
+    backprops: List[Callable] = []
+    for layer in range(depth):
+        if layer > 0 and drop_rate > 0:
+            drop_mask = ops.get_dropout_mask(layer_input.shape, drop_rate).astype(X.dtype)
+            layer_input = layer_input * drop_mask
+        else:
+            drop_mask = None
+        outputs = []
+        dir_backprops = []
+        for direction in range(dirs):
+            k = layer * dirs + direction
+            Yd, hd, cd, bp = _run_direction(
+                model, layer, direction, layer_input, mask, h0[k], c0[k], is_train
+            )
+            outputs.append(Yd)
+            hT[k] = hd
+            cT[k] = cd
+            dir_backprops.append(bp)
+        layer_output = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
+        backprops.append((dir_backprops, drop_mask))
+        layer_input = layer_output
+    Y = layer_input
+
+    def backprop(d_outputs: Tuple[Floats3d, Optional[LSTMState]]) -> Tuple[Floats3d, LSTMState]:
+        dY, d_state = d_outputs
+        if d_state is None:
+            dhT = xp.zeros_like(h0)
+            dcT = xp.zeros_like(c0)
+        else:
+            dhT, dcT = d_state
+        dh0 = xp.empty_like(h0)
+        dc0 = xp.empty_like(c0)
+        d_layer_output = dY
+        for layer in range(depth - 1, -1, -1):
+            dir_backprops, drop_mask = backprops[layer]
+            d_input = None
+            for direction in range(dirs):
+                k = layer * dirs + direction
+                dYd = d_layer_output[..., direction * nO : (direction + 1) * nO]
+                dXd, dh0[k], dc0[k] = dir_backprops[direction](dYd, dhT[k], dcT[k])
+                d_input = dXd if d_input is None else d_input + dXd
+            if drop_mask is not None:
+                d_input *= drop_mask
+            d_layer_output = d_input
+        return d_layer_output, (dh0, dc0)
+
+    return (Y, (hT, cT)), backprop
+
+
+def _make_mask(ops: Ops, T: int, B: int, lengths: Optional[Ints1d], dtype) -> Optional[Floats3d]:
+    """(T, B, 1) mask of real steps, or None when every sequence fills the window."""
+    if lengths is None:
+        return None
+    xp = ops.xp
+    lengths = xp.asarray(lengths)
+    if lengths.shape != (B,):
+        raise ValueError(f"LSTM got {lengths.shape[0]} lengths for a batch of {B} sequences")
+    if B and (int(lengths.max()) > T or int(lengths.min()) < 0):
+        raise ValueError(f"LSTM lengths must lie in [0, {T}], got {lengths.tolist()}")
+    if B and int(lengths.min()) == T:
+        return None
+    steps = xp.arange(T).reshape(T, 1)
+    return (steps < lengths.reshape(1, B)).astype(dtype).reshape(T, B, 1)
+
+
+def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
+    expected = (n_states, B, nO)
+    if tuple(h0.shape) != expected or tuple(c0.shape) != expected:
+        raise ValueError(
+            f"LSTM state must have shape {expected} (depth * directions, batch, width), "
+            f"got h {tuple(h0.shape)} and c {tuple(c0.shape)}"
+        )
+
+
+def _gates_(ops: Ops, G, nO: int):
+    """Activate the stacked pre-activations in place: sigmoid on i, f, o and tanh on g."""
+    xp = ops.xp
+    # sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5, computed in place on the whole block.
+    G[:, : 2 * nO] *= 0.5
+    G[:, 3 * nO :] *= 0.5
+    xp.tanh(G, out=G)
+    G[:, : 2 * nO] *= 0.5
+    G[:, : 2 * nO] += 0.5
+    G[:, 3 * nO :] *= 0.5
+    G[:, 3 * nO :] += 0.5
+    return G
+
+
+def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
+    """One layer, one direction. Returns (Y, hT, cT, backprop)."""
+    ops = model.ops
+    xp = ops.xp
+    W_name, U_name, b_name = _param_names(layer, direction)
+    W = model.get_param(W_name)
+    U = model.get_param(U_name)
+    b = model.get_param(b_name)
+    T, B, nI = X.shape
+    nO = U.shape[1]
+    X2d = X.reshape(T * B, nI)
+    # The input projection of every step at once: one matrix product.
+    acts = xp.matmul(X2d, W.T).reshape(T, B, 4 * nO)
+    acts += b
+    order = range(T) if direction == 0 else range(T - 1, -1, -1)
+    Y = xp.zeros((T, B, nO), dtype=X.dtype)
+    # Cs[t] / Hs[t]: the state *before* step t (in time index), kept for backprop.
+    Hprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
+    Cprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
+    tanh_C = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
+    h, c = h0, c0
+    for t in order:
+        G = acts[t]
+        G += xp.matmul(h, U.T)
+        _gates_(ops, G, nO)
+        i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
+        c_new = f * c
+        c_new += i * g
+        tc = xp.tanh(c_new)
+        h_new = o * tc
+        if is_train:
+            Hprev[t] = h
+            Cprev[t] = c
+            tanh_C[t] = tc
+        if mask is None:
+            Y[t] = h_new
+            h, c = h_new, c_new
+        else:
+            m = mask[t]
+            Y[t] = h_new * m
+            h = h + m * (h_new - h)
+            c = c + m * (c_new - c)
+    hT, cT = h, c
+
+    def backprop(dY, dhT, dcT):
+        dacts = xp.empty_like(acts)
+        dh = dhT
+        dc = dcT
+        rev = range(T - 1, -1, -1) if direction == 0 else range(T)
+        for t in rev:
+            G = acts[t]
+            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
+            tc = tanh_C[t]
+            if mask is None:
+                dh_new = dh + dY[t]
+                dc_new = dc
+            else:
+                m = mask[t]
+                dh_new = (dh + dY[t]) * m
+                dc_new = dc * m
+            dc_new = dc_new + dh_new * o * (1 - tc * tc)
+            dG = dacts[t]
+            dG[:, :nO] = dc_new * g * i * (1 - i)
+            dG[:, nO : 2 * nO] = dc_new * Cprev[t] * f * (1 - f)
+            dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
+            dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
+            dh_prev = xp.matmul(dG, U)
+            dc_prev = dc_new * f
+            if mask is not None:
+                keep = 1 - mask[t]
+                dh_prev += dh * keep
+                dc_prev += dc * keep
+            dh, dc = dh_prev, dc_prev
+        dacts2d = dacts.reshape(T * B, 4 * nO)
+        model.inc_grad(W_name, xp.matmul(dacts2d.T, X2d))
+        model.inc_grad(U_name, xp.matmul(dacts2d.T, Hprev.reshape(T * B, nO)))
+        model.inc_grad(b_name, dacts2d.sum(axis=0))
+        dX = xp.matmul(dacts2d, W).reshape(T, B, nI)
+        return dX, dh, dc
+
+    return Y, hT, cT, backprop
+
+
+def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LSTMState]:
+    """Advance a unidirectional stack by one token: O(1) work per generated token.
+
+    ``x`` has shape ``(B, nI)``; the result equals one step of the full forward pass.
+    """
+    if model.attrs["bidirectional"]:
+        raise ValueError("lstm_step needs a unidirectional LSTM: a bidirectional one sees the future")
+    xp = model.ops.xp
+    h0, c0 = state
+    depth = model.attrs["depth"]
+    nO = model.get_dim("nO")
+    _check_state(h0, c0, depth, x.shape[0], nO)
+    h_out = xp.empty_like(h0)
+    c_out = xp.empty_like(c0)
+    layer_input = x
+    for layer in range(depth):
+        W_name, U_name, b_name = _param_names(layer, 0)
+        W = model.get_param(W_name)
+        U = model.get_param(U_name)
+        G = xp.matmul(layer_input, W.T) + model.get_param(b_name) + xp.matmul(h0[layer], U.T)
+        _gates_(model.ops, G, nO)
+        i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
+        c = f * c0[layer] + i * g
+        h = o * xp.tanh(c)
+        h_out[layer] = h
+        c_out[layer] = c
+        layer_input = h
+    return layer_input, (h_out, c_out)
+
+
+def initial_state(model: Model, batch_size: int, dtype="float32") -> LSTMState:
+    """Zero state for ``batch_size`` sequences."""
+    n = model.attrs["depth"] * _dirs(model)
+    shape = (n, batch_size, model.get_dim("nO"))
+    xp = model.ops.xp
+    return xp.zeros(shape, dtype=dtype), xp.zeros(shape, dtype=dtype)
