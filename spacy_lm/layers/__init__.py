@@ -1,0 +1,3 @@
+from .embedding import TokenEmbedding  # noqa: F401
+from .lstm import LSTM  # noqa: F401
+from .output_softmax import OutputSoftmax  # noqa: F401

@@ -15,13 +15,15 @@ def OutputSoftmax(
     nO: Optional[int] = None, nI: Optional[int] = None, tied_embedding: Optional[Model] = None
 ) -> Model[Floats2d, Floats2d]:
     """Logits over ``nO`` classes. With ``tied_embedding`` the weights are its table ``E``."""
-    refs = {"embedding": tied_embedding} if tied_embedding is not None else {}
+    # The tied table is also a child layer: Thinc restores refs only within a node's own tree.
+    tied = [tied_embedding] if tied_embedding is not None else []
     return Model(
         "output_softmax",
         forward,
         init=init,
         dims={"nO": nO, "nI": nI},
-        refs=refs,
+        layers=tied,
+        refs={"embedding": tied_embedding} if tied else {},
         attrs={"tied": tied_embedding is not None},
     )
 

@@ -1,0 +1,27 @@
+"""Error messages with codes, in the manner of spacy/errors.py."""
+
+
+class ErrorsWithCodes(type):
+    def __getattribute__(self, code):
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):
+            return msg
+        return f"[{code}] {msg}"
+
+
+class Errors(metaclass=ErrorsWithCodes):
+    E001 = ("The language-model vocabulary is empty: no token type occurs at least min_freq={min_freq} "
+            "times in {n_tokens} training tokens. Lower `min_freq` or train on more text.")
+    E002 = "max_size={max_size} leaves no room for token types beyond the special tokens {specials}."
+    E003 = ("Cannot initialize '{name}': the training corpus has no tokens. Check the reader in "
+            "[initialize] / [corpora.train].")
+    E004 = ("The loss of '{name}' is {loss} (not finite). Lower the learning rate, enable gradient "
+            "clipping ([training.optimizer] grad_clip), or check the data for empty windows.")
+    E005 = "'{name}' is not initialized: call nlp.initialize() or train it with `spacy train` first."
+    E006 = ("Cannot load '{name}' from {path}: {reason}. The directory is incomplete or corrupt; "
+            "save the pipeline again with nlp.to_disk.")
+    E007 = ("'{name}' was saved by spacy-lm with format version {found}; this version reads format "
+            "{expected}. Retrain or re-save the pipeline with a matching spacy-lm.")
+    E008 = "Unknown token attribute '{attr}' for the language-model vocabulary; choose from {options}."
+    E009 = "{setting} must be {requirement}, got {value!r}."
+    E010 = "Expected a Doc, got {type}: {what}."

@@ -1,0 +1,35 @@
+"""Doc and Token extensions written by every language-model component.
+
+Values are plain floats, ints and lists (msgpack-able), stored in ``doc.user_data``, so
+they survive ``DocBin`` and ``nlp.pipe(n_process=...)``. Token values are read from the
+Doc-level list by a getter rather than stored per token.
+
+Units: surprisal in bits (-log2 p); log-probability in nats (natural log);
+perplexity = exp(-lm_logprob / lm_n_predicted), counting the closing ``<eos>``.
+"""
+from typing import List, Optional
+
+from spacy.tokens import Doc, Token
+
+DOC_EXTENSIONS = {
+    "lm_surprisals": None,  # List[Optional[float]], one per token (None for whitespace tokens)
+    "lm_end_surprisal": None,  # surprisal of the implicit closing <eos>, None if the doc ends with one
+    "lm_logprob": None,  # total log-probability of the doc and its closing <eos>, nats
+    "lm_perplexity": None,
+    "lm_n_predicted": 0,  # tokens scored, including the closing <eos>
+    "lm_n_correct": 0,  # of those, how many were the model's most likely next token
+}
+
+
+def _token_surprisal(token: Token) -> Optional[float]:
+    values: Optional[List[Optional[float]]] = token.doc._.lm_surprisals
+    return None if values is None else values[token.i]
+
+
+def install_extensions() -> None:
+    """Idempotent: safe to call from every component factory."""
+    for name, default in DOC_EXTENSIONS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+    if not Token.has_extension("lm_surprisal"):
+        Token.set_extension("lm_surprisal", getter=_token_surprisal)

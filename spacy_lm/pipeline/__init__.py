@@ -1,0 +1,1 @@
+from .lstm_lm import LSTMLanguageModel, make_lstm_lm  # noqa: F401

@@ -1,0 +1,352 @@
+"""`lstm_lm`: an LSTM language model as a spaCy component.
+
+Each doc is one token stream: ``<eos>`` starts it (as the previous line's end does in a
+corpus stream) and closes it, unless the doc already ends with an ``<eos>`` marker token.
+Whitespace tokens are skipped.
+
+Long docs run in windows of ``max_length`` tokens. The LSTM state is carried from one
+window to the next, so scoring is exact whatever the window; in training the gradient
+stops at window boundaries (truncated BPTT), which bounds memory for docs of any length.
+All windows of a batch are accumulated into one update.
+"""
+import math
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import from_disk, to_disk
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+
+from .. import __version__
+from ..architectures.lstm_lm import encode
+from ..errors import Errors
+from ..extensions import install_extensions
+from ..layers.output_softmax import softmax_cross_entropy
+from ..scorers import perplexity_score
+from ..vocab import ATTRS, TokenVocab, lm_tokens
+
+FORMAT_VERSION = 1
+PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
+OUTPUT_ROWS = 2048  # rows of (rows x vocab) logits computed at once when scoring
+
+DEFAULT_LSTM_LM_MODEL = """
+[model]
+@architectures = "spacy_lm.LSTMLanguageModel.v1"
+width = 200
+depth = 2
+embed_size = null
+dropout = 0.2
+tie_weights = null
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
+
+# One prepared doc: LSTM inputs, targets, and each target's token index (-1: closing <eos>).
+Sequence_ = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+
+
+@Language.factory(
+    "lstm_lm",
+    assigns=["doc._.lm_logprob", "doc._.lm_perplexity", "doc._.lm_surprisals", "token._.lm_surprisal"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "attr": "ORTH",
+        "min_freq": 1,
+        "max_size": 50000,
+        "max_length": 35,
+        "scorer": {"@scorers": "spacy_lm.perplexity_scorer.v1"},
+    },
+    default_score_weights={"lm_score": 1.0, "lm_accuracy": 0.0, "lm_perplexity": None, "lm_loss": None},
+)
+def make_lstm_lm(
+    nlp: Language,
+    name: str,
+    model: Model,
+    attr: str,
+    min_freq: int,
+    max_size: Optional[int],
+    max_length: int,
+    scorer: Optional[Callable],
+) -> "LSTMLanguageModel":
+    """An LSTM LM writing token surprisal, doc log-probability and perplexity.
+
+    attr: token attribute the vocabulary is built on (ORTH, LOWER or NORM).
+    min_freq / max_size: vocabulary cut-offs applied in ``initialize``.
+    max_length: training window in tokens (the truncated-BPTT length).
+    """
+    return LSTMLanguageModel(nlp.vocab, model, name, attr=attr, min_freq=min_freq,
+                             max_size=max_size, max_length=max_length, scorer=scorer)
+
+
+class LSTMLanguageModel(TrainablePipe):
+    def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
+                 min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
+                 scorer: Optional[Callable] = perplexity_score) -> None:
+        if max_length < 1:
+            raise ValueError(Errors.E009.format(setting="max_length", requirement="at least 1", value=max_length))
+        install_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.lm_vocab: Optional[TokenVocab] = None
+        self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
+                                    "max_length": max_length, "format": FORMAT_VERSION,
+                                    "spacy_lm_version": __version__}
+        if attr not in ATTRS:
+            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
+
+    # ------------------------------------------------------------------ data
+    def _require_initialized(self) -> TokenVocab:
+        if self.lm_vocab is None:
+            raise ValueError(Errors.E005.format(name=self.name))
+        return self.lm_vocab
+
+    def _prepare(self, doc: Doc) -> Optional[Sequence_]:
+        if not isinstance(doc, Doc):
+            raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
+        vocab = self._require_initialized()
+        tokens = lm_tokens(doc)
+        if not tokens:
+            return None
+        targets = vocab.ids(tokens)
+        positions = [t.i for t in tokens]
+        if targets[-1] != vocab.eos_id:
+            targets.append(vocab.eos_id)
+            positions.append(-1)
+        inputs = [vocab.eos_id] + targets[:-1]
+        return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
+                numpy.asarray(positions, dtype="int32"))
+
+    def _windows(self, seqs: List[Sequence_], window: int):
+        """Yield (start, k, ids, targets, weights, lengths) for sequences sorted longest first.
+
+        Window ``start`` covers steps [start, start + window) of the first ``k`` sequences
+        (those still running); arrays are time-major, padded with weight 0.
+        """
+        ops = self.model.ops
+        longest = len(seqs[0][0])
+        for start in range(0, longest, window):
+            k = sum(1 for s in seqs if len(s[0]) > start)
+            lengths = numpy.asarray([min(window, len(s[0]) - start) for s in seqs[:k]], dtype="int32")
+            T = int(lengths.max())
+            ids = numpy.zeros((T, k), dtype="int32")
+            targets = numpy.zeros((T, k), dtype="int32")
+            weights = numpy.zeros((T, k), dtype="float32")
+            for j, (inp, tgt, _) in enumerate(seqs[:k]):
+                n = lengths[j]
+                ids[:n, j] = inp[start : start + n]
+                targets[:n, j] = tgt[start : start + n]
+                weights[:n, j] = 1.0
+            yield (start, k, ops.asarray(ids), ops.asarray(targets.reshape(-1)),
+                   ops.asarray(weights.reshape(-1)), ops.asarray(lengths))
+
+    @staticmethod
+    def _carry(state, k: int):
+        if state is None:
+            return None
+        h, c = state
+        return h[:, :k].copy(), c[:, :k].copy()
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
+        """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index."""
+        docs = list(docs)
+        prepared = [self._prepare(doc) for doc in docs]
+        order = sorted((i for i, s in enumerate(prepared) if s is not None), key=lambda i: -len(prepared[i][0]))
+        results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
+        if not order:
+            return results
+        seqs = [prepared[i] for i in order]
+        nll_out = [numpy.zeros(len(s[0]), dtype="float32") for s in seqs]
+        correct_out = [numpy.zeros(len(s[0]), dtype="bool") for s in seqs]
+        ops = self.model.ops
+        output = self.model.get_ref("output")
+        state = None
+        for start, k, ids, targets, weights, lengths in self._windows(seqs, PREDICT_WINDOW):
+            (hidden, state), _ = encode(self.model, (ids, lengths, self._carry(state, k)), False)
+            T = hidden.shape[0]
+            hidden2d = hidden.reshape(T * k, -1)
+            nll = numpy.zeros(T * k, dtype="float32")
+            correct = numpy.zeros(T * k, dtype="bool")
+            for row in range(0, T * k, OUTPUT_ROWS):
+                rows = slice(row, row + OUTPUT_ROWS)
+                logits, _ = output(hidden2d[rows], False)
+                correct[rows] = ops.to_numpy(logits.argmax(axis=1) == targets[rows])
+                chunk_nll, _ = softmax_cross_entropy(ops, logits, targets[rows], overwrite=True)
+                nll[rows] = ops.to_numpy(chunk_nll)
+            nll = nll.reshape(T, k)
+            correct = correct.reshape(T, k)
+            lengths_host = ops.to_numpy(lengths)
+            for j in range(k):
+                n = lengths_host[j]
+                nll_out[j][start : start + n] = nll[:n, j]
+                correct_out[j][start : start + n] = correct[:n, j]
+        for j, i in enumerate(order):
+            if not numpy.all(numpy.isfinite(nll_out[j])):
+                raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
+            results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": seqs[j][2]}
+        return results
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
+        log2 = math.log(2.0)
+        for doc, result in zip(docs, scores):
+            if result is None:
+                doc._.lm_surprisals = [None] * len(doc)
+                doc._.lm_end_surprisal = None
+                doc._.lm_logprob = None
+                doc._.lm_perplexity = None
+                doc._.lm_n_predicted = 0
+                doc._.lm_n_correct = 0
+                continue
+            surprisals: List[Optional[float]] = [None] * len(doc)
+            end = None
+            for position, value in zip(result["positions"].tolist(), result["nll"].tolist()):
+                if position < 0:
+                    end = value / log2
+                else:
+                    surprisals[position] = value / log2
+            total = float(result["nll"].sum(dtype="float64"))
+            n = int(result["nll"].shape[0])
+            doc._.lm_surprisals = surprisals
+            doc._.lm_end_surprisal = end
+            doc._.lm_logprob = -total
+            doc._.lm_perplexity = math.exp(total / n)
+            doc._.lm_n_predicted = n
+            doc._.lm_n_correct = int(result["correct"].sum())
+
+    # ------------------------------------------------------------------ training
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """One optimizer step over a batch: mean token cross-entropy (nats) over all its windows."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "LSTMLanguageModel.update")
+        self._require_initialized()
+        seqs = [s for s in (self._prepare(eg.reference) for eg in examples) if s is not None]
+        if not seqs:
+            return losses
+        seqs.sort(key=lambda s: -len(s[0]))
+        n_total = sum(len(s[0]) for s in seqs)
+        set_dropout_rate(self.model, drop)
+        ops = self.model.ops
+        total_nll = 0.0
+        state = None
+        for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
+            (logits, state), backprop = self.model.begin_update((ids, lengths, self._carry(state, k)))
+            nll, d_logits = softmax_cross_entropy(ops, logits, targets, weights, grad_scale=1.0 / n_total,
+                                                  overwrite=True)
+            window_nll = float(nll.sum())
+            if not math.isfinite(window_nll):
+                raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
+            total_nll += window_nll
+            backprop((d_logits, None))
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += total_nll / n_total
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
+        """Mean NLL per predicted token (nats) of ``predict`` output; the gradient is
+        produced window by window inside ``update``, so none is returned here."""
+        validate_examples(examples, "LSTMLanguageModel.get_loss")
+        values = [r["nll"] for r in scores if r is not None]
+        if not values:
+            return 0.0, None
+        joined = numpy.concatenate(values)
+        return float(joined.mean()), None
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
+                   vocab_size: Optional[int] = None) -> None:
+        """Build the token vocabulary from the training corpus and initialize the model."""
+        validate_get_examples(get_examples, "LSTMLanguageModel.initialize")
+        attr = self.cfg["attr"]
+        counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)
+        if not counts:
+            raise ValueError(Errors.E003.format(name=self.name))
+        max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
+        self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"],
+                                               max_size=max_size)
+        self._init_model()
+        self.model.initialize()
+
+    def _init_model(self) -> None:
+        n_vocab = len(self.lm_vocab)
+        if self.model.has_dim("nV") and self.model.get_dim("nV") != n_vocab:
+            raise ValueError(f"Model vocabulary size {self.model.get_dim('nV')} != {n_vocab} of '{self.name}'")
+        self.model.set_dim("nV", n_vocab)
+
+    # ------------------------------------------------------------------ language-model protocol
+    def initial_state(self, batch_size: int):
+        from ..architectures.lstm_lm import lm_initial_state
+
+        return lm_initial_state(self.model, batch_size)
+
+    def step(self, state, token_ids):
+        """Log-probabilities of the next token after ``token_ids`` (B,), and the new state."""
+        from ..architectures.lstm_lm import lm_step
+        from ..layers.output_softmax import log_softmax
+
+        logits, state = lm_step(self.model, self.model.ops.asarray(token_ids, dtype="int32"), state)
+        return log_softmax(self.model.ops, logits), state
+
+    # ------------------------------------------------------------------ serialization
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        self._require_initialized()
+        msg = {"cfg": srsly.json_dumps(self.cfg), "lm_vocab": self.lm_vocab.to_bytes(),
+               "model": self.model.to_bytes()}
+        return srsly.msgpack_dumps({k: v for k, v in msg.items() if k not in exclude})
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "LSTMLanguageModel":
+        try:
+            msg = srsly.msgpack_loads(bytes_data)
+        except Exception as err:
+            raise ValueError(Errors.E006.format(name=self.name, path="bytes", reason=err)) from err
+        self._load(lambda key: msg[key], "bytes")
+        return self
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        self._require_initialized()
+        serializers = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "lm_vocab": lambda p: Path(p).write_bytes(self.lm_vocab.to_bytes()),
+            "model": lambda p: self.model.to_disk(p),
+        }
+        to_disk(path, serializers, exclude)
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "LSTMLanguageModel":
+        path = Path(path)
+
+        def read(key: str):
+            file = path / key
+            if not file.exists():
+                raise FileNotFoundError(f"missing file '{key}'")
+            return srsly.read_json(file) if key == "cfg" else file.read_bytes()
+
+        self._load(read, path)
+        return self
+
+    def _load(self, read: Callable[[str], Any], where) -> None:
+        try:
+            cfg = read("cfg")
+            cfg = srsly.json_loads(cfg) if isinstance(cfg, (str, bytes)) else cfg
+        except Exception as err:
+            raise ValueError(Errors.E006.format(name=self.name, path=where, reason=err)) from err
+        if cfg.get("format") != FORMAT_VERSION:
+            raise ValueError(Errors.E007.format(name=self.name, found=cfg.get("format"), expected=FORMAT_VERSION))
+        try:
+            self.lm_vocab = TokenVocab.from_bytes(read("lm_vocab"))
+            self.cfg.update(cfg)
+            self._init_model()
+            self.model.from_bytes(read("model"))
+        except Exception as err:
+            self.lm_vocab = None
+            raise ValueError(Errors.E006.format(name=self.name, path=where, reason=f"{type(err).__name__}: {err}")) from err
+

@@ -1,0 +1,399 @@
+"""Corpus readers for language-model training and evaluation.
+
+Two registered readers, usable in ``[corpora]`` like ``spacy.Corpus.v1``:
+
+* ``spacy_lm.PlainTextCorpus.v1`` reads a pre-tokenised text file (WikiText, PTB) with
+  ``str.split()``, optionally adding an end-of-line marker, so token counts match the
+  published benchmarks exactly, whatever tokenizer the pipeline has.
+* ``spacy_lm.HFDataset.v1`` reads any HuggingFace ``datasets`` dataset (hub or local
+  text/json/parquet files) and tokenises it with the pipeline's own tokenizer.
+
+The plain-text helpers (``read_plain_text_docs``) and the HuggingFace helpers
+(``load_hf_dataset``, ``iter_hf_texts``) are public so other code (e.g. a CLI computing
+perplexity on a file) reads data exactly as training did.
+"""
+import gzip
+from pathlib import Path
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    TextIO,
+    Union,
+)
+
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import ensure_path, logger, registry
+from spacy.vocab import Vocab
+
+if TYPE_CHECKING:
+    from spacy.language import Language  # noqa: F401
+
+DataFiles = Union[str, List[str], Dict[str, Any]]
+
+
+# --------------------------------------------------------------------------------------
+# Plain pre-tokenised text
+# --------------------------------------------------------------------------------------
+
+
+def _check_text_file(path: Union[str, Path, None]) -> Path:
+    if path is None:
+        raise ValueError("A text corpus needs a path, got None (is paths.train/dev set?)")
+    loc = ensure_path(path)
+    if not loc.exists():
+        raise ValueError(f"Text corpus file not found: {loc}")
+    if loc.is_dir():
+        raise ValueError(f"Text corpus path is a directory, expected a file: {loc}")
+    return loc
+
+
+def _check_lines_per_doc(lines_per_doc: int) -> None:
+    if not isinstance(lines_per_doc, int) or lines_per_doc < 1:
+        raise ValueError(f"lines_per_doc must be an integer >= 1, got {lines_per_doc!r}")
+
+
+def _check_eos_marker(eos_marker: Optional[str]) -> None:
+    # The marker must survive str.split() as one token, or counts silently change.
+    if eos_marker is not None and (
+        not isinstance(eos_marker, str) or eos_marker.split() != [eos_marker]
+    ):
+        raise ValueError(
+            f"eos_marker must be a non-empty string without whitespace, got {eos_marker!r}"
+        )
+
+
+def open_text(path: Union[str, Path]) -> TextIO:
+    """Open a UTF-8 text file for reading, transparently decompressing ``.gz``."""
+    loc = ensure_path(path)
+    if loc.suffix == ".gz":
+        return gzip.open(loc, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return open(loc, encoding="utf-8")
+
+
+def read_plain_text_docs(
+    path: Union[str, Path],
+    vocab: Vocab,
+    *,
+    lines_per_doc: int = 1,
+    eos_marker: Optional[str] = None,
+    skip_empty: bool = False,
+    limit: int = 0,
+) -> Iterator[Doc]:
+    """Yield Docs from a pre-tokenised UTF-8 text file (``.gz`` allowed).
+
+    Lines are read as Python iterates a text file (universal newlines) and split with
+    ``str.split()``, which is how pytorch/examples' ``data.Corpus`` reads WikiText;
+    with ``eos_marker="<eos>"`` the token stream is identical to it: one marker after
+    every line, blank lines included. Without a marker blank lines add no tokens.
+
+    ``lines_per_doc`` consecutive lines form one Doc (the last may have fewer). Tokens
+    are joined by single spaces, so ``doc.text`` does not keep line breaks. Docs with no
+    tokens are skipped if ``skip_empty``, else yielded empty. ``limit`` caps the number
+    of Docs yielded (0: all).
+
+    Arguments are checked now, not when iteration starts, so errors surface at the call.
+    """
+    loc = _check_text_file(path)
+    _check_lines_per_doc(lines_per_doc)
+    _check_eos_marker(eos_marker)
+    return _iter_plain_text_docs(loc, vocab, lines_per_doc, eos_marker, skip_empty, limit)
+
+
+def _iter_plain_text_docs(
+    loc: Path,
+    vocab: Vocab,
+    lines_per_doc: int,
+    eos_marker: Optional[str],
+    skip_empty: bool,
+    limit: int,
+) -> Iterator[Doc]:
+    n_docs = 0
+    words: List[str] = []
+    n_lines = 0
+
+    def make_doc() -> Doc:
+        spaces = [True] * (len(words) - 1) + [False] if words else []
+        return Doc(vocab, words=words, spaces=spaces)
+
+    with open_text(loc) as file_:
+        for line in file_:
+            words.extend(line.split())
+            if eos_marker is not None:
+                words.append(eos_marker)
+            n_lines += 1
+            if n_lines == lines_per_doc:
+                if words or not skip_empty:
+                    yield make_doc()
+                    n_docs += 1
+                    if limit >= 1 and n_docs >= limit:
+                        return
+                words = []
+                n_lines = 0
+    if n_lines and (words or not skip_empty):
+        yield make_doc()
+
+
+class PlainTextLMCorpus:
+    """Iterate Examples from a pre-tokenised text file; see ``read_plain_text_docs``.
+
+    The predicted and reference Docs have identical tokens: a language model's gold
+    annotation is the text itself.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, Path],
+        *,
+        lines_per_doc: int = 1,
+        eos_marker: Optional[str] = None,
+        skip_empty: bool = False,
+        limit: int = 0,
+    ) -> None:
+        _check_lines_per_doc(lines_per_doc)
+        _check_eos_marker(eos_marker)
+        self.path = ensure_path(path)
+        self.lines_per_doc = lines_per_doc
+        self.eos_marker = eos_marker
+        self.skip_empty = skip_empty
+        self.limit = limit
+
+    def __call__(self, nlp: "Language") -> Iterator[Example]:
+        docs = read_plain_text_docs(
+            self.path,
+            nlp.vocab,
+            lines_per_doc=self.lines_per_doc,
+            eos_marker=self.eos_marker,
+            skip_empty=self.skip_empty,
+            limit=self.limit,
+        )
+        for doc in docs:
+            yield Example(doc, doc.copy())
+
+
+@registry.readers("spacy_lm.PlainTextCorpus.v1")
+def create_plain_text_reader(
+    path: Optional[Union[str, Path]],
+    *,
+    lines_per_doc: int = 1,
+    eos_marker: Optional[str] = None,
+    skip_empty: bool = False,
+    limit: int = 0,
+) -> Callable[["Language"], Iterable[Example]]:
+    """Reader for pre-tokenised text: tokens are ``str.split()`` of each line.
+
+    path: UTF-8 text file, optionally ``.gz``. None (an unset ``${paths.train}``) is a
+        ValueError now, as in spaCy's readers; a missing file is reported (ValueError)
+        when the reader is first called, so configs resolve before the data exist.
+    lines_per_doc: consecutive lines per Doc (1: one Doc per line).
+    eos_marker: token appended after every line, blank lines included (WikiText
+        convention: "<eos>"); None adds nothing.
+    skip_empty: drop Docs without tokens instead of yielding them empty.
+    limit: maximum number of Docs (0: all).
+    """
+    if path is None:
+        raise ValueError("spacy_lm.PlainTextCorpus.v1 needs a path, got None")
+    return PlainTextLMCorpus(
+        path,
+        lines_per_doc=lines_per_doc,
+        eos_marker=eos_marker,
+        skip_empty=skip_empty,
+        limit=limit,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# HuggingFace datasets
+# --------------------------------------------------------------------------------------
+
+
+def load_hf_dataset(
+    path: str,
+    *,
+    name: Optional[str] = None,
+    split: str = "train",
+    data_files: Optional[DataFiles] = None,
+    streaming: bool = False,
+    cache_dir: Optional[str] = None,
+) -> Any:
+    """``datasets.load_dataset`` with our arguments; ``datasets`` is imported here only."""
+    try:
+        import datasets
+    except ImportError as err:  # pragma: no cover - datasets is a dependency
+        raise ImportError(
+            "spacy_lm.HFDataset.v1 needs the 'datasets' package: pip install datasets"
+        ) from err
+    logger.debug("Loading HF dataset %s (name=%s, split=%s)", path, name, split)
+    return datasets.load_dataset(
+        path,
+        name,
+        split=split,
+        data_files=data_files,
+        streaming=streaming,
+        cache_dir=cache_dir,
+    )
+
+
+def iter_hf_texts(
+    dataset: Iterable[Dict[str, Any]],
+    *,
+    text_field: str = "text",
+    skip_empty: bool = False,
+    limit: int = 0,
+) -> Iterator[str]:
+    """Yield the ``text_field`` of each record, trailing newlines stripped.
+
+    Whitespace-only texts are skipped if ``skip_empty``. ``limit`` caps the number of
+    texts yielded (0: all). Missing fields and non-string values raise, naming the field.
+    """
+    columns = getattr(dataset, "column_names", None)
+    if columns is not None and text_field not in columns:
+        raise ValueError(_missing_field_message(text_field, columns))
+    n_texts = 0
+    for i, record in enumerate(dataset):
+        if text_field not in record:
+            raise ValueError(_missing_field_message(text_field, list(record)))
+        text = record[text_field]
+        if not isinstance(text, str):
+            raise TypeError(
+                f"Record {i}: field '{text_field}' must be a str, got "
+                f"{type(text).__name__}"
+                + (" (the record lacks the field)" if text is None else "")
+            )
+        text = text.rstrip("\r\n")
+        if skip_empty and not text.strip():
+            continue
+        yield text
+        n_texts += 1
+        if limit >= 1 and n_texts >= limit:
+            return
+
+
+def _missing_field_message(text_field: str, columns: Iterable[str]) -> str:
+    return (
+        f"Text field '{text_field}' not in the dataset; available columns: "
+        f"{', '.join(map(str, columns)) or '(none)'}. Set text_field to one of them."
+    )
+
+
+class HFDatasetCorpus:
+    """Iterate Examples from a HuggingFace dataset, tokenised by ``nlp.make_doc``.
+
+    The dataset is loaded on the first call and kept, so later epochs do not redo
+    ``load_dataset``'s resolution and fingerprinting.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: Optional[str] = None,
+        split: str = "train",
+        data_files: Optional[DataFiles] = None,
+        text_field: str = "text",
+        streaming: bool = False,
+        limit: int = 0,
+        skip_empty: bool = False,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.split = split
+        self.data_files = data_files
+        self.text_field = text_field
+        self.streaming = streaming
+        self.limit = limit
+        self.skip_empty = skip_empty
+        self.cache_dir = cache_dir
+        self._dataset: Any = None
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset is None:
+            self._dataset = load_hf_dataset(
+                self.path,
+                name=self.name,
+                split=self.split,
+                data_files=self.data_files,
+                streaming=self.streaming,
+                cache_dir=self.cache_dir,
+            )
+        return self._dataset
+
+    def __call__(self, nlp: "Language") -> Iterator[Example]:
+        texts = iter_hf_texts(
+            self.dataset,
+            text_field=self.text_field,
+            skip_empty=self.skip_empty,
+            limit=self.limit,
+        )
+        for text in texts:
+            doc = nlp.make_doc(text)
+            if self.skip_empty and len(doc) == 0:
+                continue
+            yield Example(doc, doc.copy())
+
+
+@registry.readers("spacy_lm.HFDataset.v1")
+def create_hf_dataset_reader(
+    path: str,
+    *,
+    name: Optional[str] = None,
+    split: str = "train",
+    data_files: Optional[DataFiles] = None,
+    text_field: str = "text",
+    streaming: bool = False,
+    limit: int = 0,
+    skip_empty: bool = False,
+    cache_dir: Optional[str] = None,
+) -> Callable[["Language"], Iterable[Example]]:
+    """Reader for a HuggingFace ``datasets`` dataset: one Doc per record.
+
+    Arguments go to ``datasets.load_dataset(path, name, split=..., data_files=...,
+    streaming=..., cache_dir=...)``; each record's ``text_field`` (trailing newlines
+    stripped) becomes ``nlp.make_doc(text)``, so the pipeline's tokenizer applies.
+    ``limit`` caps the number of Docs (0: all); ``skip_empty`` drops whitespace-only
+    texts. The dataset is loaded when the reader is first called.
+
+    WikiText-2 from the hub::
+
+        [corpora.train]
+        @readers = "spacy_lm.HFDataset.v1"
+        path = "wikitext"
+        name = "wikitext-2-v1"
+        split = "train"
+
+    The hub's records are the file's lines *with* their leading space and newline
+    (" = Valkyria Chronicles III = \\n"; the newline is stripped here) and blank lines
+    as empty strings; use
+    ``spacy_lm.WhitespaceTokenizer.v1`` so tokens match the benchmark's, and
+    ``skip_empty = true`` to drop the blank lines. No end-of-line marker is added: for
+    pytorch/examples-compatible token counts read the raw files with
+    ``spacy_lm.PlainTextCorpus.v1`` and ``eos_marker = "<eos>"``.
+
+    Local files work offline (set HF_DATASETS_OFFLINE=1) with a packaged builder::
+
+        path = "text"      # data_files = "corpus/train.txt"; one record per line
+        path = "json"      # data_files = "corpus/train.jsonl"
+        path = "parquet"   # data_files = "corpus/train.parquet"
+
+    With a str or list ``data_files`` the data is in the "train" split; with a dict
+    (``{"validation": "dev.txt"}``) pick the key as ``split``.
+    """
+    return HFDatasetCorpus(
+        path,
+        name=name,
+        split=split,
+        data_files=data_files,
+        text_field=text_field,
+        streaming=streaming,
+        limit=limit,
+        skip_empty=skip_empty,
+        cache_dir=cache_dir,
+    )

@@ -1,0 +1,92 @@
+"""The token vocabulary of a language model: strings ↔ ids, with `<unk>` and `<eos>`.
+
+Built from counts in a component's ``initialize`` and saved with the component (msgpack).
+Whitespace tokens (``token.is_space``) are not words and never enter the LM stream.
+A token whose text is the end marker (``<eos>``, as benchmark readers insert one per line)
+maps to the `<eos>` id, so marked corpora keep the standard token counts.
+"""
+from collections import Counter
+from typing import Dict, Iterable, List, Optional
+
+import srsly
+from spacy.strings import hash_string
+from spacy.tokens import Doc, Token
+
+from .errors import Errors
+
+UNK = "<unk>"
+EOS = "<eos>"
+SPECIALS = (UNK, EOS)
+ATTRS = {"ORTH": "orth_", "LOWER": "lower_", "NORM": "norm_"}
+
+
+def token_text(token: Token, attr: str) -> str:
+    return getattr(token, ATTRS[attr])
+
+
+def lm_tokens(doc: Doc) -> List[Token]:
+    """The tokens a language model reads: everything except whitespace tokens."""
+    return [t for t in doc if not t.is_space]
+
+
+class TokenVocab:
+    def __init__(self, strings: Iterable[str], attr: str = "ORTH") -> None:
+        if attr not in ATTRS:
+            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
+        self.attr = attr
+        self.strings: List[str] = list(strings)
+        if tuple(self.strings[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"A vocabulary must start with the special tokens {SPECIALS}")
+        self._index: Dict[str, int] = {s: i for i, s in enumerate(self.strings)}
+        self._hash_index: Dict[int, int] = {hash_string(s): i for i, s in enumerate(self.strings)}
+        self.unk_id = self._index[UNK]
+        self.eos_id = self._index[EOS]
+
+    @classmethod
+    def from_counts(cls, counts: Counter, *, attr: str = "ORTH", min_freq: int = 1,
+                    max_size: Optional[int] = None) -> "TokenVocab":
+        """Most frequent types first (ties by first occurrence), capped at ``max_size`` in all."""
+        if min_freq < 1:
+            raise ValueError(Errors.E009.format(setting="min_freq", requirement="at least 1", value=min_freq))
+        if max_size is not None and max_size <= len(SPECIALS):
+            raise ValueError(Errors.E002.format(max_size=max_size, specials=list(SPECIALS)))
+        kept = [s for s, n in counts.most_common() if n >= min_freq and s not in SPECIALS]
+        if not kept:
+            raise ValueError(Errors.E001.format(min_freq=min_freq, n_tokens=sum(counts.values())))
+        if max_size is not None:
+            kept = kept[: max_size - len(SPECIALS)]
+        return cls(list(SPECIALS) + kept, attr=attr)
+
+    @staticmethod
+    def count(docs: Iterable[Doc], attr: str = "ORTH") -> Counter:
+        counts: Counter = Counter()
+        for doc in docs:
+            counts.update(token_text(t, attr) for t in lm_tokens(doc))
+        return counts
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def __contains__(self, string: str) -> bool:
+        return string in self._index
+
+    def id_of(self, string: str) -> int:
+        return self._index.get(string, self.unk_id)
+
+    def string_of(self, i: int) -> str:
+        return self.strings[i]
+
+    def ids(self, tokens: Iterable[Token]) -> List[int]:
+        """Ids of tokens, via their attribute hashes (no string decoding on the hot path)."""
+        attr_id = {"ORTH": "orth", "LOWER": "lower", "NORM": "norm"}[self.attr]
+        table = self._hash_index
+        unk = self.unk_id
+        return [table.get(getattr(t, attr_id), unk) for t in tokens]
+
+    def to_bytes(self) -> bytes:
+        return srsly.msgpack_dumps({"strings": self.strings, "attr": self.attr})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "TokenVocab":
+        msg = srsly.msgpack_loads(data)
+        return cls(msg["strings"], attr=msg["attr"])

@@ -1,0 +1,308 @@
+import gzip
+import json
+
+import pytest
+import spacy
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+
+from spacy_lm.readers import (
+    create_hf_dataset_reader,
+    create_plain_text_reader,
+    read_plain_text_docs,
+)
+
+# WikiText-like: a leading space, a blank line, a heading, a line of several spaces,
+# no trailing newline at the end.
+LINES = [
+    " = Valkyria <unk> @-@ 3 = ",
+    "",
+    " Senjō no Valkyria 3 : <unk> Chronicles III ",
+    "   ",
+    " = = Gameplay = = ",
+    "the end",
+]
+TEXT = "\n".join(LINES)
+N_WORDS = sum(len(line.split()) for line in LINES)  # 6 + 0 + 8 + 0 + 5 + 2 = 21
+N_LINES = len(LINES)
+
+
+@pytest.fixture
+def nlp():
+    return spacy.blank("en")
+
+
+@pytest.fixture
+def ws_nlp():
+    return spacy.blank(
+        "en", config={"nlp": {"tokenizer": {"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}}
+    )
+
+
+@pytest.fixture
+def txt(tmp_path):
+    path = tmp_path / "wiki.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def words(examples):
+    return [[t.text for t in eg.reference] for eg in examples]
+
+
+# ---- plain text ------------------------------------------------------------------
+
+
+def test_plain_eos_count_is_words_plus_lines(txt, nlp):
+    examples = list(create_plain_text_reader(txt, eos_marker="<eos>")(nlp))
+    assert N_WORDS == 21
+    assert sum(len(eg.reference) for eg in examples) == N_WORDS + N_LINES
+    assert sum(len(eg.predicted) for eg in examples) == N_WORDS + N_LINES
+    assert len(examples) == N_LINES
+    # Blank lines become a lone marker; the marker is one token, not "<", "eos", ">".
+    assert words(examples)[1] == ["<eos>"]
+    assert words(examples)[3] == ["<eos>"]
+    assert words(examples)[0] == ["=", "Valkyria", "<unk>", "@-@", "3", "=", "<eos>"]
+
+
+def test_plain_matches_pytorch_examples_tokens(txt):
+    # pytorch/examples data.Corpus: for line in f: line.split() + ["<eos>"]
+    expected = []
+    with open(txt, encoding="utf-8") as f:
+        for line in f:
+            expected.extend(line.split() + ["<eos>"])
+    got = [t.text for d in read_plain_text_docs(txt, Vocab(), eos_marker="<eos>") for t in d]
+    assert got == expected
+
+
+def test_plain_without_marker_blank_lines_are_empty(txt, nlp):
+    examples = list(create_plain_text_reader(txt)(nlp))
+    assert len(examples) == N_LINES
+    assert [len(eg.reference) for eg in examples] == [6, 0, 8, 0, 5, 2]
+    assert sum(len(eg.reference) for eg in examples) == N_WORDS
+
+
+def test_plain_skip_empty(txt, nlp):
+    examples = list(create_plain_text_reader(txt, skip_empty=True)(nlp))
+    assert [len(eg.reference) for eg in examples] == [6, 8, 5, 2]
+    # With a marker no line is empty, so nothing is skipped.
+    with_eos = list(create_plain_text_reader(txt, eos_marker="<eos>", skip_empty=True)(nlp))
+    assert len(with_eos) == N_LINES
+
+
+def test_plain_examples_are_identical_copies(txt, nlp):
+    eg = next(iter(create_plain_text_reader(txt)(nlp)))
+    assert isinstance(eg, Example)
+    assert eg.predicted is not eg.reference
+    assert [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+    assert eg.reference.text == "= Valkyria <unk> @-@ 3 ="
+
+
+def test_plain_lines_per_doc(txt, nlp):
+    examples = list(create_plain_text_reader(txt, lines_per_doc=4, eos_marker="<eos>")(nlp))
+    assert [len(eg.reference) for eg in examples] == [6 + 8 + 4, 5 + 2 + 2]
+    assert words(examples)[1] == ["=", "=", "Gameplay", "=", "=", "<eos>", "the", "end", "<eos>"]
+    assert examples[1].reference.text == "= = Gameplay = = <eos> the end <eos>"
+    # Groups of two lines: (6, 0), (8, 0), (5, 2).
+    pairs = list(create_plain_text_reader(txt, lines_per_doc=2)(nlp))
+    assert [len(eg.reference) for eg in pairs] == [6, 8, 7]
+
+
+def test_plain_lines_per_doc_skip_empty(tmp_path, nlp):
+    path = tmp_path / "blanks.txt"
+    path.write_text("a b\n\n\n\nc\n", encoding="utf-8")
+    docs = list(create_plain_text_reader(path, lines_per_doc=2)(nlp))
+    assert [len(eg.reference) for eg in docs] == [2, 0, 1]
+    docs = list(create_plain_text_reader(path, lines_per_doc=2, skip_empty=True)(nlp))
+    assert [len(eg.reference) for eg in docs] == [2, 1]
+
+
+def test_plain_gz(tmp_path, txt, nlp):
+    path = tmp_path / "wiki.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(TEXT)
+    plain = words(create_plain_text_reader(txt, eos_marker="<eos>")(nlp))
+    packed = words(create_plain_text_reader(path, eos_marker="<eos>")(nlp))
+    assert packed == plain
+    assert "Senjō" in packed[2]
+
+
+def test_plain_limit(txt, nlp):
+    examples = list(create_plain_text_reader(txt, limit=2)(nlp))
+    assert [len(eg.reference) for eg in examples] == [6, 0]
+    # The limit counts yielded docs, after skipping.
+    examples = list(create_plain_text_reader(txt, limit=2, skip_empty=True)(nlp))
+    assert [len(eg.reference) for eg in examples] == [6, 8]
+
+
+def test_plain_missing_file(tmp_path, nlp):
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(ValueError, match="nope.txt"):
+        list(create_plain_text_reader(missing)(nlp))
+    with pytest.raises(ValueError, match="nope.txt"):
+        read_plain_text_docs(missing, Vocab())  # raises at the call, not on iteration
+
+
+def test_plain_none_path():
+    with pytest.raises(ValueError, match="path"):
+        create_plain_text_reader(None)
+
+
+@pytest.mark.parametrize("bad", ["", "<e o s>", " <eos>"])
+def test_plain_bad_eos_marker(txt, bad):
+    with pytest.raises(ValueError, match="eos_marker"):
+        create_plain_text_reader(txt, eos_marker=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_plain_bad_lines_per_doc(txt, bad):
+    with pytest.raises(ValueError, match="lines_per_doc"):
+        create_plain_text_reader(txt, lines_per_doc=bad)
+    with pytest.raises(ValueError, match="lines_per_doc"):
+        read_plain_text_docs(txt, Vocab(), lines_per_doc=bad)
+
+
+def test_plain_ignores_pipeline_tokenizer(txt, nlp):
+    # Benchmark tokenisation must not depend on nlp.tokenizer (which splits "<unk>").
+    first = words(create_plain_text_reader(txt)(nlp))[0]
+    assert "<unk>" in first and "@-@" in first
+
+
+def test_plain_through_registry(txt, nlp):
+    factory = registry.readers.get("spacy_lm.PlainTextCorpus.v1")
+    assert factory is create_plain_text_reader
+    reader = factory(str(txt), lines_per_doc=3, eos_marker="<eos>")
+    assert sum(len(eg.reference) for eg in reader(nlp)) == N_WORDS + N_LINES
+    # Reusable across epochs.
+    assert sum(len(eg.reference) for eg in reader(nlp)) == N_WORDS + N_LINES
+
+
+def test_plain_resolved_from_config(txt, nlp):
+    config = {
+        "corpus": {
+            "@readers": "spacy_lm.PlainTextCorpus.v1",
+            "path": str(txt),
+            "eos_marker": "<eos>",
+            "limit": 3,
+        }
+    }
+    reader = registry.resolve(config)["corpus"]
+    assert [len(eg.reference) for eg in reader(nlp)] == [7, 1, 9]
+
+
+# ---- HuggingFace datasets -----------------------------------------------------------
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network: env vars for subprocesses/fresh imports, and the already-read config."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    return str(tmp_path / "cache")
+
+
+def test_hf_text_file(txt, ws_nlp, offline):
+    reader = create_hf_dataset_reader("text", data_files=str(txt), cache_dir=offline)
+    examples = list(reader(ws_nlp))
+    assert len(examples) == N_LINES
+    assert words(examples)[0] == ["=", "Valkyria", "<unk>", "@-@", "3", "="]
+    assert [len(eg.reference) for eg in examples] == [6, 0, 8, 0, 5, 2]
+    # Second epoch reuses the loaded dataset and gives the same result.
+    assert words(reader(ws_nlp)) == words(examples)
+
+
+def test_hf_uses_pipeline_tokenizer(txt, nlp, offline):
+    reader = create_hf_dataset_reader("text", data_files=str(txt), cache_dir=offline, limit=1)
+    (eg,) = list(reader(nlp))
+    assert "<unk>" not in [t.text for t in eg.reference]  # spaCy's tokenizer splits it
+
+
+def test_hf_skip_empty_and_limit(txt, ws_nlp, offline):
+    reader = create_hf_dataset_reader(
+        "text", data_files=str(txt), cache_dir=offline, skip_empty=True
+    )
+    assert [len(eg.reference) for eg in reader(ws_nlp)] == [6, 8, 5, 2]
+    reader = create_hf_dataset_reader(
+        "text", data_files=str(txt), cache_dir=offline, skip_empty=True, limit=3
+    )
+    assert [len(eg.reference) for eg in reader(ws_nlp)] == [6, 8, 5]
+    reader = create_hf_dataset_reader("text", data_files=str(txt), cache_dir=offline, limit=2)
+    assert [len(eg.reference) for eg in reader(ws_nlp)] == [6, 0]
+
+
+def test_hf_jsonl_strips_trailing_newlines(tmp_path, ws_nlp, offline):
+    path = tmp_path / "data.jsonl"
+    records = [
+        {"body": " = Valkyria <unk> = \n", "id": 1},
+        {"body": "\n", "id": 2},
+        {"body": "a b c\r\n", "id": 3},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    reader = create_hf_dataset_reader(
+        "json", data_files=str(path), text_field="body", cache_dir=offline
+    )
+    examples = list(reader(ws_nlp))
+    assert words(examples) == [["=", "Valkyria", "<unk>", "="], [], ["a", "b", "c"]]
+    reader = create_hf_dataset_reader(
+        "json", data_files=str(path), text_field="body", cache_dir=offline, skip_empty=True
+    )
+    assert len(list(reader(ws_nlp))) == 2
+    # The default tokenizer sees no trailing newline either.
+    reader = create_hf_dataset_reader(
+        "json", data_files=str(path), text_field="body", cache_dir=offline, limit=1
+    )
+    (eg,) = list(reader(spacy.blank("en")))
+    assert eg.reference[-1].text == "="
+
+
+def test_hf_parquet_and_streaming(tmp_path, ws_nlp, offline):
+    import datasets
+
+    path = tmp_path / "data.parquet"
+    datasets.Dataset.from_dict(
+        {"text": ["p q", "", "r <unk> s"], "n": [1, 2, 3]}
+    ).to_parquet(str(path))
+    for streaming in (False, True):
+        reader = create_hf_dataset_reader(
+            "parquet", data_files=str(path), cache_dir=offline, streaming=streaming
+        )
+        assert words(reader(ws_nlp)) == [["p", "q"], [], ["r", "<unk>", "s"]]
+
+
+def test_hf_data_files_dict_split(txt, ws_nlp, offline):
+    reader = create_hf_dataset_reader(
+        "text", data_files={"validation": str(txt)}, split="validation", cache_dir=offline
+    )
+    assert len(list(reader(ws_nlp))) == N_LINES
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_hf_missing_field(tmp_path, ws_nlp, offline, streaming):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"body": "a b", "id": 1}\n', encoding="utf-8")
+    reader = create_hf_dataset_reader(
+        "json", data_files=str(path), cache_dir=offline, streaming=streaming
+    )
+    with pytest.raises(ValueError, match=r"'text'.*body.*id|'text'.*id.*body"):
+        list(reader(ws_nlp))
+
+
+def test_hf_non_string_value(tmp_path, ws_nlp, offline):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": 5}\n{"text": 6}\n', encoding="utf-8")
+    reader = create_hf_dataset_reader("json", data_files=str(path), cache_dir=offline)
+    with pytest.raises(TypeError, match="'text'.*int"):
+        list(reader(ws_nlp))
+
+
+def test_hf_through_registry_is_lazy(tmp_path):
+    # Creating the reader must not touch the (here missing) data or import-heavy work.
+    factory = registry.readers.get("spacy_lm.HFDataset.v1")
+    assert factory is create_hf_dataset_reader
+    reader = factory("text", data_files=str(tmp_path / "absent.txt"))
+    assert callable(reader)
