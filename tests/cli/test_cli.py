@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from spacy_lm.cli import lm_app
+
+
+@pytest.fixture(scope="module")
+def saved_pipeline(trained_lm, tmp_path_factory):
+    nlp, _ = trained_lm
+    path = tmp_path_factory.mktemp("cli") / "pipeline"
+    nlp.to_disk(path)
+    data = path.parent / "dev.txt"
+    data.write_text("the cat sat on the mat\na dog saw a cat\n", encoding="utf-8")
+    return path, data
+
+
+def test_perplexity_command_json(saved_pipeline):
+    path, data = saved_pipeline
+    result = CliRunner().invoke(lm_app, ["perplexity", str(path), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["n_docs"] == 2
+    assert scores["lm_n_predicted"] == 6 + 1 + 5 + 1
+    assert scores["lm_perplexity"] > 1
+
+
+def test_perplexity_command_missing_data_fails_cleanly(saved_pipeline, tmp_path):
+    path, _ = saved_pipeline
+    runner = CliRunner(env={"COLUMNS": "400", "TERMINAL_WIDTH": "400", "NO_COLOR": "1"})
+    result = runner.invoke(lm_app, ["perplexity", str(path), str(tmp_path / "nope.txt")])
+    assert result.exit_code == 2
+    assert "does not exist" in " ".join(result.output.split())
+
+
+def test_spacy_lm_is_part_of_spacys_cli_and_python_m(saved_pipeline):
+    path, data = saved_pipeline
+    for prefix in (["-m", "spacy", "lm"], ["-m", "spacy_lm"]):
+        out = subprocess.run([sys.executable, *prefix, "perplexity", str(path), str(data), "--json"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["n_docs"] == 2

@@ -1,0 +1,234 @@
+import math
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from thinc.api import Adam, fix_random_seed
+
+from spacy_lm.pipeline import lstm_lm as lstm_lm_module
+
+from ..conftest import TINY_LM_CONFIG, TINY_TEXTS, make_examples, train_tiny_lm
+
+
+def surprisals(doc):
+    return [t._.lm_surprisal for t in doc] + [doc._.lm_end_surprisal]
+
+
+def test_loss_goes_down_and_model_overfits(trained_lm):
+    nlp, history = trained_lm
+    assert history[-1] < 0.5 * history[0]
+    fix_random_seed(0)
+    fresh = spacy.blank("en")
+    fresh.add_pipe("lstm_lm", config=TINY_LM_CONFIG)
+    fresh.initialize(lambda: make_examples(fresh))
+    text = "the cat sat on the mat"
+    assert nlp(text)._.lm_perplexity < 0.5 * fresh(text)._.lm_perplexity
+
+
+def test_annotations_are_consistent_and_in_stated_units(trained_lm):
+    nlp, _ = trained_lm
+    doc = nlp("the dog saw the cat")
+    values = surprisals(doc)
+    assert all(v is not None and v > 0 for v in values)
+    assert doc._.lm_n_predicted == len(doc) + 1
+    # surprisal in bits, log-probability in nats
+    assert math.isclose(sum(values) * math.log(2), -doc._.lm_logprob, rel_tol=1e-5)
+    assert math.isclose(doc._.lm_perplexity, math.exp(-doc._.lm_logprob / doc._.lm_n_predicted), rel_tol=1e-9)
+    assert 0 <= doc._.lm_n_correct <= doc._.lm_n_predicted
+
+
+def test_unknown_tokens_map_to_unk(trained_lm):
+    nlp, _ = trained_lm
+    lm = nlp.get_pipe("lstm_lm")
+    assert "zebra" not in lm.lm_vocab
+    assert lm.lm_vocab.ids(nlp.make_doc("zebra cat")) == [lm.lm_vocab.unk_id, lm.lm_vocab.id_of("cat")]
+    doc = nlp("the zebra sat")
+    assert all(math.isfinite(v) for v in surprisals(doc))
+
+
+def test_eos_marker_closes_a_doc_without_an_extra_eos(trained_lm):
+    nlp, _ = trained_lm
+    marked = Doc(nlp.vocab, words=["the", "cat", "<eos>"])
+    nlp.get_pipe("lstm_lm")(marked)
+    plain = nlp("the cat")
+    assert marked._.lm_n_predicted == plain._.lm_n_predicted == 3
+    assert marked._.lm_end_surprisal is None
+    numpy.testing.assert_allclose(surprisals(plain), [v for v in surprisals(marked) if v is not None], rtol=1e-5)
+
+
+def test_pipe_equals_call_and_batch_independence(trained_lm):
+    nlp, _ = trained_lm
+    texts = ["the cat sat", "a dog and a cat sat on the log on the mat", "", "dog"]
+    singles = [surprisals(nlp(t)) for t in texts]
+    batched = [surprisals(d) for d in nlp.pipe(texts, batch_size=3)]
+    for a, b in zip(singles, batched):
+        assert [x is None for x in a] == [x is None for x in b]
+        numpy.testing.assert_allclose([x for x in a if x is not None], [x for x in b if x is not None],
+                                      rtol=1e-5, atol=1e-6)
+
+
+def test_empty_and_whitespace_docs(trained_lm):
+    nlp, _ = trained_lm
+    for text in ["", "   ", "\n\t "]:
+        doc = nlp(text)
+        assert doc._.lm_perplexity is None
+        assert doc._.lm_logprob is None
+        assert doc._.lm_n_predicted == 0
+        assert all(t._.lm_surprisal is None for t in doc)
+    doc = nlp("the  cat")  # a whitespace token inside a doc is skipped, not scored
+    assert [t._.lm_surprisal is None for t in doc] == [t.is_space for t in doc]
+    losses = nlp.update(make_examples(nlp, ["", "  "]), sgd=Adam(0.01))
+    assert losses["lstm_lm"] == 0.0
+
+
+def test_to_disk_and_spacy_load_give_identical_scores(trained_lm, tmp_path):
+    nlp, _ = trained_lm
+    texts = ["the cat sat on the mat", "a dog saw a cat on the log"]
+    before = [surprisals(d) for d in nlp.pipe(texts)]
+    nlp.to_disk(tmp_path / "pipeline")
+    assert not list((tmp_path / "pipeline").rglob("*.pkl"))
+    loaded = spacy.load(tmp_path / "pipeline")
+    after = [surprisals(d) for d in loaded.pipe(texts)]
+    assert before == after
+    lm_bytes = nlp.get_pipe("lstm_lm").to_bytes()
+    fresh = spacy.blank("en")
+    fresh.add_pipe("lstm_lm", config=TINY_LM_CONFIG).from_bytes(lm_bytes)
+    assert [surprisals(d) for d in fresh.pipe(texts)] == before
+
+
+def test_annotations_survive_docbin_and_multiprocessing(trained_lm, tmp_path):
+    nlp, _ = trained_lm
+    texts = ["the cat sat", "a dog and a cat", "the mat"] * 2
+    expected = [surprisals(d) for d in nlp.pipe(texts)]
+    multi = [surprisals(d) for d in nlp.pipe(texts, n_process=2, batch_size=2)]
+    numpy.testing.assert_allclose(sum(multi, []), sum(expected, []), rtol=1e-6)
+    docbin = DocBin(store_user_data=True, docs=nlp.pipe(texts))
+    docbin.to_disk(tmp_path / "docs.spacy")
+    restored = list(DocBin().from_disk(tmp_path / "docs.spacy").get_docs(nlp.vocab))
+    assert [surprisals(d) for d in restored] == expected
+    assert [d._.lm_perplexity for d in restored] == [d._.lm_perplexity for d in nlp.pipe(texts)]
+
+
+def test_scoring_is_exact_whatever_the_window(trained_lm, monkeypatch):
+    nlp, _ = trained_lm
+    text = " ".join(TINY_TEXTS * 3)
+    reference = surprisals(nlp(text))
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)
+    monkeypatch.setattr(lstm_lm_module, "OUTPUT_ROWS", 5)
+    numpy.testing.assert_allclose(surprisals(nlp(text)), reference, rtol=1e-5)
+
+
+def test_long_doc_is_windowed_with_bounded_memory(trained_lm, monkeypatch):
+    nlp, _ = trained_lm
+    words = (" ".join(TINY_TEXTS)).split()
+    doc = Doc(nlp.vocab, words=(words * (100_000 // len(words) + 1))[:100_000])
+    lm = nlp.get_pipe("lstm_lm")
+    window_shapes = []
+    real_encode = lstm_lm_module.encode
+
+    def spy_encode(model, inputs, is_train):
+        window_shapes.append(inputs[0].shape)
+        return real_encode(model, inputs, is_train)
+
+    monkeypatch.setattr(lstm_lm_module, "encode", spy_encode)
+    lm(doc)
+    assert doc._.lm_n_predicted == 100_001
+    assert math.isfinite(doc._.lm_perplexity)
+    # Memory is bounded by the window: no forward pass sees more than PREDICT_WINDOW steps.
+    assert max(shape[0] for shape in window_shapes) == lstm_lm_module.PREDICT_WINDOW
+    assert len(window_shapes) == math.ceil(100_001 / lstm_lm_module.PREDICT_WINDOW)
+    # Training on a long doc runs window by window too.
+    long_example = make_examples(nlp, [" ".join(words * 5)])
+    losses = nlp.update(long_example, sgd=Adam(0.001))
+    assert math.isfinite(losses["lstm_lm"])
+
+
+def test_training_is_deterministic_given_a_seed():
+    _, first = train_tiny_lm(n_steps=5)
+    _, second = train_tiny_lm(n_steps=5)
+    assert first == second
+
+
+def test_vocabulary_settings_and_errors():
+    nlp = spacy.blank("en")
+    lm = nlp.add_pipe("lstm_lm", config={**TINY_LM_CONFIG, "max_size": 5, "attr": "LOWER"})
+    nlp.initialize(lambda: make_examples(nlp, ["The the THE cat cat dog"]))
+    assert lm.lm_vocab.strings == ["<unk>", "<eos>", "the", "cat", "dog"]
+    assert nlp.get_pipe("lstm_lm").model.get_dim("nV") == 5
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_lm", config={**TINY_LM_CONFIG, "min_freq": 10})
+    with pytest.raises(ValueError, match="min_freq=10"):
+        nlp.initialize(lambda: make_examples(nlp, ["a b c"]))
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_lm", config={**TINY_LM_CONFIG, "max_size": 2})
+    with pytest.raises(ValueError, match="max_size=2"):
+        nlp.initialize(lambda: make_examples(nlp, ["a b c"]))
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_lm", config=TINY_LM_CONFIG)
+    with pytest.raises(ValueError, match="no tokens"):
+        nlp.initialize(lambda: make_examples(nlp, ["", " "]))
+
+    with pytest.raises(ValueError, match="attribute"):
+        spacy.blank("en").add_pipe("lstm_lm", config={"attr": "POS"})
+
+
+def test_uninitialized_and_wrong_input_raise_clear_errors():
+    nlp = spacy.blank("en")
+    lm = nlp.add_pipe("lstm_lm", config=TINY_LM_CONFIG)
+    with pytest.raises(ValueError, match="not initialized"):
+        nlp("the cat")
+    nlp.initialize(lambda: make_examples(nlp))
+    with pytest.raises(TypeError, match="Expected a Doc"):
+        lm.predict(["the cat"])
+
+
+def test_nan_loss_raises_clear_error():
+    nlp, _ = train_tiny_lm(n_steps=1)
+    lstm = nlp.get_pipe("lstm_lm").model.get_ref("lstm")
+    W = lstm.get_param("W0_0")
+    W[0, 0] = numpy.nan
+    with pytest.raises(ValueError, match="not finite"):
+        nlp.update(make_examples(nlp), sgd=Adam(0.01))
+
+
+def test_corrupt_or_foreign_model_directory_raises_clear_error(trained_lm, tmp_path):
+    nlp, _ = trained_lm
+    path = tmp_path / "pipeline"
+    nlp.to_disk(path)
+    model_file = path / "lstm_lm" / "model"
+    model_file.write_bytes(model_file.read_bytes()[:100])
+    with pytest.raises(ValueError, match="incomplete or corrupt"):
+        spacy.load(path)
+
+    nlp.to_disk(path)
+    (path / "lstm_lm" / "lm_vocab").unlink()
+    with pytest.raises(ValueError, match="missing file 'lm_vocab'"):
+        spacy.load(path)
+
+    nlp.to_disk(path)
+    import srsly
+
+    cfg = srsly.read_json(path / "lstm_lm" / "cfg")
+    cfg["format"] = 99
+    srsly.write_json(path / "lstm_lm" / "cfg", cfg)
+    with pytest.raises(ValueError, match="format version 99"):
+        spacy.load(path)
+
+
+def test_language_model_protocol_step_matches_scoring(trained_lm):
+    nlp, _ = trained_lm
+    lm = nlp.get_pipe("lstm_lm")
+    doc = nlp("the dog sat on the mat")
+    ids = lm.lm_vocab.ids(doc) + [lm.lm_vocab.eos_id]
+    state = lm.initial_state(1)
+    previous = [lm.lm_vocab.eos_id]
+    stepped = []
+    for target in ids:
+        log_probs, state = lm.step(state, previous)
+        stepped.append(-float(log_probs[0, target]) / math.log(2))
+        previous = [target]
+    numpy.testing.assert_allclose(stepped, surprisals(doc), rtol=1e-4)

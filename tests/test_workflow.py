@@ -1,0 +1,55 @@
+"""The whole user path: `spacy train configs/lstm_lm.cfg` on a tiny pre-tokenised corpus,
+then `spacy.load` in a fresh process that never imports spacy_lm (entry points only)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LINES = [
+    " = Valkyria Chronicles = ",
+    "",
+    " the cat sat on the mat . the dog sat on the log . ",
+    " a cat saw a dog and the dog saw a <unk> . ",
+    "",
+    " the <unk> sat on the mat @-@ log . ",
+]
+
+
+@pytest.mark.slow
+def test_spacy_train_then_load_without_import(tmp_path):
+    train = tmp_path / "train.txt"
+    dev = tmp_path / "dev.txt"
+    train.write_text("\n".join(LINES * 10) + "\n", encoding="utf-8")
+    dev.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "spacy", "train", str(REPO / "configs" / "lstm_lm.cfg"),
+           "--paths.train", str(train), "--paths.dev", str(dev), "--output", str(out),
+           "--training.max_steps", "30", "--training.eval_frequency", "10",
+           "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1",
+           "--training.optimizer.learn_rate", "0.01"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    meta = json.loads((out / "model-best" / "meta.json").read_text())
+    assert meta["performance"]["lm_perplexity"] < 30  # vocabulary is 26 types: uniform is ~27
+    code = (
+        "import sys, json, spacy\n"
+        f"nlp = spacy.load({str(out / 'model-best')!r})\n"
+        "doc = nlp('the cat sat on the <unk> mat @-@ log .')\n"
+        "print(json.dumps({'tokens': len(doc), 'ppl': doc._.lm_perplexity,"
+        " 'imported': 'spacy_lm' in sys.modules}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    info = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert info["tokens"] == 10  # the whitespace tokenizer keeps <unk> and @-@ whole
+    assert info["ppl"] is not None and info["ppl"] < 30
+    cli = subprocess.run([sys.executable, "-m", "spacy", "lm", "perplexity", str(out / "model-best"), str(dev),
+                          "--json"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    scores = json.loads(cli.stdout)
+    # one <eos> marker per line, blank lines included: words + lines
+    assert scores["lm_n_predicted"] == sum(len(line.split()) for line in LINES) + len(LINES)
+    assert scores["lm_perplexity"] == pytest.approx(meta["performance"]["lm_perplexity"], rel=1e-5)
