@@ -24,10 +24,11 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
-from ..architectures.lstm_lm import encode
+from ..architectures.lstm_lm import encode, lm_initial_state, lm_step
 from ..errors import Errors
 from ..extensions import install_extensions
-from ..layers.output_softmax import softmax_cross_entropy
+from ..layers.lstm import LSTMState
+from ..layers.output_softmax import log_softmax, softmax_cross_entropy
 from ..scorers import perplexity_score
 from ..vocab import ATTRS, TokenVocab, lm_tokens
 
@@ -284,18 +285,40 @@ class LSTMLanguageModel(TrainablePipe):
         self.model.set_dim("nV", n_vocab)
 
     # ------------------------------------------------------------------ language-model protocol
-    def initial_state(self, batch_size: int):
-        from ..architectures.lstm_lm import lm_initial_state
+    # (spacy_lm.types.LanguageModel): decoding reads the model only through these methods.
+    @property
+    def ops(self):
+        return self.model.ops
 
+    def initial_state(self, batch_size: int) -> LSTMState:
+        self._require_initialized()
         return lm_initial_state(self.model, batch_size)
 
-    def step(self, state, token_ids):
-        """Log-probabilities of the next token after ``token_ids`` (B,), and the new state."""
-        from ..architectures.lstm_lm import lm_step
-        from ..layers.output_softmax import log_softmax
+    def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[Any, LSTMState]:
+        """One padded forward pass over ``<eos>`` + each prompt: the LSTM's masking makes the
+        final state exactly the state after each prompt's last token."""
+        vocab = self._require_initialized()
+        if not prompts:
+            raise ValueError("prime needs at least one prompt")
+        ops = self.model.ops
+        lengths = numpy.asarray([len(p) + 1 for p in prompts], dtype="int32")
+        ids = numpy.zeros((int(lengths.max()), len(prompts)), dtype="int32")
+        for j, prompt in enumerate(prompts):
+            ids[: lengths[j], j] = [vocab.eos_id, *prompt]
+        (hidden, state), _ = encode(self.model, (ops.asarray(ids), ops.asarray(lengths), None), False)
+        last = hidden[ops.asarray(lengths - 1), ops.xp.arange(len(prompts))]
+        logits, _ = self.model.get_ref("output")(last, False)
+        return log_softmax(ops, logits), state
 
+    def step(self, state: LSTMState, token_ids) -> Tuple[Any, LSTMState]:
+        """Log-probabilities of the next token after ``token_ids`` (B,), and the new state."""
+        self._require_initialized()
         logits, state = lm_step(self.model, self.model.ops.asarray(token_ids, dtype="int32"), state)
         return log_softmax(self.model.ops, logits), state
+
+    def select_state(self, state: LSTMState, indices) -> LSTMState:
+        index = self.model.ops.asarray(indices, dtype="int32")
+        return state[0][:, index], state[1][:, index]
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:

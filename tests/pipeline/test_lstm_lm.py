@@ -232,3 +232,24 @@ def test_language_model_protocol_step_matches_scoring(trained_lm):
         stepped.append(-float(log_probs[0, target]) / math.log(2))
         previous = [target]
     numpy.testing.assert_allclose(stepped, surprisals(doc), rtol=1e-4)
+
+
+def test_language_model_protocol_prime_and_select_state(trained_lm):
+    from spacy_lm.types import is_language_model
+
+    nlp, _ = trained_lm
+    lm = nlp.get_pipe("lstm_lm")
+    assert is_language_model(lm)
+    prompts = [lm.lm_vocab.ids(nlp.make_doc(t)) for t in ["the cat sat on", "a", ""]]
+    log_probs, state = lm.prime(prompts)
+    assert log_probs.shape == (3, len(lm.lm_vocab))
+    numpy.testing.assert_allclose(numpy.exp(log_probs).sum(axis=1), 1.0, rtol=1e-5)
+    for j, prompt in enumerate(prompts):  # primed in a batch == stepped one by one
+        step_state = lm.initial_state(1)
+        for token in [lm.lm_vocab.eos_id, *prompt]:
+            step_log_probs, step_state = lm.step(step_state, [token])
+        numpy.testing.assert_allclose(log_probs[j], step_log_probs[0], rtol=1e-4, atol=1e-5)
+        numpy.testing.assert_allclose(state[0][:, j], step_state[0][:, 0], rtol=1e-4, atol=1e-6)
+    picked = lm.select_state(state, [2, 0, 0])
+    numpy.testing.assert_array_equal(picked[0][:, 1], state[0][:, 0])
+    numpy.testing.assert_array_equal(picked[1][:, 0], state[1][:, 2])
