@@ -1,1 +1,2 @@
 from .lstm_lm import LSTMLanguageModel, make_lstm_lm  # noqa: F401
+from .text_generator import TextGenerator, make_text_generator  # noqa: F401

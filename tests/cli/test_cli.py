@@ -43,3 +43,23 @@ def test_spacy_lm_is_part_of_spacys_cli_and_python_m(saved_pipeline):
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["n_docs"] == 2
+
+
+def test_generate_command_plain_json_stream_and_stdin(saved_pipeline):
+    path, _ = saved_pipeline
+    runner = CliRunner()
+    result = runner.invoke(lm_app, ["generate", str(path), "the cat", "-n", "4", "--json", "--num-beams", "2",
+                                    "--num-return-sequences", "2"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["prompt"] == "the cat" and len(payload["generations"]) == 2
+    assert all(len(g["tokens"]) <= 4 for g in payload["generations"])
+    greedy = runner.invoke(lm_app, ["generate", str(path), "the cat", "-n", "4"])
+    streamed = runner.invoke(lm_app, ["generate", str(path), "the cat", "-n", "4", "--stream"])
+    assert greedy.exit_code == 0 and streamed.exit_code == 0
+    assert greedy.output == streamed.output
+    lines = runner.invoke(lm_app, ["generate", str(path), "-n", "3", "--sample", "--seed", "1"], input="the\na dog\n")
+    assert lines.exit_code == 0, lines.output
+    assert len(lines.output.strip().splitlines()) == 2
+    bad = runner.invoke(lm_app, ["generate", str(path), "x", "--top-p", "1.5"])
+    assert bad.exit_code != 0 and "top_p" in str(bad.exception)
