@@ -7,7 +7,8 @@ Doc-level list by a getter rather than stored per token.
 Units: surprisal in bits (-log2 p); log-probability in nats (natural log);
 perplexity = exp(-lm_logprob / lm_n_predicted), counting the closing ``<eos>``.
 """
-from typing import List, Optional
+import math
+from typing import Any, Dict, List, Optional
 
 from spacy.tokens import Doc, Token
 
@@ -33,3 +34,33 @@ def install_extensions() -> None:
             Doc.set_extension(name, default=default)
     if not Token.has_extension("lm_surprisal"):
         Token.set_extension("lm_surprisal", getter=_token_surprisal)
+
+
+def set_lm_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
+    """Write one doc's scores. ``result`` holds numpy arrays ``nll`` (nats per predicted
+    token), ``correct`` (top-1 hits) and ``positions`` (token index, -1 for the closing
+    ``<eos>``), as every LM component's ``predict`` returns them; None for an unscored doc."""
+    if result is None:
+        doc._.lm_surprisals = [None] * len(doc)
+        doc._.lm_end_surprisal = None
+        doc._.lm_logprob = None
+        doc._.lm_perplexity = None
+        doc._.lm_n_predicted = 0
+        doc._.lm_n_correct = 0
+        return
+    log2 = math.log(2.0)
+    surprisals: List[Optional[float]] = [None] * len(doc)
+    end = None
+    for position, value in zip(result["positions"].tolist(), result["nll"].tolist()):
+        if position < 0:
+            end = value / log2
+        else:
+            surprisals[position] = value / log2
+    total = float(result["nll"].sum(dtype="float64"))
+    n = int(result["nll"].shape[0])
+    doc._.lm_surprisals = surprisals
+    doc._.lm_end_surprisal = end
+    doc._.lm_logprob = -total
+    doc._.lm_perplexity = math.exp(total / n)
+    doc._.lm_n_predicted = n
+    doc._.lm_n_correct = int(result["correct"].sum())

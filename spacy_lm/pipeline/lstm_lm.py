@@ -26,11 +26,11 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from .. import __version__
 from ..architectures.lstm_lm import encode, lm_initial_state, lm_step
 from ..errors import Errors
-from ..extensions import install_extensions
+from ..extensions import install_extensions, set_lm_annotations
 from ..layers.lstm import LSTMState
 from ..layers.output_softmax import log_softmax, softmax_cross_entropy
 from ..scorers import perplexity_score
-from ..vocab import ATTRS, TokenVocab, lm_tokens
+from ..vocab import ATTRS, PreparedDoc, TokenVocab
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
@@ -47,8 +47,6 @@ tie_weights = null
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
 
-# One prepared doc: LSTM inputs, targets, and each target's token index (-1: closing <eos>).
-Sequence_ = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
 
 
 @Language.factory(
@@ -108,23 +106,10 @@ class LSTMLanguageModel(TrainablePipe):
             raise ValueError(Errors.E005.format(name=self.name))
         return self.lm_vocab
 
-    def _prepare(self, doc: Doc) -> Optional[Sequence_]:
-        if not isinstance(doc, Doc):
-            raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
-        vocab = self._require_initialized()
-        tokens = lm_tokens(doc)
-        if not tokens:
-            return None
-        targets = vocab.ids(tokens)
-        positions = [t.i for t in tokens]
-        if targets[-1] != vocab.eos_id:
-            targets.append(vocab.eos_id)
-            positions.append(-1)
-        inputs = [vocab.eos_id] + targets[:-1]
-        return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
-                numpy.asarray(positions, dtype="int32"))
+    def _prepare(self, doc: Doc) -> Optional[PreparedDoc]:
+        return self._require_initialized().prepare_doc(doc)
 
-    def _windows(self, seqs: List[Sequence_], window: int):
+    def _windows(self, seqs: List[PreparedDoc], window: int):
         """Yield (start, k, ids, targets, weights, lengths) for sequences sorted longest first.
 
         Window ``start`` covers steps [start, start + window) of the first ``k`` sequences
@@ -195,31 +180,8 @@ class LSTMLanguageModel(TrainablePipe):
         return results
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
-        log2 = math.log(2.0)
         for doc, result in zip(docs, scores):
-            if result is None:
-                doc._.lm_surprisals = [None] * len(doc)
-                doc._.lm_end_surprisal = None
-                doc._.lm_logprob = None
-                doc._.lm_perplexity = None
-                doc._.lm_n_predicted = 0
-                doc._.lm_n_correct = 0
-                continue
-            surprisals: List[Optional[float]] = [None] * len(doc)
-            end = None
-            for position, value in zip(result["positions"].tolist(), result["nll"].tolist()):
-                if position < 0:
-                    end = value / log2
-                else:
-                    surprisals[position] = value / log2
-            total = float(result["nll"].sum(dtype="float64"))
-            n = int(result["nll"].shape[0])
-            doc._.lm_surprisals = surprisals
-            doc._.lm_end_surprisal = end
-            doc._.lm_logprob = -total
-            doc._.lm_perplexity = math.exp(total / n)
-            doc._.lm_n_predicted = n
-            doc._.lm_n_correct = int(result["correct"].sum())
+            set_lm_annotations(doc, result)
 
     # ------------------------------------------------------------------ training
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
