@@ -215,6 +215,7 @@ def write_results(name: str, payload: Dict[str, object]) -> Path:
     path = RESULTS / f"{name}.json"
     payload["command"] = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     payload["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    payload["load_average_at_end"] = os.getloadavg()  # the machine is shared: read ratios with this
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")
     return path

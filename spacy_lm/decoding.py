@@ -531,8 +531,9 @@ class _BeamSearch(_Strategy):
         """Each row's ``2 * num_beams`` best tokens (enough for any prompt), moved to the host."""
         xp = self.ctx.xp
         to_numpy = self.ctx.ops.to_numpy
-        m = min(2 * self.k, scores.shape[1])
-        ids = xp.argpartition(-scores, m - 1, axis=1)[:, :m]
+        n_vocab = scores.shape[1]
+        m = min(2 * self.k, n_vocab)
+        ids = xp.argpartition(scores, n_vocab - m, axis=1)[:, n_vocab - m :]
         values = xp.take_along_axis(scores, ids, axis=1)
         logprobs = xp.take_along_axis(log_probs, ids, axis=1)
         return to_numpy(ids), to_numpy(values).astype("float64"), to_numpy(logprobs).astype("float64")

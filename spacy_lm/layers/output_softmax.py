@@ -65,12 +65,14 @@ def forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callab
     return logits, backprop
 
 
-def log_softmax(ops: Ops, logits: Floats2d) -> Floats2d:
-    """Row-wise log-probabilities (a new array)."""
+def log_softmax(ops: Ops, logits: Floats2d, *, inplace: bool = False) -> Floats2d:
+    """Row-wise log-probabilities; with ``inplace`` the logits buffer is overwritten
+    (one (rows x vocab) allocation less per decoding step)."""
     xp = ops.xp
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    shifted -= xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
-    return shifted
+    out = logits if inplace else logits.copy()
+    out -= out.max(axis=-1, keepdims=True)
+    out -= xp.log(xp.exp(out).sum(axis=-1, keepdims=True))
+    return out
 
 
 def softmax_cross_entropy(

@@ -270,13 +270,13 @@ class LSTMLanguageModel(TrainablePipe):
         (hidden, state), _ = encode(self.model, (ops.asarray(ids), ops.asarray(lengths), None), False)
         last = hidden[ops.asarray(lengths - 1), ops.xp.arange(len(prompts))]
         logits, _ = self.model.get_ref("output")(last, False)
-        return log_softmax(ops, logits), state
+        return log_softmax(ops, logits, inplace=True), state
 
     def step(self, state: LSTMState, token_ids) -> Tuple[Any, LSTMState]:
         """Log-probabilities of the next token after ``token_ids`` (B,), and the new state."""
         self._require_initialized()
         logits, state = lm_step(self.model, self.model.ops.asarray(token_ids, dtype="int32"), state)
-        return log_softmax(self.model.ops, logits), state
+        return log_softmax(self.model.ops, logits, inplace=True), state
 
     def select_state(self, state: LSTMState, indices) -> LSTMState:
         index = self.model.ops.asarray(indices, dtype="int32")
