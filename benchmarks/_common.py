@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy
 
@@ -68,7 +68,6 @@ def windows(source: numpy.ndarray, bptt: int):
 
 # ---------------------------------------------------------------- PyTorch peer
 def build_torch_model(n_vocab: int, cfg=CONFIG):
-    import torch
     from torch import nn
 
     class RNNModel(nn.Module):

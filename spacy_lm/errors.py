@@ -25,3 +25,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E008 = "Unknown token attribute '{attr}' for the language-model vocabulary; choose from {options}."
     E009 = "{setting} must be {requirement}, got {value!r}."
     E010 = "Expected a Doc, got {type}: {what}."
+    E011 = "Cannot read or write the ARPA file {path}: {reason}."
+    E012 = ("Cannot estimate Kneser-Ney discounts for {order}-grams: counts-of-counts n1..n4 = {n} "
+            "(small or artificial data). Set `discount_fallback` (lmplz's default is [0.5, 1.0, 1.5]) "
+            "or train on more text.")
+    E013 = ("prune must list non-negative, non-decreasing raw-count thresholds per order, starting "
+            "with 0 (unigrams are never pruned), e.g. [0, 0, 1]; got {prune}.")

@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy
 
 import srsly
-from spacy.strings import hash_string
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 
 from .errors import Errors
@@ -43,7 +43,9 @@ class TokenVocab:
         if tuple(self.strings[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"A vocabulary must start with the special tokens {SPECIALS}")
         self._index: Dict[str, int] = {s: i for i, s in enumerate(self.strings)}
-        self._hash_index: Dict[int, int] = {hash_string(s): i for i, s in enumerate(self.strings)}
+        # Keys as the Doc stores them: spaCy's symbol id for its built-in strings ("number"
+        # is 432), the string hash for every other string.
+        self._hash_index: Dict[int, int] = {get_string_id(s): i for i, s in enumerate(self.strings)}
         self.unk_id = self._index[UNK]
         self.eos_id = self._index[EOS]
 

@@ -1,5 +1,5 @@
 """Finite-difference gradient checks for Thinc layers (float64 throughout)."""
-from typing import Callable, Tuple
+from typing import Callable
 
 import numpy
 

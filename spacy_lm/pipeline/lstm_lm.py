@@ -10,16 +10,13 @@ stops at window boundaries (truncated BPTT), which bounds memory for docs of any
 All windows of a batch are accumulated into one update.
 """
 import math
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
-import srsly
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import from_disk, to_disk
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
@@ -31,6 +28,7 @@ from ..layers.lstm import LSTMState
 from ..layers.output_softmax import log_softmax, softmax_cross_entropy
 from ..scorers import perplexity_score
 from ..vocab import ATTRS, PreparedDoc, TokenVocab
+from .serialization import LMSerializationMixin
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
@@ -82,7 +80,9 @@ def make_lstm_lm(
                              max_size=max_size, max_length=max_length, scorer=scorer)
 
 
-class LSTMLanguageModel(TrainablePipe):
+class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
+    format_version = FORMAT_VERSION
+
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
                  scorer: Optional[Callable] = perplexity_score) -> None:
@@ -283,55 +283,16 @@ class LSTMLanguageModel(TrainablePipe):
         return state[0][:, index], state[1][:, index]
 
     # ------------------------------------------------------------------ serialization
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        self._require_initialized()
-        msg = {"cfg": srsly.json_dumps(self.cfg), "lm_vocab": self.lm_vocab.to_bytes(),
-               "model": self.model.to_bytes()}
-        return srsly.msgpack_dumps({k: v for k, v in msg.items() if k not in exclude})
+    def _payload(self) -> Dict[str, bytes]:
+        vocab = self._require_initialized()
+        return {"lm_vocab": vocab.to_bytes(), "model": self.model.to_bytes()}
 
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "LSTMLanguageModel":
-        try:
-            msg = srsly.msgpack_loads(bytes_data)
-        except Exception as err:
-            raise ValueError(Errors.E006.format(name=self.name, path="bytes", reason=err)) from err
-        self._load(lambda key: msg[key], "bytes")
-        return self
-
-    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        self._require_initialized()
-        serializers = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
-            "lm_vocab": lambda p: Path(p).write_bytes(self.lm_vocab.to_bytes()),
-            "model": lambda p: self.model.to_disk(p),
-        }
-        to_disk(path, serializers, exclude)
-
-    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "LSTMLanguageModel":
-        path = Path(path)
-
-        def read(key: str):
-            file = path / key
-            if not file.exists():
-                raise FileNotFoundError(f"missing file '{key}'")
-            return srsly.read_json(file) if key == "cfg" else file.read_bytes()
-
-        self._load(read, path)
-        return self
-
-    def _load(self, read: Callable[[str], Any], where) -> None:
-        try:
-            cfg = read("cfg")
-            cfg = srsly.json_loads(cfg) if isinstance(cfg, (str, bytes)) else cfg
-        except Exception as err:
-            raise ValueError(Errors.E006.format(name=self.name, path=where, reason=err)) from err
-        if cfg.get("format") != FORMAT_VERSION:
-            raise ValueError(Errors.E007.format(name=self.name, found=cfg.get("format"), expected=FORMAT_VERSION))
+    def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
         try:
             self.lm_vocab = TokenVocab.from_bytes(read("lm_vocab"))
             self.cfg.update(cfg)
             self._init_model()
             self.model.from_bytes(read("model"))
-        except Exception as err:
+        except Exception:
             self.lm_vocab = None
-            raise ValueError(Errors.E006.format(name=self.name, path=where, reason=f"{type(err).__name__}: {err}")) from err
-
+            raise

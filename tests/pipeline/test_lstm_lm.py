@@ -253,3 +253,13 @@ def test_language_model_protocol_prime_and_select_state(trained_lm):
     picked = lm.select_state(state, [2, 0, 0])
     numpy.testing.assert_array_equal(picked[0][:, 1], state[0][:, 0])
     numpy.testing.assert_array_equal(picked[1][:, 0], state[1][:, 2])
+
+
+def test_vocabulary_lookup_of_spacy_symbol_strings():
+    """Words that are spaCy symbols ("number", "ORTH", "ADJ") have small ids on the Doc, not hashes."""
+    nlp = spacy.blank("en")
+    lm = nlp.add_pipe("lstm_lm", config=TINY_LM_CONFIG)
+    nlp.initialize(lambda: make_examples(nlp, ["the number of ORTH and ADJ words"]))
+    doc = nlp.make_doc("number ORTH ADJ the")
+    assert lm.lm_vocab.ids(doc) == [lm.lm_vocab.id_of(t.text) for t in doc]
+    assert lm.lm_vocab.unk_id not in lm.lm_vocab.ids(doc)

@@ -1,0 +1,196 @@
+"""The modified Kneser-Ney estimator and ARPA I/O (spacy_lm.ngram), on id streams made here."""
+import math
+
+import numpy
+import pytest
+
+from spacy_lm.ngram import _discounts, estimate, read_arpa, sentence_stream, write_arpa
+
+UNK, EOS = 0, 1
+
+
+def make_stream(sentences, n_vocab):
+    """Sentences of ids (without </s>) as a sentence stream, as the component builds it."""
+    inputs, targets = [], []
+    for s in sentences:
+        targets += list(s) + [EOS]
+        inputs += [EOS] + list(s)
+    return sentence_stream(numpy.asarray(inputs), numpy.asarray(targets), EOS, n_vocab)
+
+
+def random_sentences(n, n_vocab, seed=0, max_len=9):
+    rng = numpy.random.default_rng(seed)
+    return [list(rng.zipf(1.6, size=rng.integers(0, max_len)).clip(2, n_vocab - 1)) for _ in range(n)]
+
+
+def brute_log10(model, sentence):
+    """log10 p of each token of one sentence via next_log10 over growing contexts."""
+    width = max(1, model.order - 1)
+    history = [model.bos_id]
+    out = []
+    for token in list(sentence) + [EOS]:
+        ctx = history[-width:]
+        row = numpy.asarray([[-1] * (width - len(ctx)) + ctx])
+        out.append(model.next_log10(row)[0, token])
+        history.append(token)
+    return numpy.asarray(out)
+
+
+def test_sentence_stream_restarts_at_every_eos():
+    # doc 1: "a b </s>"  doc 2: "c </s> d </s>" (a marker inside the doc)
+    stream = sentence_stream(numpy.asarray([1, 2, 3, 1, 4, 1]), numpy.asarray([2, 3, 1, 4, 1, 5])[[0, 1, 2, 3, 4, 5]],
+                             EOS, 9)
+    assert stream.tolist() == [9, 2, 3, 1, 9, 4, 1, 9, 5]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("prune", [[], [0, 1]])
+def test_distributions_sum_to_one(order, prune):
+    V = 25
+    sentences = random_sentences(1500, V)
+    model = estimate(make_stream(sentences, V), V, order, prune=prune)
+    B = model.bos_id
+    w = max(1, order - 1)
+    contexts = [[B], [B, 2], [2, 3], [3, 2, 2], [5, 7, 2], [24, 24, 24], [B, 24]]
+    rows = numpy.asarray([([-1] * w + c)[-w:] for c in contexts])
+    probs = 10.0 ** model.next_log10(rows)
+    numpy.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=2e-6)
+    assert probs[:, EOS].min() > 0 and probs[:, UNK].min() > 0
+
+
+def test_hand_computed_bigram_model():
+    """Corpus "a b", "a b", "b": every value derived by hand from the lmplz formulas.
+    Unigram adjusted counts: a 1 ({<s>}), b 2 ({a, <s>}), </s> 1 ({b}); n3 = 0, so the
+    unigram discounts fall back to 0.5 / 1 / 1.5: denominator 4, gamma = (0.5 + 1 + 0.5) / 4,
+    uniform over |V| = 4 (<unk>, </s>, a, b).
+    Bigram raw counts: <s> a 2, a b 2, b </s> 3, <s> b 1: n1..n4 = 1, 2, 1, 0, Y = 1/5,
+    D1 = 1 - 2Y(2/1) = 0.2, D2 = 2 - 3Y(1/2) = 1.7, D3+ = 3 - 4Y(0/1) = 3."""
+    a, b, V = 2, 3, 4
+    model = estimate(make_stream([[a, b], [a, b], [b]], V), V, 2)
+    assert model.discounts[0] == [0.5, 1.0, 1.5]
+    numpy.testing.assert_allclose(model.discounts[1], [0.2, 1.7, 3.0], rtol=1e-9)
+    p1 = 10.0 ** model.logprob[0].astype("float64")
+    numpy.testing.assert_allclose(p1[[UNK, EOS, a, b]], [0.125, 0.25, 0.25, 0.375], rtol=1e-6)
+    assert model.logprob[0][model.bos_id] == -99.0
+    g_bos, g_a, g_b = (1.7 + 0.2) / 3, 1.7 / 2, 3.0 / 3
+    expected = {
+        (model.bos_id, a): (2 - 1.7) / 3 + g_bos * 0.25, (model.bos_id, b): (1 - 0.2) / 3 + g_bos * 0.375,
+        (a, b): (2 - 1.7) / 2 + g_a * 0.375, (b, EOS): (3 - 3.0) / 3 + g_b * 0.25,
+    }
+    words = model.ngram_ids(2)
+    assert sorted(map(tuple, words.tolist())) == sorted(expected)
+    for row, (ctx, w) in enumerate(words.tolist()):
+        assert 10.0 ** model.logprob[1][row] == pytest.approx(expected[(ctx, w)], rel=1e-6)
+    bo = model.backoff[0]
+    for ctx, gamma in ((model.bos_id, g_bos), (a, g_a), (b, g_b)):
+        assert bo[ctx] == pytest.approx(math.log10(gamma), abs=1e-6)
+    assert bo[EOS] == 0.0 and bo[UNK] == 0.0  # not contexts
+    # Unseen bigram "a a": backoff(a) * p(a); then "a </s>": backoff(a) * p(</s>)
+    logp, _ = model.score(make_stream([[a, a]], V))
+    numpy.testing.assert_allclose(10.0 ** logp, [expected[(model.bos_id, a)], g_a * 0.25, g_a * 0.25], rtol=1e-6)
+
+
+def test_discounts_from_counts_of_counts():
+    counts = numpy.asarray([1] * 10 + [2] * 5 + [3] * 3 + [4] * 2 + [9] * 7)
+    d1, d2, d3 = _discounts(counts, 3, None)  # Y = 10 / (10 + 2*5) = 0.5
+    assert d1 == pytest.approx(1 - 2 * 0.5 * 5 / 10)
+    assert d2 == pytest.approx(2 - 3 * 0.5 * 3 / 5)
+    assert d3 == pytest.approx(3 - 4 * 0.5 * 2 / 3)
+
+
+def test_small_data_without_fallback_raises():
+    with pytest.raises(ValueError, match="E012"):
+        estimate(make_stream([[2, 3]], 4), 4, 2, discount_fallback=None)
+
+
+def test_adjusted_counts_keep_raw_counts_after_bos():
+    """In a trigram model, bigrams after <s> keep raw counts ("<s> a" 3, "<s> c" 2) while
+    others get the number of distinct left words ("a b": {<s>, c} = 2, "a </s>": {c} = 1)."""
+    a, b, c, V = 2, 3, 4, 5
+    sents = [[a, b]] * 3 + [[c, a, b], [c, c, a]]
+    model = estimate(make_stream(sents, V), V, 3)
+    # Bigram counts: <s> a 3, <s> c 2, a b 2, c a 2 ({<s>, c}), a </s> 1, b </s> 1, c c 1:
+    # n1..n4 = 3, 3, 1, 0 -> Y = 1/3, D1 = 1/3, D2 = 5/3, D3+ = 3.
+    D = model.discounts[1]
+    numpy.testing.assert_allclose(D, [1 / 3, 5 / 3, 3.0], rtol=1e-9)
+    gamma_bos = (D[2] + D[1]) / 5
+    gamma_a = (D[1] + D[0]) / 3
+    words = model.ngram_ids(2).tolist()
+    p = {tuple(w): 10.0 ** model.logprob[1][i] for i, w in enumerate(words)}
+    p1 = 10.0 ** model.logprob[0].astype("float64")
+    assert len(p) == 7
+    assert p[(model.bos_id, a)] == pytest.approx((3 - D[2]) / 5 + gamma_bos * p1[a], rel=1e-6)
+    assert p[(a, b)] == pytest.approx((2 - D[1]) / 3 + gamma_a * p1[b], rel=1e-6)
+    assert model.backoff[0][a] == pytest.approx(math.log10(gamma_a), abs=1e-6)
+
+
+def test_training_text_scores_match_brute_force_queries():
+    V = 20
+    sentences = random_sentences(400, V, seed=3)
+    model = estimate(make_stream(sentences, V), V, 4)
+    for s in sentences[:20] + [[7, 7, 7, 7, 7, 2]]:
+        logp, _ = model.score(make_stream([s], V))
+        numpy.testing.assert_allclose(logp, brute_log10(model, s), atol=1e-5)
+
+
+def test_argmax_flags_match_the_full_distribution():
+    V = 20
+    sentences = random_sentences(300, V, seed=4)
+    model = estimate(make_stream(sentences, V), V, 3)
+    for s in sentences[:30]:
+        _, correct = model.score(make_stream([s], V))
+        width = 2
+        history = [model.bos_id]
+        for i, token in enumerate(list(s) + [EOS]):
+            ctx = history[-width:]
+            row = numpy.asarray([[-1] * (width - len(ctx)) + ctx])
+            assert correct[i] == (int(model.next_log10(row)[0].argmax()) == token)
+            history.append(token)
+
+
+@pytest.mark.parametrize("prune", [[], [0, 1, 1]])
+def test_arpa_round_trip_is_identical(tmp_path, prune):
+    V = 30
+    strings = ["<unk>", "<eos>"] + [f"w{i}" for i in range(2, V)]
+    model = estimate(make_stream(random_sentences(800, V), V), V, 3, prune=prune)
+    path = tmp_path / "model.arpa"
+    write_arpa(model, strings, path, eos_index=EOS)
+    text = path.read_text()
+    assert "\t</s>\t0\n" in text and "-99\t<s>\t" in text and "<eos>" not in text
+    strings2, model2 = read_arpa(path)
+    assert strings2 == strings
+    assert model2.sizes() == model.sizes()
+    for k in range(3):
+        assert numpy.array_equal(model.keys[k], model2.keys[k])
+        assert numpy.array_equal(model.logprob[k], model2.logprob[k])
+        if k < 2:
+            assert numpy.array_equal(model.backoff[k], model2.backoff[k])
+    path2 = tmp_path / "again.arpa"
+    write_arpa(model2, strings2, path2, eos_index=EOS)
+    assert path2.read_text() == text
+
+
+def test_pruning_drops_rare_ngrams_and_keeps_prefixes():
+    V = 30
+    stream = make_stream(random_sentences(800, V), V)
+    full = estimate(stream, V, 3)
+    pruned = estimate(stream, V, 3, prune=[0, 1, 2])
+    assert pruned.sizes()[0] == full.sizes()[0]
+    assert pruned.sizes()[1] < full.sizes()[1] and pruned.sizes()[2] < full.sizes()[2]
+    pruned.validate()
+    for bad in ([1, 0], [0, 2, 1], [-1]):
+        with pytest.raises(ValueError, match="E013"):
+            estimate(stream, V, 3, prune=bad)
+
+
+def test_read_arpa_errors(tmp_path):
+    with pytest.raises(ValueError, match="E011"):
+        read_arpa(tmp_path / "missing.arpa")
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("not an arpa file\n")
+    with pytest.raises(ValueError, match="E011"):
+        read_arpa(bad)
+    short = tmp_path / "short.arpa"
+    short.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<s>\t0\n-1\t</s>\n\n\\end\\\n")
+    with pytest.raises(ValueError, match="header says 3"):
+        read_arpa(short)
