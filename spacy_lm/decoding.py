@@ -325,7 +325,10 @@ def _initial_seen(ctx: _Context, rows: List[_Hyp]):
 
 def _process(ctx: _Context, log_probs, rows: List[_Hyp], seen, step: int):
     """Next-token scores after HF's processors (and, when sampling, its warpers), in HF's order.
-    ``log_probs`` is never written to: the chosen tokens' log-probs are read from it later."""
+    Bans are written into ``log_probs`` itself (the protocol gives the caller the returned
+    array), saving a (rows x vocab) copy a step: a banned entry is never chosen, so the
+    log-probs read later for chosen tokens are the model's own. Processors that change
+    values (repetition penalty, warpers) work on a copy."""
     xp = ctx.xp
     config = ctx.config
     scores = log_probs
@@ -339,7 +342,6 @@ def _process(ctx: _Context, log_probs, rows: List[_Hyp], seen, step: int):
                   for t in _repeated_ngram_ends(ctx.prompts[row.prompt] + row.token_ids, n)]
     ending_banned = step < config.min_new_tokens
     if banned or ending_banned:
-        scores = scores.copy() if scores is log_probs else scores
         _ban(ctx, scores, banned)
         if ending_banned:
             scores[:, ctx.ops.asarray1i([ctx.eos, *sorted(ctx.stop_ids)])] = NEG_INF
@@ -367,6 +369,9 @@ def _ban(ctx: _Context, scores, pairs: List[Tuple[int, int]]) -> None:
 
 def _warp(xp, scores, config: GenerationConfig):
     """Sampling warpers in HF's order; each keeps at least the best token of a row."""
+    filtering = config.top_k or config.top_p < 1.0 or config.min_p > 0.0 or config.typical_p < 1.0
+    if config.temperature == 1.0 and not filtering:
+        return scores
     scores = scores / config.temperature  # a new array, so the warpers below may write to it
     if config.top_k:
         _top_k(xp, scores, config.top_k)

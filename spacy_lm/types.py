@@ -30,11 +30,13 @@ class LanguageModel(Protocol):
 
     def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[Floats2d, State]:
         """Read ``<eos>`` + each prompt in one pass; return log-probs (B, V) of the next token
-        after each prompt, and the state after each prompt's last token."""
+        after each prompt (a fresh array, as in ``step``), and the state after each prompt's
+        last token."""
 
     def step(self, state: State, token_ids: Ints1d) -> Tuple[Floats2d, State]:
         """Read one token per row; return next-token log-probs (B, V) and the new state.
-        The input state is not modified."""
+        The input state is not modified; the returned log-probs are a fresh array that the
+        caller may modify (decoding writes its bans into it)."""
 
     def select_state(self, state: State, indices: Ints1d) -> State:
         """Rows ``indices`` of a batch state, in that order (indices may repeat)."""
