@@ -44,10 +44,6 @@ ISSUE_LMPLZ = {"test_ppl": 220.14, "build_cpu_s": 5.4, "peak_rss_mb": 264.0, "so
 ISSUE_NLTK_TOKENS_PER_CPU_S = 43.0
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spacy_lm"
 UNK_RENAMED = "<UNK>"
-COMPONENT_NOTE = ("The component route reads words through TokenVocab.ids, which looks tokens up by "
-                  "spacy.strings.hash_string; for words that are spaCy symbols ('number', ...) token.orth is "
-                  "the symbol id, so they become <unk> and its perplexity differs slightly from the "
-                  "estimator's (vocab.py bug, reported with issue #4).")
 
 
 def split_path(data_dir: Path, split: str) -> Path:
@@ -361,7 +357,6 @@ def main() -> None:
     reference = lmplz_result if lmplz_result and "test_ppl" in lmplz_result else ISSUE_LMPLZ
     payload: Dict[str, object] = {"spacy_lm": ours, "spacy_lm_component": component, "lmplz": lmplz_result,
                                   "lmplz_issue_figures": ISSUE_LMPLZ, "nltk": nltk_result,
-                                  "component_note": COMPONENT_NOTE,
                                   "reference_for_goals": "lmplz (this run)" if reference is lmplz_result else "issue #4"}
     if ours:
         nltk_speed = nltk_result["query_tokens_per_cpu_s"] if nltk_result else ISSUE_NLTK_TOKENS_PER_CPU_S
