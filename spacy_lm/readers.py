@@ -24,6 +24,7 @@ from typing import (
     List,
     Optional,
     TextIO,
+    Tuple,
     Union,
 )
 
@@ -397,3 +398,104 @@ def create_hf_dataset_reader(
         skip_empty=skip_empty,
         cache_dir=cache_dir,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Text classification corpora (SST, IMDB, any labelled CSV/TSV)
+# --------------------------------------------------------------------------------------
+
+TEXTCAT_FORMATS = ("label_first", "csv", "tsv")
+
+
+def iter_labelled_texts(
+    path: Union[str, Path],
+    *,
+    format: str = "label_first",
+    text_column: str = "text",
+    label_column: str = "label",
+) -> Iterator[Tuple[str, str]]:
+    """(text, raw label) pairs of a labelled file (optionally ``.gz``).
+
+    label_first: ``<label> <text>`` per line (SST's stsa.binary.* / stsa.fine.*).
+    csv / tsv: a header row naming ``text_column`` and ``label_column`` (IMDB's CSVs, GLUE's TSVs).
+    """
+    import csv
+
+    if format not in TEXTCAT_FORMATS:
+        raise ValueError(f"format must be one of {TEXTCAT_FORMATS}, got {format!r}")
+    loc = _check_text_file(path)
+    with open_text(loc) as handle:
+        if format == "label_first":
+            for n, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                label, _, text = line.partition(" ")
+                yield text, label
+            return
+        reader = csv.DictReader(handle, delimiter="," if format == "csv" else "\t", quoting=csv.QUOTE_MINIMAL
+                                if format == "csv" else csv.QUOTE_NONE)
+        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{loc} has no column(s) {missing}; its header is {reader.fieldnames}")
+        for row in reader:
+            yield row[text_column], row[label_column]
+
+
+class TextCatCorpus:
+    """Examples with ``doc.cats`` (one-hot over ``labels``) for `textcat` training."""
+
+    def __init__(self, path, *, format: str, labels: Optional[Dict[str, str]], text_column: str,
+                 label_column: str, limit: int) -> None:
+        self.path = path
+        self.format = format
+        self.labels = labels
+        self.text_column = text_column
+        self.label_column = label_column
+        self.limit = limit
+        if format not in TEXTCAT_FORMATS:
+            raise ValueError(f"format must be one of {TEXTCAT_FORMATS}, got {format!r}")
+
+    def __call__(self, nlp: "Language") -> Iterator[Example]:
+        pairs = iter_labelled_texts(self.path, format=self.format, text_column=self.text_column,
+                                    label_column=self.label_column)
+        names = self.labels
+        all_names = sorted(set(names.values())) if names else None
+        if all_names is None:
+            # Without a mapping the raw labels are the names: read them all first.
+            pairs = list(pairs)
+            all_names = sorted({label for _, label in pairs})
+        for n, (text, raw) in enumerate(pairs):
+            if self.limit and n >= self.limit:
+                break
+            name = names.get(raw) if names else raw
+            if name is None:
+                raise ValueError(f"{self.path}: label {raw!r} is not in the reader's labels {names}")
+            doc = nlp.make_doc(text)
+            ref = doc.copy()
+            ref.cats = {label: float(label == name) for label in all_names}
+            yield Example(doc, ref)
+
+
+@registry.readers("spacy_lm.TextCatCorpus.v1")
+def create_textcat_reader(
+    path: Optional[Union[str, Path]],
+    *,
+    format: str = "label_first",
+    labels: Optional[Dict[str, str]] = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    limit: int = 0,
+) -> Callable[["Language"], Iterable[Example]]:
+    """Reader for labelled text classification files (exclusive classes).
+
+    path: the file (``.gz`` allowed); None is a ValueError, as in spaCy's readers.
+    format: "label_first" (``<label> <text>`` lines: SST stsa.*), "csv" or "tsv" (header row).
+    labels: raw label → category name, e.g. {"0": "NEG", "1": "POS"}; null uses the raw labels.
+    text_column / label_column: the columns of csv/tsv files.
+    limit: maximum number of examples (0: all).
+    """
+    if path is None:
+        raise ValueError("spacy_lm.TextCatCorpus.v1 needs a path, got None")
+    return TextCatCorpus(path, format=format, labels=labels, text_column=text_column,
+                         label_column=label_column, limit=limit)

@@ -5,6 +5,7 @@
 over all predicted tokens, not a mean of per-doc perplexities.
 """
 import math
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Union
@@ -94,3 +95,135 @@ def corpus_perplexity(nlp, docs: Iterable[Doc], *, component: Optional[str] = No
     scores["n_docs"] = len(examples)
     scores["component"] = name
     return scores
+
+
+# ---------------------------------------------------------------------- text classification
+ECE_BINS = 10
+
+
+def _expected_calibration_error(confidences, outcomes, n_bins: int = ECE_BINS) -> Optional[float]:
+    """Σ_b |B|/n · |mean outcome(B) − mean confidence(B)| over ``n_bins`` equal-width bins."""
+    import numpy
+
+    conf = numpy.asarray(confidences, dtype="float64")
+    hits = numpy.asarray(outcomes, dtype="float64")
+    if conf.size == 0:
+        return None
+    bins = numpy.minimum((conf * n_bins).astype("int64"), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(hits[in_bin].mean() - conf[in_bin].mean())
+    return float(ece)
+
+
+def _looks_exclusive(examples, attr: str) -> bool:
+    """No explicit setting: exclusive when every annotated doc has exactly one positive gold
+    label and every prediction sums to 1 (a softmax)."""
+    seen = False
+    for eg in examples:
+        gold = getattr(eg.reference, attr)
+        pred = getattr(eg.predicted, attr)
+        if gold and sum(1 for v in gold.values() if v >= 1.0) != 1:
+            return False
+        if pred and abs(sum(pred.values()) - 1.0) > 1e-3:
+            return False
+        seen = seen or bool(gold)
+    return seen
+
+
+def textcat_score(examples: Iterable[Example], *, labels: Iterable[str] = (), multi_label: Optional[bool] = None,
+                  threshold: Optional[float] = None, positive_label: Optional[str] = None,
+                  attr: str = "cats", **kwargs: Any) -> Dict[str, Any]:
+    """spaCy's `Scorer.score_cats` keys (cats_score, cats_micro/macro_p/r/f, cats_f_per_type with
+    per-class p/r/f, cats_auc_per_type, cats_macro_auc) plus:
+
+    - cats_accuracy: exclusive: top-1 accuracy over docs with a gold class; multilabel: the
+      share of docs whose every label is right at ``threshold`` (subset accuracy).
+    - cats_confusion_matrix: exclusive: ``{gold: {predicted: count}}``; multilabel: per label
+      ``{label: {"1"|"0" gold: {"1"|"0" predicted: count}}}``.
+    - cats_ece: expected calibration error (10 equal-width bins): exclusive on the top-class
+      probability; multilabel per label on P(label) vs its gold value, averaged over labels.
+
+    ``multi_label=None`` infers the setting from the data (see _looks_exclusive); the scorer's
+    config sets it explicitly. A gold label the component does not know raises a ValueError.
+    """
+    from spacy.scorer import Scorer
+
+    examples = list(examples)
+    labels = list(labels)
+    if multi_label is None:
+        multi_label = not _looks_exclusive(examples, attr)
+    kwargs = {k: v for k, v in kwargs.items() if k == "getter"}
+    if threshold is None:
+        threshold = 0.5 if multi_label else 0.0
+    if labels:
+        known = set(labels)
+        for eg in examples:
+            unknown = sorted(set(getattr(eg.reference, attr)) - known)
+            if unknown:
+                raise ValueError(f"Gold {attr} label(s) {unknown} are not among the component's labels "
+                                 f"{labels}; add them to the component (or its [initialize] labels) first.")
+    scores = Scorer.score_cats(examples, attr, labels=labels, multi_label=multi_label, threshold=threshold,
+                               positive_label=positive_label, **kwargs)
+    prefix = f"{attr}_"
+    if not labels:
+        scores.update({f"{prefix}accuracy": None, f"{prefix}confusion_matrix": {}, f"{prefix}ece": None})
+        return scores
+    if multi_label:
+        matrix = {label: {g: {p: 0 for p in ("1", "0")} for g in ("1", "0")} for label in labels}
+        n_docs = n_exact = 0
+        per_label: Dict[str, tuple] = {label: ([], []) for label in labels}
+        for eg in examples:
+            gold = getattr(eg.reference, attr)
+            pred = getattr(eg.predicted, attr)
+            if not gold:
+                continue
+            n_docs += 1
+            all_right = True
+            for label in labels:
+                if label not in gold:
+                    continue
+                g = gold[label] >= 0.5
+                prob = float(pred.get(label, 0.0))
+                p = prob >= threshold
+                matrix[label]["1" if g else "0"]["1" if p else "0"] += 1
+                all_right = all_right and g == p
+                per_label[label][0].append(prob)
+                per_label[label][1].append(float(g))
+            n_exact += all_right
+        eces = [e for e in (_expected_calibration_error(*per_label[label]) for label in labels) if e is not None]
+        accuracy = n_exact / n_docs if n_docs else None
+        ece = sum(eces) / len(eces) if eces else None
+    else:
+        matrix = {g: {p: 0 for p in labels} for g in labels}
+        confidences, hits = [], []
+        for eg in examples:
+            gold = getattr(eg.reference, attr)
+            pred = getattr(eg.predicted, attr)
+            gold_label = max(labels, key=lambda label: gold.get(label, 0.0))
+            if gold.get(gold_label, 0.0) < 1.0 or not pred:
+                continue
+            pred_label = max(labels, key=lambda label: pred.get(label, 0.0))
+            matrix[gold_label][pred_label] += 1
+            confidences.append(float(pred.get(pred_label, 0.0)))
+            hits.append(float(pred_label == gold_label))
+        accuracy = sum(hits) / len(hits) if hits else None
+        ece = _expected_calibration_error(confidences, hits)
+    scores[f"{prefix}accuracy"] = accuracy
+    scores[f"{prefix}confusion_matrix"] = matrix
+    scores[f"{prefix}ece"] = ece
+    return scores
+
+
+@registry.scorers("spacy_lm.textcat_scorer.v1")
+def make_textcat_scorer(multi_label: Optional[bool] = None) -> Callable[..., Dict[str, Any]]:
+    """spaCy's textcat scores plus accuracy, confusion matrix and calibration (ECE).
+
+    multi_label: false for `textcat`, true for `textcat_multilabel` (spaCy's components do
+    not pass it to their scorer); null infers it from the examples.
+    """
+    if multi_label is None:
+        return textcat_score
+    return partial(textcat_score, multi_label=multi_label)

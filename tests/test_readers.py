@@ -306,3 +306,40 @@ def test_hf_through_registry_is_lazy(tmp_path):
     assert factory is create_hf_dataset_reader
     reader = factory("text", data_files=str(tmp_path / "absent.txt"))
     assert callable(reader)
+
+
+# ---------------------------------------------------------------------- spacy_lm.TextCatCorpus.v1
+def test_textcat_corpus_label_first_with_names(tmp_path):
+    import spacy
+    from spacy.util import registry as spacy_registry
+
+    path = tmp_path / "stsa.binary.train"
+    path.write_text("1 a fine film .\n0 dull .\n\n1 great\n", encoding="utf-8")
+    reader = spacy_registry.resolve({"r": {"@readers": "spacy_lm.TextCatCorpus.v1", "path": str(path),
+                                           "labels": {"0": "NEG", "1": "POS"}}})["r"]
+    examples = list(reader(spacy.blank("en")))
+    assert [eg.reference.text for eg in examples] == ["a fine film .", "dull .", "great"]
+    assert [eg.reference.cats for eg in examples][1] == {"NEG": 1.0, "POS": 0.0}
+    assert len(list(type(reader)(path, format="label_first", labels=None, text_column="text",
+                                 label_column="label", limit=2)(spacy.blank("en")))) == 2
+
+
+def test_textcat_corpus_csv_gz_and_errors(tmp_path):
+    import gzip
+
+    import spacy
+
+    from spacy_lm.readers import create_textcat_reader
+
+    path = tmp_path / "train.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write('id,label,text\n1,1,"Good, really ""good"""\n2,0,bad\n')
+    examples = list(create_textcat_reader(path, format="csv")(spacy.blank("en")))
+    assert examples[0].reference.text == 'Good, really "good"'
+    assert examples[0].reference.cats == {"0": 0.0, "1": 1.0}
+    with pytest.raises(ValueError, match="no column"):
+        list(create_textcat_reader(path, format="csv", text_column="review")(spacy.blank("en")))
+    with pytest.raises(ValueError, match="not in the reader's labels"):
+        list(create_textcat_reader(path, format="csv", labels={"1": "POS"})(spacy.blank("en")))
+    with pytest.raises(ValueError, match="format"):
+        create_textcat_reader(path, format="json")

@@ -53,3 +53,47 @@ def test_spacy_train_then_load_without_import(tmp_path):
     # one <eos> marker per line, blank lines included: words + lines
     assert scores["lm_n_predicted"] == sum(len(line.split()) for line in LINES) + len(LINES)
     assert scores["lm_perplexity"] == pytest.approx(meta["performance"]["lm_perplexity"], rel=1e-5)
+
+
+SENTIMENT = ["1 a fine , moving film .", "0 dull and far too long .", "1 great fun .", "0 a boring mess ."]
+
+
+def _spacy_train(config, tmp_path, *extra):
+    out = tmp_path / config.split(".")[0]
+    cmd = [sys.executable, "-m", "spacy", "train", str(REPO / "configs" / config), "--output", str(out),
+           "--training.max_steps", "20", "--training.eval_frequency", "10", *extra]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frozen", ["[]", '["lstm_lm"]'])
+def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, frozen):
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(SENTIMENT * 20) + "\n", encoding="utf-8")
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("\n".join(line[2:] for line in SENTIMENT * 20) + "\n", encoding="utf-8")
+    data = ["--paths.train", str(train), "--paths.dev", str(train)]
+    small = ["--components.textcat.model.width", "8"]
+    out = _spacy_train("textcat_lstm.cfg", tmp_path, *data, *small,
+                       "--components.textcat.model.tok2vec.width", "16")
+    meta = json.loads((out / "model-last" / "meta.json").read_text())
+    assert "cats_accuracy" in meta["performance"]
+    lm = _spacy_train("lstm_lm.cfg", tmp_path, "--paths.train", str(lm_text), "--paths.dev", str(lm_text),
+                      "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1")
+    out = _spacy_train("textcat_lstm_lm.cfg", tmp_path, *data, *small,
+                       "--paths.lm_pipeline", str(lm / "model-last"),
+                       "--components.textcat.model.tok2vec.width", "16",
+                       "--training.frozen_components", frozen, "--training.annotating_components", frozen)
+    code = (
+        "import json, spacy\n"
+        f"nlp = spacy.load({str(out / 'model-last')!r}); s = spacy.load({str(lm / 'model-last')!r})\n"
+        "print(json.dumps({'cats': sorted(nlp('great fun .').cats),"
+        " 'same_lm': nlp.get_pipe('lstm_lm').model.to_bytes() == s.get_pipe('lstm_lm').model.to_bytes()}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    info = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert info["cats"] == ["NEG", "POS"]
+    assert info["same_lm"] == (frozen != "[]")

@@ -1,3 +1,9 @@
 from .lstm_lm import LSTMLanguageModel, make_lstm_lm  # noqa: F401
 from .text_generator import TextGenerator, make_text_generator  # noqa: F401
 from .ngram_lm import NGramLanguageModel, make_ngram_lm  # noqa: F401
+from .weighted_textcat import (  # noqa: F401
+    WeightedMultiLabelTextCategorizer,
+    WeightedTextCategorizer,
+    make_weighted_textcat,
+    make_weighted_textcat_multilabel,
+)

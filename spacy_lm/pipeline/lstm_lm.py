@@ -8,6 +8,11 @@ Long docs run in windows of ``max_length`` tokens. The LSTM state is carried fro
 window to the next, so scoring is exact whatever the window; in training the gradient
 stops at window boundaries (truncated BPTT), which bounds memory for docs of any length.
 All windows of a batch are accumulated into one update.
+
+The component is also an encoder: `spacy_lm.LSTMLMListener.v1` layers in downstream
+components (e.g. `textcat` with `spacy_lm.TextCatLSTM.v1`) receive its per-doc hidden states
+from ``predict`` (no gradient) and ``update`` (their gradient is added to the LM's own
+before each window is backpropagated), as spaCy's `tok2vec` feeds `Tok2VecListener`s.
 """
 import math
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -21,6 +26,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
+from ..architectures.listener import LSTMLMListener, _empty_backprop
 from ..architectures.lstm_lm import encode, lm_initial_state, lm_step
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
@@ -99,6 +105,44 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
                                     "spacy_lm_version": __version__}
         if attr not in ATTRS:
             raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
+        self.listener_map: Dict[str, List[Model]] = {}
+        self.listening_components: List[str] = []
+
+    # ------------------------------------------------------------------ listeners
+    # As spaCy's Tok2Vec: `nlp.initialize` and sourcing call find_listeners for every
+    # later component (spacy.ty.ListenedToComponent).
+    @property
+    def listeners(self) -> List[Model]:
+        return [m for c in self.listening_components for m in self.listener_map[c]]
+
+    def add_listener(self, listener: Model, component_name: str) -> None:
+        self.listener_map.setdefault(component_name, [])
+        if component_name not in self.listening_components:
+            self.listening_components.append(component_name)
+        if listener not in self.listener_map[component_name]:
+            self.listener_map[component_name].append(listener)
+        listener._upstream = self
+
+    def remove_listener(self, listener: Model, component_name: str) -> bool:
+        if component_name in self.listener_map and listener in self.listener_map[component_name]:
+            self.listener_map[component_name].remove(listener)
+            if not self.listener_map[component_name]:
+                del self.listener_map[component_name]
+                self.listening_components.remove(component_name)
+            listener._upstream = None
+            return True
+        return False
+
+    def find_listeners(self, component) -> None:
+        names = ("*", self.name)
+        if isinstance(getattr(component, "model", None), Model):
+            for node in component.model.walk():
+                if isinstance(node, LSTMLMListener) and node.upstream_name in names:
+                    self.add_listener(node, component.name)
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.lm_vocab is not None
 
     # ------------------------------------------------------------------ data
     def _require_initialized(self) -> TokenVocab:
@@ -139,14 +183,91 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         h, c = state
         return h[:, :k].copy(), c[:, :k].copy()
 
+    # ------------------------------------------------------------------ hidden states per doc
+    @staticmethod
+    def _row_map(positions):
+        """(step, token) index pairs: token ``positions[s - 1]`` gets the hidden state of step ``s``
+        (the state after reading it); steps whose input is not a doc token are left out."""
+        n = len(positions)
+        tokens = positions[: n - 1]
+        keep = tokens >= 0
+        steps = numpy.arange(1, n, dtype="int32")[keep]
+        return steps, tokens[keep].astype("int32")
+
+    def _gather_rows(self, docs: List[Doc], prepared, order: List[int], windows) -> List[Any]:
+        """Per-doc ``(len(doc), width)`` rows from window hidden states ``(k, lengths, hidden)``."""
+        ops = self.model.ops
+        xp = ops.xp
+        width = self.model.get_dim("nO")
+        outputs: List[Any] = [None] * len(docs)
+        for j, i in enumerate(order):
+            parts = [hidden[: lengths[j], j] for k, lengths, hidden in windows if j < k]
+            steps = xp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+            step_idx, tok_idx = self._row_map(prepared[i][2])
+            rows = ops.alloc2f(len(docs[i]), width, dtype=steps.dtype)
+            if len(tok_idx):
+                rows[ops.asarray1i(tok_idx)] = steps[ops.asarray1i(step_idx)]
+            outputs[i] = rows
+        for i, doc in enumerate(docs):
+            if outputs[i] is None:
+                outputs[i] = ops.alloc2f(len(doc), width)
+        return outputs
+
+    def _scatter_rows(self, d_outputs, prepared, order: List[int], windows, d_hiddens) -> None:
+        """Add per-doc row gradients into the windows' ``d_hiddens`` (inverse of _gather_rows)."""
+        ops = self.model.ops
+        xp = ops.xp
+        for j, i in enumerate(order):
+            steps = prepared[i][0].shape[0]
+            step_idx, tok_idx = self._row_map(prepared[i][2])
+            if not len(tok_idx):
+                continue
+            d_steps = xp.zeros((steps, d_hiddens[0].shape[-1]), dtype=d_hiddens[0].dtype)
+            d_steps[ops.asarray1i(step_idx)] = d_outputs[i][ops.asarray1i(tok_idx)]
+            offset = 0
+            for w, (k, lengths, _) in enumerate(windows):
+                if j < k:
+                    n = int(lengths[j])
+                    d_hiddens[w][:n, j] += d_steps[offset : offset + n]
+                    offset += n
+
+    def _order(self, prepared) -> List[int]:
+        return sorted((i for i, s in enumerate(prepared) if s is not None), key=lambda i: -len(prepared[i][0]))
+
+    def encode_docs(self, docs: Iterable[Doc]) -> List[Any]:
+        """The LM's hidden states for each doc, ``(len(doc), width)`` (see LSTMLMListener)."""
+        docs = list(docs)
+        prepared = [self._prepare(doc) for doc in docs]
+        order = self._order(prepared)
+        windows = []
+        if order:
+            seqs = [prepared[i] for i in order]
+            state = None
+            for start, k, ids, targets, weights, lengths in self._windows(seqs, PREDICT_WINDOW):
+                (hidden, state), _ = encode(self.model, (ids, lengths, self._carry(state, k)), False)
+                windows.append((k, self.model.ops.to_numpy(lengths), hidden))
+        return self._gather_rows(docs, prepared, order, windows)
+
+    def _feed_listeners(self, docs: List[Doc], outputs: List[Any], backprop: Callable,
+                        accumulate: Optional[Callable] = None) -> None:
+        batch_id = LSTMLMListener.get_batch_id(docs)
+        for listener in self.listeners[:-1]:
+            listener.receive(batch_id, outputs, accumulate or backprop)
+        if self.listeners:
+            self.listeners[-1].receive(batch_id, outputs, backprop)
+
     # ------------------------------------------------------------------ inference
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
         """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index."""
         docs = list(docs)
         prepared = [self._prepare(doc) for doc in docs]
-        order = sorted((i for i, s in enumerate(prepared) if s is not None), key=lambda i: -len(prepared[i][0]))
+        order = self._order(prepared)
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
+        listening = bool(self.listeners)
+        windows = []
         if not order:
+            if listening:
+                self._feed_listeners(docs, self._gather_rows(docs, prepared, order, windows), _empty_backprop)
             return results
         seqs = [prepared[i] for i in order]
         nll_out = [numpy.zeros(len(s[0]), dtype="float32") for s in seqs]
@@ -156,6 +277,8 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         state = None
         for start, k, ids, targets, weights, lengths in self._windows(seqs, PREDICT_WINDOW):
             (hidden, state), _ = encode(self.model, (ids, lengths, self._carry(state, k)), False)
+            if listening:
+                windows.append((k, ops.to_numpy(lengths), hidden))
             T = hidden.shape[0]
             hidden2d = hidden.reshape(T * k, -1)
             nll = numpy.zeros(T * k, dtype="float32")
@@ -177,6 +300,9 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             if not numpy.all(numpy.isfinite(nll_out[j])):
                 raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
             results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": seqs[j][2]}
+        if listening:
+            # No gradient flows back from predict: a frozen, annotating lstm_lm stays fixed.
+            self._feed_listeners(docs, self._gather_rows(docs, prepared, order, windows), _empty_backprop)
         return results
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
@@ -193,6 +319,8 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "LSTMLanguageModel.update")
         self._require_initialized()
+        if self.listeners:
+            return self._update_with_listeners(examples, drop=drop, sgd=sgd, losses=losses)
         seqs = [s for s in (self._prepare(eg.reference) for eg in examples) if s is not None]
         if not seqs:
             return losses
@@ -214,6 +342,60 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += total_nll / n_total
+        return losses
+
+    def _update_with_listeners(self, examples: List[Example], *, drop: float, sgd: Optional[Optimizer],
+                               losses: Dict[str, float]) -> Dict[str, float]:
+        """``update`` when downstream listeners read the hidden states: the LM loss gradient of
+        every window is kept until the last listener's backprop adds its gradient to the
+        windows' hidden states; then each window is backpropagated (state gradient still cut
+        at window boundaries) and, if ``sgd`` is given, the update is applied."""
+        docs = [eg.predicted for eg in examples]
+        prepared = [self._prepare(doc) for doc in docs]
+        order = self._order(prepared)
+        seqs = [prepared[i] for i in order]
+        set_dropout_rate(self.model, drop)
+        ops = self.model.ops
+        output = self.model.get_ref("output")
+        n_total = sum(len(s[0]) for s in seqs)
+        total_nll = 0.0
+        windows = []
+        window_grads = []
+        state = None
+        if seqs:
+            for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
+                (hidden, state), bp_encode = encode(self.model, (ids, lengths, self._carry(state, k)), True)
+                T, _, width = hidden.shape
+                logits, bp_output = output(hidden.reshape(T * k, width), True)
+                nll, d_logits = softmax_cross_entropy(ops, logits, targets, weights, grad_scale=1.0 / n_total,
+                                                      overwrite=True)
+                window_nll = float(nll.sum())
+                if not math.isfinite(window_nll):
+                    raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
+                total_nll += window_nll
+                d_hidden = bp_output(d_logits).reshape(T, k, width)
+                windows.append((k, ops.to_numpy(lengths), hidden))
+                window_grads.append((d_hidden, bp_encode))
+            losses[self.name] += total_nll / n_total
+        outputs = self._gather_rows(docs, prepared, order, windows)
+        d_outputs = [ops.alloc2f(*rows.shape, dtype=rows.dtype) for rows in outputs]
+
+        def accumulate_gradient(one_d_outputs):
+            for i in range(len(one_d_outputs)):
+                d_outputs[i] += one_d_outputs[i]
+            return [ops.alloc2f(*rows.shape, dtype=rows.dtype) for rows in outputs]
+
+        def backprop(one_d_outputs):
+            accumulate_gradient(one_d_outputs)
+            d_hiddens = [d for d, _ in window_grads]
+            self._scatter_rows(d_outputs, prepared, order, windows, d_hiddens)
+            for d_hidden, bp_encode in window_grads:
+                bp_encode((d_hidden, None))
+            if sgd is not None:
+                self.finish_update(sgd)
+            return []
+
+        self._feed_listeners(docs, outputs, backprop, accumulate_gradient)
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:

@@ -1,0 +1,84 @@
+"""`spacy_lm.LSTMLMListener.v1`: read the hidden states of an `lstm_lm` component.
+
+In the manner of spaCy's `Tok2VecListener`: the upstream `lstm_lm` runs once per batch
+(``update`` in training, ``predict`` when it annotates) and hands each listener its
+per-doc hidden states with a backprop callback (``receive``); the downstream model (e.g.
+`spacy_lm.TextCatLSTM.v1` in `textcat`) calls the listener as its tok2vec.
+
+Rows: one per token of the doc, in the LM's top-layer width. Token ``i``'s row is the LM
+state after reading token ``i`` (the state that predicts the next token). Whitespace tokens,
+which `lstm_lm` skips, and a final ``<eos>`` marker token (which the LM predicts but never
+reads) get zero rows; a doc with no LM tokens gets a ``(len(doc), width)`` block of zeros.
+
+A frozen upstream (``[training] frozen_components`` and ``annotating_components``) feeds its
+listeners from ``predict`` with an empty backprop, so no gradient reaches it.
+"""
+from typing import Callable, Iterable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model
+from thinc.types import Floats2d
+
+
+@registry.architectures("spacy_lm.LSTMLMListener.v1")
+def build_lstm_lm_listener(width: int, upstream: str = "lstm_lm") -> "LSTMLMListener":
+    """width: the upstream LM's hidden width (its model's ``width``).
+    upstream: the name of the `lstm_lm` component, or "*" for any."""
+    return LSTMLMListener(upstream, width)
+
+
+class LSTMLMListener(Model):
+    name = "lstm-lm-listener"
+
+    def __init__(self, upstream_name: str, width: int) -> None:
+        Model.__init__(self, name=self.name, forward=forward, dims={"nO": width})
+        self.upstream_name = upstream_name
+        self._batch_id: Optional[int] = None
+        self._outputs: Optional[List[Floats2d]] = None
+        self._backprop: Optional[Callable] = None
+        # The upstream component, set by its add_listener (not serialized): lets prediction
+        # run even when the components batch docs differently.
+        self._upstream = None
+
+    @classmethod
+    def get_batch_id(cls, inputs: Iterable[Doc]) -> int:
+        return sum(sum(token.orth for token in doc) for doc in inputs)
+
+    def receive(self, batch_id: int, outputs: List[Floats2d], backprop: Callable) -> None:
+        self._batch_id = batch_id
+        self._outputs = outputs
+        self._backprop = backprop
+
+    def verify_inputs(self, inputs: List[Doc]) -> bool:
+        if self._batch_id is None and self._outputs is None:
+            raise ValueError(
+                f"The {self.name} (upstream '{self.upstream_name}') received no hidden states for this "
+                "batch. Put the upstream lstm_lm before this component; if it is in "
+                "[training] frozen_components, also list it in [training] annotating_components."
+            )
+        batch_id = self.get_batch_id(inputs)
+        if batch_id != self._batch_id:
+            raise ValueError(
+                f"The {self.name} got a different batch of docs (id {batch_id}) from the one its upstream "
+                f"'{self.upstream_name}' last encoded (id {self._batch_id}). If the upstream is frozen, list "
+                "it in [training] annotating_components too."
+            )
+        return True
+
+
+def _empty_backprop(dX):  # module level, for pickling
+    return []
+
+
+def forward(model: LSTMLMListener, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    if is_train:
+        model.verify_inputs(docs)
+        return model._outputs, model._backprop
+    if model._batch_id is not None and model._batch_id == model.get_batch_id(docs):
+        return model._outputs, _empty_backprop
+    upstream = model._upstream
+    if upstream is not None and upstream.is_initialized:
+        return upstream.encode_docs(docs), _empty_backprop
+    width = model.get_dim("nO")
+    return [model.ops.alloc2f(len(doc), width) for doc in docs], _empty_backprop

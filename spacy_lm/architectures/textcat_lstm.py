@@ -1,0 +1,84 @@
+"""`spacy_lm.TextCatLSTM.v1`: a (bi)LSTM text classifier for spaCy's `textcat` and
+`textcat_multilabel` components (and their `weighted_` variants in this package).
+
+    tok2vec (List[Doc] → List[Floats2d]) → SequenceLSTM (bidirectional, ``depth`` layers)
+    → pooling (``mean_max`` or ``attention``) → dropout → output layer
+
+Built like spaCy's `spacy.TextCatReduce.v1`: refs ``tok2vec`` and ``output_layer``,
+``attrs["multi_label"]`` and a resizable output (``attrs["resize_output"]``), so
+``textcat.add_label`` after initialization works as it does with spaCy's models.
+Exclusive classes end in a softmax; multilabel in a linear layer and a logistic.
+
+``tok2vec`` is usually `spacy.MultiHashEmbed.v2` (from scratch) or
+`spacy_lm.LSTMLMListener.v1` (the hidden states of an `lstm_lm` component in the same
+pipeline). ``depth=0`` skips the LSTM and pools the tok2vec output directly (e.g. over the
+LM's states). An empty doc pools to zeros, so its prediction is the output layer's bias.
+"""
+from functools import partial
+from typing import List, Optional, cast
+
+from spacy.ml.models.textcat import resize_and_set_ref
+from spacy.ml.models.textcat import NEG_VALUE
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain, resizable
+from thinc.layers.resizable import resize_linear_weighted
+from thinc.types import Floats2d
+
+from ..layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM
+
+POOLINGS = ("mean_max", "attention")
+
+
+@registry.architectures("spacy_lm.TextCatLSTM.v1")
+def build_textcat_lstm(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    width: int,
+    depth: int,
+    dropout: float,
+    pooling: str = "mean_max",
+    nO: Optional[int] = None,
+    exclusive_classes: bool = True,
+) -> Model[List[Doc], Floats2d]:
+    """tok2vec: per-token vectors for each doc.
+    width: hidden size of each LSTM direction (the LSTM outputs ``2 * width``).
+    depth: LSTM layers; 0 pools the tok2vec output directly.
+    dropout: between LSTM layers and before the output layer.
+    pooling: "mean_max" (mean and max concatenated) or "attention" (learned query).
+    nO: number of labels (set by the component when None).
+    exclusive_classes: softmax over exclusive labels, else independent logistics.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if depth < 0:
+        raise ValueError(f"depth must be at least 0, got {depth}")
+    if width < 1:
+        raise ValueError(f"width must be at least 1, got {width}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    nI_tok2vec = tok2vec.maybe_get_dim("nO")
+    if depth > 0:
+        encoder = SequenceLSTM(width, nI_tok2vec, depth=depth, bidirectional=True, dropout=dropout)
+        seq_width: Optional[int] = 2 * width
+        layers = [tok2vec, encoder]
+    else:
+        seq_width = nI_tok2vec
+        layers = [tok2vec]
+    pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
+    nI = None if seq_width is None else seq_width * pool.attrs["factor"]
+    fill_defaults = {"b": 0, "W": 0}
+    if exclusive_classes:
+        output_layer = Softmax(nO=nO, nI=nI)
+        fill_defaults["b"] = NEG_VALUE
+    else:
+        output_layer = Linear(nO=nO, nI=nI)
+    resizable_layer = resizable(output_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
+    tail = [resizable_layer] if exclusive_classes else [resizable_layer, Logistic()]
+    model = chain(*layers, pool, Dropout(dropout), *tail)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
+    if nO is not None:
+        model.set_dim("nO", cast(int, nO))
+    model.attrs["multi_label"] = not exclusive_classes
+    return model

@@ -1,0 +1,210 @@
+"""Layers between spaCy's per-doc arrays and our time-major LSTM, and pooling over docs.
+
+`spacy_lm.SequenceLSTM.v1`: ``List[Floats2d]`` (one ``(len_i, nI)`` array per doc, as a
+spaCy tok2vec gives) → padded time-major batch + lengths → `spacy_lm.LSTM.v1` → back to
+``List[Floats2d]`` of ``(len_i, nO * dirs)``. Zero-length docs give ``(0, nO * dirs)``.
+
+`spacy_lm.MeanMaxPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, 2 * nI)``, the mean and
+the max of each doc's rows, concatenated. An empty doc pools to zeros.
+
+`spacy_lm.AttentionPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, nI)``, a softmax-weighted
+sum of each doc's rows; the weights come from a learned query ``q`` (scores ``X @ q``).
+``q`` starts at zero, so training starts from mean pooling. An empty doc pools to zeros.
+
+Everything uses ``model.ops`` / ``ops.xp``, so NumpyOps and CupyOps run the same code.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from thinc.api import Model, registry
+from thinc.types import Floats2d
+
+from .lstm import LSTM
+
+
+@registry.layers("spacy_lm.SequenceLSTM.v1")
+def SequenceLSTM(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    depth: int = 1,
+    bidirectional: bool = True,
+    dropout: float = 0.0,
+) -> Model[List[Floats2d], List[Floats2d]]:
+    """Run `spacy_lm.LSTM.v1` over a list of per-doc arrays; ``nO`` is the width of one direction."""
+    lstm = LSTM(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
+    dirs = 2 if bidirectional else 1
+    return Model(
+        "sequence_lstm",
+        _sequence_forward,
+        init=_sequence_init,
+        layers=[lstm],
+        refs={"lstm": lstm},
+        dims={"nO": None if nO is None else nO * dirs, "nI": nI},
+    )
+
+
+def _sequence_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    lstm = model.get_ref("lstm")
+    if not model.has_dim("nI"):
+        if X:
+            model.set_dim("nI", X[0].shape[1])
+        elif lstm.has_dim("nI"):
+            model.set_dim("nI", lstm.get_dim("nI"))
+    if model.has_dim("nI") and not lstm.has_dim("nI"):
+        lstm.set_dim("nI", model.get_dim("nI"))
+    lstm.initialize()
+
+
+def _sequence_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    ops = model.ops
+    xp = ops.xp
+    lstm = model.get_ref("lstm")
+    nI = lstm.get_dim("nI")
+    nO = model.get_dim("nO")
+    lengths = [int(X.shape[0]) for X in Xs]
+    B = len(Xs)
+    T = max(lengths, default=0)
+    dtype = Xs[0].dtype if Xs else "float32"
+    if T == 0:
+        Ys = [xp.zeros((0, nO), dtype=dtype) for _ in Xs]
+        return Ys, lambda dYs: [xp.zeros((0, nI), dtype=dtype) for _ in dYs]
+    X = xp.zeros((T, B, nI), dtype=dtype)
+    for b, Xb in enumerate(Xs):
+        X[: lengths[b], b] = Xb
+    lengths_arr = ops.asarray1i(lengths)
+    (Y, _), bp_lstm = lstm((X, lengths_arr, None), is_train)
+    Ys = [Y[: lengths[b], b] for b in range(B)]
+
+    def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
+        dY = xp.zeros(Y.shape, dtype=Y.dtype)
+        for b, dYb in enumerate(dYs):
+            dY[: lengths[b], b] = dYb
+        dX, _ = bp_lstm((dY, None))
+        return [dX[: lengths[b], b] for b in range(B)]
+
+    return Ys, backprop
+
+
+@registry.layers("spacy_lm.MeanMaxPool.v1")
+def MeanMaxPool(nI: Optional[int] = None) -> Model[List[Floats2d], Floats2d]:
+    """Mean and max of each doc's rows, concatenated: ``(B, 2 * nI)``."""
+    return Model(
+        "mean_max_pool",
+        _mean_max_forward,
+        init=_pool_init,
+        dims={"nI": nI, "nO": None if nI is None else 2 * nI},
+        attrs={"factor": 2},
+    )
+
+
+def _pool_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    if not model.has_dim("nI") and X:
+        model.set_dim("nI", X[0].shape[1])
+    if model.has_dim("nI") and not model.has_dim("nO"):
+        model.set_dim("nO", model.attrs["factor"] * model.get_dim("nI"))
+
+
+def _width(model: Model, Xs: List[Floats2d]) -> int:
+    if Xs:
+        return Xs[0].shape[1]
+    return model.get_dim("nI")
+
+
+def _mean_max_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[Floats2d, Callable]:
+    ops = model.ops
+    xp = ops.xp
+    B = len(Xs)
+    nI = _width(model, Xs)
+    dtype = Xs[0].dtype if Xs else "float32"
+    lengths = [int(X.shape[0]) for X in Xs]
+    Y = xp.zeros((B, 2 * nI), dtype=dtype)
+    nonempty = [b for b in range(B) if lengths[b] > 0]
+    which = None
+    if nonempty:
+        flat = xp.concatenate([Xs[b] for b in nonempty], axis=0)
+        lens = ops.asarray1i([lengths[b] for b in nonempty])
+        # Segment sums by cumulative sums (Ops.reduce_mean computes in float32).
+        ends = xp.cumsum(lens)
+        cs = xp.concatenate([xp.zeros((1, nI), dtype=flat.dtype), xp.cumsum(flat, axis=0)], axis=0)
+        means = (cs[ends] - cs[ends - lens]) / lens.reshape(-1, 1).astype(flat.dtype)
+        maxes, which = ops.reduce_max(flat, lens)
+        idx = ops.asarray1i(nonempty)
+        Y[idx, :nI] = means
+        Y[idx, nI:] = maxes
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dXs = [xp.zeros((n, nI), dtype=dY.dtype) for n in lengths]
+        if not nonempty:
+            return dXs
+        idx = ops.asarray1i(nonempty)
+        lens_host = [lengths[b] for b in nonempty]
+        lens = ops.asarray1i(lens_host)
+        # Written out rather than Ops.backprop_reduce_* (generic Ops gives wrong max gradients).
+        d_flat = xp.repeat(dY[idx, :nI] / lens.reshape(-1, 1).astype(dY.dtype), lens_host, axis=0)
+        starts = ops.asarray1i([sum(lens_host[:j]) for j in range(len(lens_host))])
+        rows = starts.reshape(-1, 1) + which
+        cols = xp.arange(nI).reshape(1, -1)
+        d_flat[rows, cols] += dY[idx, nI:]
+        start = 0
+        for b in nonempty:
+            dXs[b] = d_flat[start : start + lengths[b]]
+            start += lengths[b]
+        return dXs
+
+    return Y, backprop
+
+
+@registry.layers("spacy_lm.AttentionPool.v1")
+def AttentionPool(nI: Optional[int] = None) -> Model[List[Floats2d], Floats2d]:
+    """Softmax attention over each doc's rows with a learned query: ``(B, nI)``."""
+    return Model(
+        "attention_pool",
+        _attention_forward,
+        init=_attention_init,
+        dims={"nI": nI, "nO": nI},
+        params={"q": None},
+        attrs={"factor": 1},
+    )
+
+
+def _attention_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    _pool_init(model, X, Y)
+    model.set_param("q", model.ops.alloc1f(model.get_dim("nI")))
+
+
+def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[Floats2d, Callable]:
+    ops = model.ops
+    xp = ops.xp
+    q = model.get_param("q")
+    nI = q.shape[0]
+    B = len(Xs)
+    dtype = Xs[0].dtype if Xs else q.dtype
+    Y = xp.zeros((B, nI), dtype=dtype)
+    weights: List[Optional[Floats2d]] = []
+    for b, X in enumerate(Xs):
+        if X.shape[0] == 0:
+            weights.append(None)
+            continue
+        scores = X @ q
+        scores = scores - scores.max()
+        a = xp.exp(scores)
+        a /= a.sum()
+        weights.append(a)
+        Y[b] = a @ X
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dXs = []
+        dq = xp.zeros_like(q)
+        for b, X in enumerate(Xs):
+            a = weights[b]
+            if a is None:
+                dXs.append(xp.zeros((0, nI), dtype=dY.dtype))
+                continue
+            da = X @ dY[b]
+            ds = a * (da - (a * da).sum())
+            dXs.append(xp.outer(a, dY[b]) + xp.outer(ds, q))
+            dq += ds @ X
+        model.inc_grad("q", dq)
+        return dXs
+
+    return Y, backprop

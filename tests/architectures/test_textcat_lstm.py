@@ -1,0 +1,128 @@
+"""spacy_lm.TextCatLSTM.v1 in spaCy's textcat / textcat_multilabel: the test_overfitting_IO pattern."""
+import numpy
+import pytest
+import spacy
+from spacy.training import Example
+from spacy.util import make_tempdir, registry
+from thinc.api import Adam, fix_random_seed
+
+TRAIN = [
+    ("I like it a lot", {"POS": 1.0, "NEG": 0.0}),
+    ("I hate it", {"POS": 0.0, "NEG": 1.0}),
+    ("what a great film", {"POS": 1.0, "NEG": 0.0}),
+    ("awful and boring", {"POS": 0.0, "NEG": 1.0}),
+]
+TRAIN_MULTI = [
+    ("I like it a lot", {"POS": 1.0, "FUNNY": 1.0}),
+    ("I hate it", {"POS": 0.0, "FUNNY": 0.0}),
+    ("what a great film", {"POS": 1.0, "FUNNY": 0.0}),
+    ("awful and boring", {"POS": 0.0, "FUNNY": 1.0}),
+]
+TOK2VEC = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 12, "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+           "rows": [200, 100, 100, 50], "include_static_vectors": False}
+NEW_KEYS = ("cats_accuracy", "cats_confusion_matrix", "cats_ece", "cats_macro_f", "cats_score")
+
+
+def model_config(pooling="mean_max", exclusive=True):
+    return {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC, "width": 8, "depth": 1,
+            "dropout": 0.0, "pooling": pooling, "exclusive_classes": exclusive}
+
+
+def build_nlp(factory, data, pooling, exclusive):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory, config={"model": model_config(pooling, exclusive),
+                                  "scorer": {"@scorers": "spacy_lm.textcat_scorer.v1"}})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in data]
+    nlp.initialize(lambda: examples)
+    return nlp, examples
+
+
+def test_build_sets_refs_and_attrs():
+    model = registry.resolve({"m": {**model_config(), "tok2vec": TOK2VEC}})["m"]
+    assert model.has_ref("tok2vec") and model.has_ref("output_layer")
+    assert model.attrs["multi_label"] is False and callable(model.attrs["resize_output"])
+    with pytest.raises(ValueError, match="pooling"):
+        registry.resolve({"m": {**model_config(pooling="sum")}})
+
+
+@pytest.mark.parametrize("factory,data,exclusive,pooling", [
+    ("textcat", TRAIN, True, "mean_max"),
+    ("textcat", TRAIN, True, "attention"),
+    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max"),
+])
+def test_overfitting_IO(factory, data, exclusive, pooling):
+    nlp, examples = build_nlp(factory, data, pooling, exclusive)
+    optimizer = Adam(0.02)
+    for _ in range(40):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    assert losses[factory] < 0.02
+    texts = [t for t, _ in data]
+    for text, cats in data:
+        doc = nlp(text)
+        for label, value in cats.items():
+            assert abs(doc.cats[label] - value) < 0.3, (text, doc.cats)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        nlp2 = spacy.load(d)
+        for text in texts:
+            assert nlp2(text).cats == nlp(text).cats
+    for piped, text in zip(nlp.pipe(texts), texts):  # batched vs alone: float rounding only
+        assert piped.cats == pytest.approx(nlp(text).cats, abs=1e-5)
+    scores = nlp.evaluate(examples)
+    for key in NEW_KEYS:
+        assert key in scores
+    assert scores["cats_accuracy"] == 1.0
+
+
+def test_empty_docs_and_add_label():
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True)
+    docs = list(nlp.pipe(["", "I like it", " "]))
+    # An empty doc in a batch pools to zeros: the output layer's bias, a proper distribution.
+    assert set(docs[0].cats) == {"POS", "NEG"} and abs(sum(docs[0].cats.values()) - 1.0) < 1e-5
+    nlp.get_pipe("textcat").add_label("NEUTRAL")
+    assert set(nlp("I like it").cats) == {"POS", "NEG", "NEUTRAL"}
+
+
+def test_single_label_is_an_error():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat", config={"model": model_config()})
+    examples = [Example.from_dict(nlp.make_doc("hi"), {"cats": {"POS": 1.0}})]
+    with pytest.raises(ValueError, match="E867"):
+        nlp.initialize(lambda: examples)
+
+
+def test_weighted_textcat_class_weights_and_unknown_labels():
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    tc = nlp.add_pipe("weighted_textcat", config={"model": model_config(), "class_weights": {"NEG": 3.0}})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    nlp.initialize(lambda: examples)
+    scores = tc.model.predict([eg.predicted for eg in examples])
+    _, d_weighted = tc.get_loss(examples, scores)
+    tc.cfg["class_weights"] = None
+    _, d_plain = tc.get_loss(examples, scores)
+    numpy.testing.assert_allclose(d_weighted[0], d_plain[0])  # POS: weight 1
+    numpy.testing.assert_allclose(d_weighted[1], 3.0 * d_plain[1])  # NEG: weight 3
+    bad = [Example.from_dict(nlp.make_doc("x"), {"cats": {"POS": 1.0, "NEG": 0.0, "MEH": 0.0}})]
+    with pytest.raises(ValueError, match="MEH"):
+        nlp.update(bad)
+    nlp2 = spacy.blank("en")
+    nlp2.add_pipe("weighted_textcat", config={"model": model_config(), "class_weights": {"MEH": 2.0}})
+    with pytest.raises(ValueError, match="MEH"):
+        nlp2.initialize(lambda: examples)
+
+
+def test_weighted_multilabel_balanced_weights_survive_save():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("weighted_textcat_multilabel",
+                 config={"model": model_config(exclusive=False), "class_weights": "balanced"})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN_MULTI + TRAIN_MULTI[:1]]
+    nlp.initialize(lambda: examples)
+    weights = nlp.get_pipe("weighted_textcat_multilabel").cfg["class_weights"]
+    assert weights == pytest.approx({"POS": 5 / (2 * 3), "FUNNY": 5 / (2 * 3)})
+    nlp.update(examples)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        assert spacy.load(d).get_pipe("weighted_textcat_multilabel").cfg["class_weights"] == pytest.approx(weights)
