@@ -280,15 +280,24 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             if listening:
                 windows.append((k, ops.to_numpy(lengths), hidden))
             T = hidden.shape[0]
-            hidden2d = hidden.reshape(T * k, -1)
+            # Only real (unpadded) positions go through the vocabulary projection: a batch of
+            # docs is padded to its longest, and the projection is most of the work.
+            real = ops.xp.nonzero(weights > 0)[0]
+            real_hidden = hidden.reshape(T * k, -1)[real]
+            real_targets = targets[real]
+            real_nll = numpy.zeros(real.shape[0], dtype="float32")
+            real_correct = numpy.zeros(real.shape[0], dtype="bool")
+            for row in range(0, real.shape[0], OUTPUT_ROWS):
+                rows = slice(row, row + OUTPUT_ROWS)
+                logits, _ = output(real_hidden[rows], False)
+                real_correct[rows] = ops.to_numpy(logits.argmax(axis=1) == real_targets[rows])
+                chunk_nll, _ = softmax_cross_entropy(ops, logits, real_targets[rows], overwrite=True)
+                real_nll[rows] = ops.to_numpy(chunk_nll)
+            real_host = ops.to_numpy(real)
             nll = numpy.zeros(T * k, dtype="float32")
             correct = numpy.zeros(T * k, dtype="bool")
-            for row in range(0, T * k, OUTPUT_ROWS):
-                rows = slice(row, row + OUTPUT_ROWS)
-                logits, _ = output(hidden2d[rows], False)
-                correct[rows] = ops.to_numpy(logits.argmax(axis=1) == targets[rows])
-                chunk_nll, _ = softmax_cross_entropy(ops, logits, targets[rows], overwrite=True)
-                nll[rows] = ops.to_numpy(chunk_nll)
+            nll[real_host] = real_nll
+            correct[real_host] = real_correct
             nll = nll.reshape(T, k)
             correct = correct.reshape(T, k)
             lengths_host = ops.to_numpy(lengths)
@@ -310,6 +319,22 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             set_lm_annotations(doc, result)
 
     # ------------------------------------------------------------------ training
+    def _window_loss(self, hidden, targets, weights, n_total: int) -> Tuple[float, Any]:
+        """Summed NLL of a window's real positions and d(mean NLL over the batch)/d hidden.
+        Padded positions skip the vocabulary projection altogether."""
+        ops = self.model.ops
+        T, k, width = hidden.shape
+        real = ops.xp.nonzero(weights > 0)[0]
+        logits, bp_output = self.model.get_ref("output")(hidden.reshape(T * k, width)[real], True)
+        nll, d_logits = softmax_cross_entropy(ops, logits, targets[real], grad_scale=1.0 / n_total,
+                                              overwrite=True)
+        window_nll = float(nll.sum())
+        if not math.isfinite(window_nll):
+            raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
+        d_hidden = ops.alloc2f(T * k, width, dtype=hidden.dtype)
+        d_hidden[real] = bp_output(d_logits)
+        return window_nll, d_hidden.reshape(T, k, width)
+
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """One optimizer step over a batch: mean token cross-entropy (nats) over all its windows."""
@@ -327,18 +352,13 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         seqs.sort(key=lambda s: -len(s[0]))
         n_total = sum(len(s[0]) for s in seqs)
         set_dropout_rate(self.model, drop)
-        ops = self.model.ops
         total_nll = 0.0
         state = None
         for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
-            (logits, state), backprop = self.model.begin_update((ids, lengths, self._carry(state, k)))
-            nll, d_logits = softmax_cross_entropy(ops, logits, targets, weights, grad_scale=1.0 / n_total,
-                                                  overwrite=True)
-            window_nll = float(nll.sum())
-            if not math.isfinite(window_nll):
-                raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
+            (hidden, state), bp_encode = encode(self.model, (ids, lengths, self._carry(state, k)), True)
+            window_nll, d_hidden = self._window_loss(hidden, targets, weights, n_total)
             total_nll += window_nll
-            backprop((d_logits, None))
+            bp_encode((d_hidden, None))
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += total_nll / n_total
@@ -356,7 +376,6 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         seqs = [prepared[i] for i in order]
         set_dropout_rate(self.model, drop)
         ops = self.model.ops
-        output = self.model.get_ref("output")
         n_total = sum(len(s[0]) for s in seqs)
         total_nll = 0.0
         windows = []
@@ -365,15 +384,8 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         if seqs:
             for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
                 (hidden, state), bp_encode = encode(self.model, (ids, lengths, self._carry(state, k)), True)
-                T, _, width = hidden.shape
-                logits, bp_output = output(hidden.reshape(T * k, width), True)
-                nll, d_logits = softmax_cross_entropy(ops, logits, targets, weights, grad_scale=1.0 / n_total,
-                                                      overwrite=True)
-                window_nll = float(nll.sum())
-                if not math.isfinite(window_nll):
-                    raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
+                window_nll, d_hidden = self._window_loss(hidden, targets, weights, n_total)
                 total_nll += window_nll
-                d_hidden = bp_output(d_logits).reshape(T, k, width)
                 windows.append((k, ops.to_numpy(lengths), hidden))
                 window_grads.append((d_hidden, bp_encode))
             losses[self.name] += total_nll / n_total
