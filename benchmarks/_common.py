@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import numpy
 
@@ -184,6 +184,22 @@ def evaluate(lm, source: numpy.ndarray) -> float:
         total += lm.eval_step(data, targets)
     n_predicted = (source.shape[0] - 1) * source.shape[1]
     return float(numpy.exp(total / n_predicted))
+
+
+def profile_top(run: Callable[[], None], n_rows: int = 15) -> List[str]:
+    """cProfile ``run()`` and return (and print) the top ``n_rows`` functions by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(n_rows)
+    print(out.getvalue())
+    return out.getvalue().splitlines()[: n_rows + 25]
 
 
 def set_threads(n: int) -> None:

@@ -11,14 +11,11 @@ Needs no data: run anywhere with the bench extra installed.
     python benchmarks/generation_speed.py --threads 2
 """
 import argparse
-import cProfile
-import io
-import pstats
 import time
 
 import numpy
 
-from _common import machine_info, set_threads, write_results
+from _common import machine_info, profile_top, set_threads, write_results
 
 N_VOCAB, WIDTH, DEPTH = 33278, 200, 2
 
@@ -157,16 +154,8 @@ def main() -> None:
             result[f"{key}_ratio_ours_over_pytorch"] = ratio
             print(f"{key}: spacy_lm {result[f'{key}_spacy_lm_tokens_per_s']:,.0f} tok/s, "
                   f"pytorch {result[f'{key}_pytorch_tokens_per_s']:,.0f} tok/s, ratio {ratio:.2f}")
-    profiler = cProfile.Profile()
-    prompts = [[5, 6, 7]]
-    profiler.enable()
-    for r in range(3):
-        ours_generate(lm, prompts, args.new_tokens, "sample", r)
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
-    print(out.getvalue())
-    result["profile_batch1_sample_top"] = out.getvalue().splitlines()[:30]
+    result["profile_batch1_sample_top"] = profile_top(
+        lambda: [ours_generate(lm, [[5, 6, 7]], args.new_tokens, "sample", r) for r in range(3)], 12)
     write_results(args.output, result)
 
 

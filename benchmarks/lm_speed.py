@@ -8,16 +8,13 @@ timed batches alternate ours/peer after a warm-up, and medians are reported.
     python benchmarks/lm_speed.py --threads 2 --batches 40
 """
 import argparse
-import cProfile
-import pstats
-import io
 import time
 from pathlib import Path
 
 import numpy
 
 from _common import (CONFIG, DEFAULT_DATA, TorchLM, ThincLM, batchify, load_wikitext2, machine_info,
-                     set_threads, windows, write_results)
+                     profile_top, set_threads, windows, write_results)
 
 
 def main() -> None:
@@ -67,15 +64,8 @@ def main() -> None:
     if args.profile:
         ours = models[0]
         ours.reset(CONFIG["batch_size"])
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _, (x, y) in train_windows[: args.batches]:
-            ours.train_step(x, y, CONFIG["lr"])
-        profiler.disable()
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
-        print(out.getvalue())
-        result["profile_train_top"] = out.getvalue().splitlines()[:40]
+        result["profile_train_top"] = profile_top(
+            lambda: [ours.train_step(x, y, CONFIG["lr"]) for _, (x, y) in train_windows[: args.batches]])
     write_results(args.output, result)
 
 
