@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 import numpy
 
 from .errors import Errors
+from .layers.output_softmax import log_softmax
 from .types import LanguageModel, is_language_model
 from .vocab import TokenVocab
 
@@ -349,7 +350,7 @@ def _process(ctx: _Context, log_probs, rows: List[_Hyp], seen, step: int):
         dead = ~xp.isfinite(scores.max(axis=1))
         scores[:, ctx.eos] = xp.where(dead, 0.0, scores[:, ctx.eos])
     if config.do_sample:
-        scores = _warp(xp, scores, config)
+        scores = _warp(ctx.ops, scores, config)
     return scores
 
 
@@ -367,8 +368,9 @@ def _ban(ctx: _Context, scores, pairs: List[Tuple[int, int]]) -> None:
         scores[ctx.ops.asarray1i(list(rows)), ctx.ops.asarray1i(list(cols))] = NEG_INF
 
 
-def _warp(xp, scores, config: GenerationConfig):
+def _warp(ops, scores, config: GenerationConfig):
     """Sampling warpers in HF's order; each keeps at least the best token of a row."""
+    xp = ops.xp
     filtering = config.top_k or config.top_p < 1.0 or config.min_p > 0.0 or config.typical_p < 1.0
     if config.temperature == 1.0 and not filtering:
         return scores
@@ -380,18 +382,13 @@ def _warp(xp, scores, config: GenerationConfig):
     if config.min_p > 0.0:
         _min_p(xp, scores, config.min_p)
     if config.typical_p < 1.0:
-        _typical_p(xp, scores, config.typical_p)
+        _typical_p(ops, scores, config.typical_p)
     return scores
 
 
 def _softmax(xp, scores):
     exp = xp.exp(scores - scores.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _log_softmax(xp, scores):
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _top_k(xp, scores, k: int) -> None:
@@ -418,9 +415,10 @@ def _min_p(xp, scores, min_p: float) -> None:
     scores[scores < threshold] = NEG_INF
 
 
-def _typical_p(xp, scores, mass: float) -> None:
+def _typical_p(ops, scores, mass: float) -> None:
     """Keep the tokens whose surprisal is closest to the entropy, up to ``mass`` (HF's typical)."""
-    log_p = _log_softmax(xp, scores)
+    xp = ops.xp
+    log_p = log_softmax(ops, scores)
     p = xp.exp(log_p)
     entropy = -(xp.where(p > 0, log_p, 0.0) * p).sum(axis=1, keepdims=True)
     shifted = xp.abs(-log_p - entropy)

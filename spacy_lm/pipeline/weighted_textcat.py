@@ -17,7 +17,7 @@ keys, ``add_label``) is spaCy's.
 
 Both also refuse gold labels the component does not know (spaCy ignores them silently).
 """
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer
@@ -114,6 +114,10 @@ class WeightedMultiLabelTextCategorizer(_ClassWeightsMixin, MultiLabel_TextCateg
         self._init_weights(class_weights)
 
 
+TEXTCAT_SCORE_WEIGHTS = {"cats_score": 1.0, "cats_accuracy": 0.0, "cats_macro_f": 0.0, "cats_ece": None,
+                         "cats_micro_f": None, "cats_macro_auc": None, "cats_f_per_type": None}
+
+
 @Language.factory(
     "weighted_textcat",
     assigns=["doc.cats"],
@@ -123,8 +127,7 @@ class WeightedMultiLabelTextCategorizer(_ClassWeightsMixin, MultiLabel_TextCateg
         "scorer": {"@scorers": "spacy_lm.textcat_scorer.v1", "multi_label": False},
         "class_weights": None,
     },
-    default_score_weights={"cats_score": 1.0, "cats_accuracy": 0.0, "cats_macro_f": 0.0, "cats_ece": None,
-                           "cats_micro_f": None, "cats_macro_auc": None, "cats_f_per_type": None},
+    default_score_weights=TEXTCAT_SCORE_WEIGHTS,
 )
 def make_weighted_textcat(nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable],
                           class_weights: ClassWeights) -> WeightedTextCategorizer:
@@ -142,8 +145,7 @@ def make_weighted_textcat(nlp: Language, name: str, model: Model, threshold: flo
         "scorer": {"@scorers": "spacy_lm.textcat_scorer.v1", "multi_label": True},
         "class_weights": None,
     },
-    default_score_weights={"cats_score": 1.0, "cats_accuracy": 0.0, "cats_macro_f": 0.0, "cats_ece": None,
-                           "cats_micro_f": None, "cats_macro_auc": None, "cats_f_per_type": None},
+    default_score_weights=TEXTCAT_SCORE_WEIGHTS,
 )
 def make_weighted_textcat_multilabel(nlp: Language, name: str, model: Model, threshold: float,
                                      scorer: Optional[Callable],
