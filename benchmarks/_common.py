@@ -17,7 +17,8 @@ import numpy
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "wikitext-2"
-RESULTS = REPO / "benchmarks" / "results"
+# SPACY_LM_RESULTS redirects the JSON (e.g. to a device machine's output folder).
+RESULTS = Path(os.environ.get("SPACY_LM_RESULTS", REPO / "benchmarks" / "results"))
 
 # pytorch/examples word_language_model defaults.
 CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
