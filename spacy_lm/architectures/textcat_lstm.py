@@ -9,6 +9,12 @@ Built like spaCy's `spacy.TextCatReduce.v1`: refs ``tok2vec`` and ``output_layer
 ``textcat.add_label`` after initialization works as it does with spaCy's models.
 Exclusive classes end in a softmax; multilabel in a linear layer and a logistic.
 
+With ``linear_model`` (e.g. `spacy.TextCatBOW.v3` with ``no_output_layer = true``), the pooled
+LSTM features and the bag-of-words scores are concatenated before the output layer ("wide and
+deep", as `spacy.TextCatEnsemble.v2` combines its linear and neural parts): the BOW model brings
+exact n-gram evidence, which a small LSTM trained from scratch learns slowly. Labels must then be
+known before initialization (the output cannot be resized afterwards).
+
 ``tok2vec`` is usually `spacy.MultiHashEmbed.v2` (from scratch) or
 `spacy_lm.LSTMLMListener.v1` (the hidden states of an `lstm_lm` component in the same
 pipeline). ``depth=0`` skips the LSTM and pools the tok2vec output directly (e.g. over the
@@ -21,7 +27,7 @@ from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.ml.models.textcat import NEG_VALUE
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain, resizable
+from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain, concatenate, resizable
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
@@ -39,6 +45,7 @@ def build_textcat_lstm(
     pooling: str = "mean_max",
     nO: Optional[int] = None,
     exclusive_classes: bool = True,
+    linear_model: Optional[Model[List[Doc], Floats2d]] = None,
 ) -> Model[List[Doc], Floats2d]:
     """tok2vec: per-token vectors for each doc.
     width: hidden size of each LSTM direction (the LSTM outputs ``2 * width``).
@@ -47,6 +54,8 @@ def build_textcat_lstm(
     pooling: "mean_max" (mean and max concatenated) or "attention" (learned query).
     nO: number of labels (set by the component when None).
     exclusive_classes: softmax over exclusive labels, else independent logistics.
+    linear_model: optional model of per-doc label scores (a BOW model without its own output
+        layer) concatenated with the pooled features before the output layer.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -66,6 +75,8 @@ def build_textcat_lstm(
         layers = [tok2vec]
     pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
     nI = None if seq_width is None else seq_width * pool.attrs["factor"]
+    if linear_model is not None:
+        return _wide_and_deep(layers, pool, linear_model, tok2vec, dropout, nO, exclusive_classes)
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=nI)
@@ -81,4 +92,37 @@ def build_textcat_lstm(
     if nO is not None:
         model.set_dim("nO", cast(int, nO))
     model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+def _wide_and_deep(layers, pool, linear_model, tok2vec, dropout: float, nO: Optional[int],
+                   exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
+    """(tok2vec → LSTM → pool → dropout) ‖ linear_model → output layer; nI is inferred at init."""
+    output_layer = Softmax(nO=nO) if exclusive_classes else Linear(nO=nO)
+    tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
+    deep = chain(*layers, pool, Dropout(dropout))
+    model = chain(concatenate(deep, linear_model), *tail)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
+    if nO is not None:
+        model.set_dim("nO", cast(int, nO))
+    model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+def _resize_before_init(model: Model, new_nO: int, *, output_layer: Model, linear_model: Model) -> Model:
+    """Set the label count while the model is uninitialised (``textcat.add_label`` does this
+    for every label in ``initialize``); afterwards the concatenated input cannot be resized."""
+    if output_layer.has_param("W"):  # None (falsy) while declared but unset
+        raise ValueError(
+            "spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization: "
+            "add every label before nlp.initialize (or leave linear_model out)."
+        )
+    if "resize_output" in linear_model.attrs:
+        linear_model.attrs["resize_output"](linear_model, new_nO)
+    else:
+        linear_model.set_dim("nO", new_nO, force=True)
+    output_layer.set_dim("nO", new_nO, force=True)
+    model.set_dim("nO", new_nO, force=True)
     return model

@@ -23,15 +23,22 @@ TOK2VEC = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 12, "attrs": ["
 NEW_KEYS = ("cats_accuracy", "cats_confusion_matrix", "cats_ece", "cats_macro_f", "cats_score")
 
 
-def model_config(pooling="mean_max", exclusive=True):
-    return {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC, "width": 8, "depth": 1,
-            "dropout": 0.0, "pooling": pooling, "exclusive_classes": exclusive}
+BOW = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+       "no_output_layer": True, "length": 1024}
 
 
-def build_nlp(factory, data, pooling, exclusive):
+def model_config(pooling="mean_max", exclusive=True, linear=False):
+    config = {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC, "width": 8, "depth": 1,
+              "dropout": 0.0, "pooling": pooling, "exclusive_classes": exclusive}
+    if linear:
+        config["linear_model"] = {**BOW, "exclusive_classes": exclusive}
+    return config
+
+
+def build_nlp(factory, data, pooling, exclusive, linear=False):
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe(factory, config={"model": model_config(pooling, exclusive),
+    nlp.add_pipe(factory, config={"model": model_config(pooling, exclusive, linear),
                                   "scorer": {"@scorers": "spacy_lm.textcat_scorer.v1"}})
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in data]
     nlp.initialize(lambda: examples)
@@ -46,13 +53,15 @@ def test_build_sets_refs_and_attrs():
         registry.resolve({"m": {**model_config(pooling="sum")}})
 
 
-@pytest.mark.parametrize("factory,data,exclusive,pooling", [
-    ("textcat", TRAIN, True, "mean_max"),
-    ("textcat", TRAIN, True, "attention"),
-    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max"),
+@pytest.mark.parametrize("factory,data,exclusive,pooling,linear", [
+    ("textcat", TRAIN, True, "mean_max", False),
+    ("textcat", TRAIN, True, "attention", False),
+    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", False),
+    ("textcat", TRAIN, True, "mean_max", True),
+    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", True),
 ])
-def test_overfitting_IO(factory, data, exclusive, pooling):
-    nlp, examples = build_nlp(factory, data, pooling, exclusive)
+def test_overfitting_IO(factory, data, exclusive, pooling, linear):
+    nlp, examples = build_nlp(factory, data, pooling, exclusive, linear)
     optimizer = Adam(0.02)
     for _ in range(40):
         losses = {}
@@ -83,6 +92,15 @@ def test_empty_docs_and_add_label():
     assert set(docs[0].cats) == {"POS", "NEG"} and abs(sum(docs[0].cats.values()) - 1.0) < 1e-5
     nlp.get_pipe("textcat").add_label("NEUTRAL")
     assert set(nlp("I like it").cats) == {"POS", "NEG", "NEUTRAL"}
+
+
+def test_linear_model_scores_reach_the_output_and_resizing_is_refused():
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True, linear=True)
+    output = nlp.get_pipe("textcat").model.get_ref("output_layer")
+    # pooled biLSTM features (2 directions x 8 x mean+max = 32) plus one BOW score per label
+    assert output.get_dim("nI") == 32 + 2
+    with pytest.raises(ValueError, match="linear_model cannot add labels"):
+        nlp.get_pipe("textcat").add_label("NEUTRAL")
 
 
 def test_single_label_is_an_error():
