@@ -31,3 +31,13 @@ class Errors(metaclass=ErrorsWithCodes):
             "or train on more text.")
     E013 = ("prune must list non-negative, non-decreasing raw-count thresholds per order, starting "
             "with 0 (unigrams are never pruned), e.g. [0, 0, 1]; got {prune}.")
+    E014 = ("The VADER lexicon needs the optional package `vaderSentiment` (MIT). Install it with "
+            "`pip install \"spacy-lm[sentiment]\"` (or `pip install vaderSentiment`), or point "
+            "`lexicon` at your own TSV file (word<TAB>valence per line).")
+    E015 = "Cannot read the sentiment lexicon {path} (line {line}): {reason}."
+    E016 = ("'{name}' has no sentiment labels. Give `label_values` ({{label: polarity in [-1, 1]}}) "
+            "or [initialize.components.{name}] labels, or train on examples whose doc.cats name the labels.")
+    E017 = ("'{name}': label_values must map each label to a polarity in [-1, 1]; for target='real' "
+            "exactly one label (its cats value in [0, 1] is the positivity). Got {value!r}.")
+    E018 = ("'{name}' got gold cats {cats} that name none of its labels {labels}. Check the reader's "
+            "labels or the component's label_values.")

@@ -1,4 +1,5 @@
-"""Doc and Token extensions written by every language-model component.
+"""Doc and Token extensions written by every language-model component, and (at the end)
+those of `sentiment_scorer`.
 
 Values are plain floats, ints and lists (msgpack-able), stored in ``doc.user_data``, so
 they survive ``DocBin`` and ``nlp.pipe(n_process=...)``. Token values are read from the
@@ -64,3 +65,63 @@ def set_lm_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
     doc._.lm_perplexity = math.exp(total / n)
     doc._.lm_n_predicted = n
     doc._.lm_n_correct = int(result["correct"].sum())
+
+
+# ---------------------------------------------------------------------- sentiment_scorer
+SENTIMENT_DOC_EXTENSIONS = {
+    "sentiment_polarity": None,  # float in [-1, 1] (also written to spaCy's doc.sentiment)
+    "sentiment_label": None,  # "negative" | "neutral" | "positive"
+    "sentiment_tokens": None,  # List[float]: each token's contribution to the polarity (None: not computed)
+    "sentiment_base": None,  # float: the polarity no token accounts for (IG baseline; 0 for the lexicon)
+    "sentiment_sentences": None,  # List[[start, end, polarity]] when the doc has sentence boundaries
+    "sentiment_probs": None,  # Dict[label, probability] of a class model, else None
+}
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+def _token_contribution(token: Token) -> Optional[float]:
+    values = token.doc._.sentiment_tokens
+    return None if values is None else values[token.i]
+
+
+def _span_polarity(span) -> Optional[float]:
+    doc = span.doc
+    for start, end, polarity in doc._.sentiment_sentences or ():
+        if start == span.start and end == span.end:
+            return polarity
+    if span.start == 0 and span.end == len(doc):
+        return doc._.sentiment_polarity
+    return None
+
+
+def install_sentiment_extensions() -> None:
+    """Idempotent. Values are plain floats, strings and lists, kept in ``doc.user_data``."""
+    from spacy.tokens import Span
+
+    for name, default in SENTIMENT_DOC_EXTENSIONS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+    if not Token.has_extension("sentiment_contribution"):
+        Token.set_extension("sentiment_contribution", getter=_token_contribution)
+    if not Span.has_extension("sentiment_polarity"):
+        Span.set_extension("sentiment_polarity", getter=_span_polarity)
+
+
+def polarity_label(polarity: float, neutral_threshold: float) -> str:
+    if polarity >= neutral_threshold and polarity > 0:
+        return "positive"
+    if polarity <= -neutral_threshold and polarity < 0:
+        return "negative"
+    return "neutral"
+
+
+def set_sentiment_annotations(doc: Doc, result: Dict[str, Any], neutral_threshold: float) -> None:
+    """Write one doc's result: ``polarity``, ``tokens``, ``base``, ``sentences``, ``probs``."""
+    polarity = float(result["polarity"])
+    doc._.sentiment_polarity = polarity
+    doc._.sentiment_label = polarity_label(polarity, neutral_threshold)
+    doc._.sentiment_tokens = result.get("tokens")
+    doc._.sentiment_base = result.get("base")
+    doc._.sentiment_sentences = result.get("sentences") or []
+    doc._.sentiment_probs = result.get("probs")
+    doc.sentiment = polarity

@@ -8,12 +8,13 @@ import math
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
+from .extensions import SENTIMENT_LABELS, polarity_label
 from .vocab import EOS
 
 
@@ -227,3 +228,118 @@ def make_textcat_scorer(multi_label: Optional[bool] = None) -> Callable[..., Dic
     if multi_label is None:
         return textcat_score
     return partial(textcat_score, multi_label=multi_label)
+
+
+# ---------------------------------------------------------------------- sentiment
+def gold_sentiment(cats: Dict[str, float], label_values: Optional[Dict[str, float]],
+                   target: str = "classes") -> Optional[Tuple[float, Optional[str]]]:
+    """(gold polarity, gold class) from ``doc.cats``: classes: the label-weighted mean
+    polarity and the top label; real: ``2 * cats[label] - 1`` and no class. None if unlabelled."""
+    if not label_values:
+        return None
+    known = {k: float(v) for k, v in cats.items() if k in label_values}
+    if not known:
+        return None
+    if target == "real":
+        label = next(iter(label_values))
+        return (2.0 * known[label] - 1.0, None) if label in known else None
+    total = sum(known.values())
+    if total <= 0:
+        return None
+    polarity = sum(label_values[k] * v for k, v in known.items()) / total
+    return polarity, max(known, key=lambda k: known[k])
+
+
+def nearest_label(polarity: float, label_values: Dict[str, float]) -> str:
+    """The label whose polarity is closest (ties go to the more positive label, so with two
+    labels a polarity of exactly 0 counts as positive, as the sign accuracy does)."""
+    return min(label_values, key=lambda k: (abs(polarity - label_values[k]), -label_values[k]))
+
+
+def _macro_f1(golds: List[str], preds: List[str], classes: Iterable[str]) -> Optional[float]:
+    f1s = []
+    for c in classes:
+        tp = sum(1 for g, p in zip(golds, preds) if g == c and p == c)
+        fp = sum(1 for g, p in zip(golds, preds) if g != c and p == c)
+        fn = sum(1 for g, p in zip(golds, preds) if g == c and p != c)
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / len(f1s) if f1s else None
+
+
+def _pearson(xs: List[float], ys: List[float]) -> Optional[float]:
+    import numpy
+
+    if len(xs) < 2:
+        return None
+    x = numpy.asarray(xs, dtype="float64")
+    y = numpy.asarray(ys, dtype="float64")
+    if x.std() == 0 or y.std() == 0:
+        return None
+    return float(numpy.corrcoef(x, y)[0, 1])
+
+
+def sentiment_score(examples: Iterable[Example], *, label_values: Optional[Dict[str, float]] = None,
+                    target: str = "classes", neutral_threshold: float = 0.05,
+                    **kwargs: Any) -> Dict[str, Any]:
+    """Polarity scores against graded gold labels:
+
+    - sentiment_sign_acc: the sign of the predicted polarity (>= 0 counts as positive) against
+      the gold sign, over docs whose gold polarity is not 0;
+    - sentiment_accuracy / sentiment_macro_f: classes: the gold's top label against the
+      predicted class (the most probable label of a class model, else the label whose polarity
+      is nearest); real target or no labels: negative / neutral / positive at ``neutral_threshold``;
+    - sentiment_mae, sentiment_pearson: predicted vs gold polarity;
+    - sentiment_score: accuracy for classes, Pearson for a real target (what `spacy train` keeps).
+
+    Gold comes from ``doc.cats`` through ``label_values`` ({label: polarity}); without labels,
+    from the reference doc's ``doc.sentiment``.
+    """
+    preds: List[float] = []
+    golds: List[float] = []
+    gold_classes: List[str] = []
+    pred_classes: List[str] = []
+    use_classes = bool(label_values) and target == "classes"
+    for eg in examples:
+        doc = eg.predicted
+        value = doc._.sentiment_polarity if doc.has_extension("sentiment_polarity") else None
+        pred = float(doc.sentiment if value is None else value)
+        if label_values:
+            gold = gold_sentiment(eg.reference.cats, label_values, target)
+            if gold is None:
+                continue
+            gold_polarity, gold_class = gold
+        else:
+            gold_polarity, gold_class = float(eg.reference.sentiment), None
+        preds.append(pred)
+        golds.append(gold_polarity)
+        if use_classes:
+            probs = doc._.sentiment_probs if doc.has_extension("sentiment_probs") else None
+            if probs and all(k in probs for k in label_values):
+                pred_classes.append(max(label_values, key=lambda k: (probs[k], label_values[k])))
+            else:
+                pred_classes.append(nearest_label(pred, label_values))
+            gold_classes.append(gold_class)
+        else:
+            pred_classes.append(polarity_label(pred, neutral_threshold))
+            gold_classes.append(polarity_label(gold_polarity, neutral_threshold))
+    signed = [(p, g) for p, g in zip(preds, golds) if g != 0]
+    n = len(preds)
+    scores: Dict[str, Any] = {
+        "sentiment_sign_acc": sum((p >= 0) == (g > 0) for p, g in signed) / len(signed) if signed else None,
+        "sentiment_accuracy": sum(g == p for g, p in zip(gold_classes, pred_classes)) / n if n else None,
+        "sentiment_macro_f": _macro_f1(gold_classes, pred_classes,
+                                       list(label_values) if use_classes else SENTIMENT_LABELS),
+        "sentiment_mae": sum(abs(p - g) for p, g in zip(preds, golds)) / n if n else None,
+        "sentiment_pearson": _pearson(preds, golds),
+        "sentiment_n": n,
+    }
+    scores["sentiment_score"] = scores["sentiment_accuracy"] if use_classes else scores["sentiment_pearson"]
+    return scores
+
+
+@registry.scorers("spacy_lm.sentiment_scorer.v1")
+def make_sentiment_scorer() -> Callable[..., Dict[str, Any]]:
+    """Sign accuracy, class accuracy, macro-F1, MAE and Pearson for `sentiment_scorer`."""
+    return sentiment_score

@@ -95,4 +95,8 @@ def generate_cli(
                 typer.echo(f"{text} {doc.text}".strip())
 
 
+from .explain import explain_cli  # noqa: E402
+
+lm_app.command("explain")(explain_cli)
+
 spacy_app.add_typer(lm_app, name="lm")

@@ -1,0 +1,157 @@
+"""`spacy_lm.SentimentLSTM.v1`: a trained polarity model for the `sentiment_scorer` component.
+
+    tok2vec (List[Doc] → List[Floats2d]) → SequenceLSTM (bidirectional) → pooling → dropout
+    → Linear (K outputs, zero-initialized)  +  f(S) · prior      (the lexicon prior, optional)
+
+``S`` is the doc's summed lexicon valence (a `spacy_lm.LexiconSentiment.v1` sub-model) and
+``f(S) = S / sqrt(S² + alpha)`` its polarity; ``prior`` (K,) starts at ``prior_scale`` times
+the component's label polarities. With the output layer at zero, an untrained model is the
+lexicon: its polarity has the lexicon's sign on every doc. Training moves both.
+
+K outputs are class logits (``target="classes"``: polarity = Σ softmax · label polarity) or one
+real score (``target="real"``: polarity = tanh). ``forward_from_inputs`` runs the model from
+tok2vec rows and lexicon valences, with gradients to both: integrated gradients (explain.py)
+interpolates exactly these inputs.
+
+``tok2vec`` is `spacy.MultiHashEmbed.v2` (from scratch) or `spacy_lm.LSTMLMListener.v1`
+(an `lstm_lm`'s states, with ``depth=0`` to pool them directly).
+"""
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Dropout, Linear, Model, chain, zero_init
+from thinc.types import Floats1d, Floats2d
+
+from ..layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM
+from .lexicon_sentiment import KIND_ATTR, get_rules
+
+POOLINGS = ("mean_max", "attention")
+
+
+@registry.architectures("spacy_lm.SentimentLSTM.v1")
+def build_sentiment_lstm(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    width: int = 64,
+    depth: int = 1,
+    dropout: float = 0.2,
+    pooling: str = "mean_max",
+    lexicon: Optional[Model] = None,
+    prior_scale: float = 2.0,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """tok2vec: per-token vectors. width: LSTM width per direction; depth: LSTM layers (0: pool
+    the tok2vec rows). pooling: "mean_max" or "attention". lexicon: a LexiconSentiment.v1 model
+    used as a prior (null: none). prior_scale: initial weight of the prior. nO: set by the component.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if depth < 0 or width < 1 or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"need depth >= 0, width >= 1, 0 <= dropout < 1; got {depth}, {width}, {dropout}")
+    nI = tok2vec.maybe_get_dim("nO")
+    layers: List[Model] = []
+    if depth > 0:
+        layers.append(SequenceLSTM(width, nI, depth=depth, bidirectional=True, dropout=dropout))
+        seq_width: Optional[int] = 2 * width
+    else:
+        seq_width = nI
+    pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
+    output = Linear(nO=nO, nI=None if seq_width is None else seq_width * pool.attrs["factor"],
+                    init_W=zero_init, init_b=zero_init)
+    head = chain(*layers, pool, Dropout(dropout), output)
+    sublayers = [tok2vec, head] + ([lexicon] if lexicon is not None else [])
+    model = Model(
+        "sentiment_lstm",
+        _forward,
+        init=_init,
+        layers=sublayers,
+        dims={"nO": nO},
+        params={"prior": None},
+        attrs={KIND_ATTR: "neural", "prior_scale": prior_scale, "label_values": None},
+    )
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("head", head)
+    model.set_ref("output_layer", output)
+    model.set_ref("lexicon", lexicon)
+    return model
+
+
+def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    nO = model.get_dim("nO")
+    tok2vec = model.get_ref("tok2vec")
+    tok2vec.initialize(X=X)
+    output = model.get_ref("output_layer")
+    if not output.has_dim("nO"):
+        output.set_dim("nO", nO)
+    head = model.get_ref("head")
+    Xs = tok2vec.predict(X[:8]) if X else None
+    head.initialize(X=Xs)
+    lexicon = model.maybe_get_ref("lexicon")
+    if lexicon is not None:
+        lexicon.initialize()
+    values = model.attrs.get("label_values") or ([1.0] if nO == 1 else [0.0] * nO)
+    prior = model.ops.asarray1f([model.attrs["prior_scale"] * v for v in values])
+    model.set_param("prior", prior)
+
+
+def lexicon_valences(model: Model, docs: List[Doc]) -> Optional[List[Floats1d]]:
+    lexicon = model.maybe_get_ref("lexicon")
+    return None if lexicon is None else lexicon.predict(docs)
+
+
+def forward_from_inputs(model: Model, Xs: List[Floats2d], valences: Optional[Sequence[Floats1d]],
+                        is_train: bool) -> Tuple[Floats2d, Callable]:
+    """Logits from tok2vec rows and lexicon valences; backprop gives (dXs, d_valences)."""
+    ops = model.ops
+    xp = ops.xp
+    H, bp_head = model.get_ref("head")(Xs, is_train)
+    if valences is None:
+        return H, lambda dY: (bp_head(dY), None)
+    alpha = get_rules(model.maybe_get_ref("lexicon")).alpha
+    S = xp.asarray([float(v.sum()) for v in valences], dtype=H.dtype) if valences else xp.zeros((0,), H.dtype)
+    denom = xp.sqrt(S * S + alpha)
+    f = S / denom
+    prior = model.get_param("prior")
+    Y = H + f.reshape(-1, 1) * prior.reshape(1, -1)
+
+    def backprop(dY: Floats2d) -> Tuple[List[Floats2d], List[Floats1d]]:
+        model.inc_grad("prior", (f.reshape(-1, 1) * dY).sum(axis=0))
+        dS = (dY @ prior) * alpha / (denom**3)
+        d_valences = [xp.full(v.shape, dS[b], dtype=v.dtype) for b, v in enumerate(valences)]
+        return bp_head(dY), d_valences
+
+    return Y, backprop
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
+    Xs, bp_tok2vec = model.get_ref("tok2vec")(docs, is_train)
+    Y, bp_inputs = forward_from_inputs(model, Xs, lexicon_valences(model, docs), is_train)
+
+    def backprop(dY: Floats2d) -> List[Doc]:
+        dXs, _ = bp_inputs(dY)
+        bp_tok2vec(dXs)
+        return []
+
+    return Y, backprop
+
+
+def logits_to_polarity(ops, logits: Floats2d, values: Optional[Floats1d]) -> Tuple[Floats1d, Floats2d, Callable]:
+    """Polarity per doc in [-1, 1], the class probabilities (None for one real output) and
+    d polarity / d logits as a backprop callback. ``values``: each class's polarity."""
+    xp = ops.xp
+    if logits.shape[1] == 1:
+        polarity = xp.tanh(logits[:, 0])
+
+        def bp_real(d_pol: Floats1d) -> Floats2d:
+            return (d_pol * (1.0 - polarity**2)).reshape(-1, 1)
+
+        return polarity, None, bp_real
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = xp.exp(shifted)
+    probs /= probs.sum(axis=1, keepdims=True)
+    polarity = probs @ values
+
+    def bp_classes(d_pol: Floats1d) -> Floats2d:
+        return d_pol.reshape(-1, 1) * probs * (values.reshape(1, -1) - polarity.reshape(-1, 1))
+
+    return polarity, probs, bp_classes

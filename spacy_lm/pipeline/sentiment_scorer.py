@@ -1,0 +1,352 @@
+"""`sentiment_scorer`: doc, sentence and token polarity, zero-shot or trained.
+
+One component, one set of extensions (extensions.py), two kinds of model:
+
+- `spacy_lm.LexiconSentiment.v1` (the default): a valence lexicon with rules. Works as soon
+  as it is added (no training); ``update`` is a no-op. Token contributions are each token's
+  share of the polarity (exact).
+- `spacy_lm.SentimentLSTM.v1`: trained with `spacy train` on ``doc.cats``: exclusive classes
+  (binary, five-class, ...; ``label_values`` gives each class its polarity and the doc's
+  polarity is the expected value) or ``target="real"`` (one label whose cats value in [0, 1]
+  is the positivity, as SST's phrase scores; polarity = tanh of one output, squared loss).
+  Token contributions are integrated gradients (explain.py), ``attribution_steps`` points;
+  0 turns them off (faster).
+
+Both write ``doc._.sentiment_polarity`` (also spaCy's ``doc.sentiment``), ``_.sentiment_label``
+(negative / neutral / positive, ``neutral_threshold`` around 0), ``_.sentiment_tokens`` (and
+``token._.sentiment_contribution``), ``_.sentiment_base`` and, when the doc has sentence
+boundaries, ``_.sentiment_sentences`` (``span._.sentiment_polarity`` on each sentence).
+An empty doc is 0.0 and neutral with either model.
+"""
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import logger
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+
+from .. import __version__
+from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules
+from ..architectures.sentiment_lstm import logits_to_polarity
+from ..errors import Errors
+from ..explain import integrated_gradients
+from ..extensions import install_sentiment_extensions, set_sentiment_annotations
+from ..scorers import sentiment_score
+from ..sentiment_lexicon import contributions, sentence_polarities
+from .serialization import LMSerializationMixin
+
+FORMAT_VERSION = 1
+TARGETS = ("classes", "real")
+
+DEFAULT_SENTIMENT_MODEL = """
+[model]
+@architectures = "spacy_lm.LexiconSentiment.v1"
+lexicon = "vader"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_SENTIMENT_MODEL)["model"]
+SENTIMENT_SCORE_WEIGHTS = {"sentiment_score": 1.0, "sentiment_sign_acc": 0.0, "sentiment_accuracy": 0.0,
+                           "sentiment_macro_f": 0.0, "sentiment_pearson": 0.0, "sentiment_mae": None}
+
+
+@Language.factory(
+    "sentiment_scorer",
+    assigns=["doc.sentiment", "doc._.sentiment_polarity", "doc._.sentiment_label", "doc._.sentiment_tokens",
+             "doc._.sentiment_sentences", "token._.sentiment_contribution", "span._.sentiment_polarity"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "label_values": None,
+        "target": "classes",
+        "neutral_threshold": 0.05,
+        "attribution_steps": 32,
+        "scorer": {"@scorers": "spacy_lm.sentiment_scorer.v1"},
+    },
+    default_score_weights=SENTIMENT_SCORE_WEIGHTS,
+)
+def make_sentiment_scorer(nlp: Language, name: str, model: Model, label_values: Optional[Dict[str, float]],
+                          target: str, neutral_threshold: float, attribution_steps: int,
+                          scorer: Optional[Callable]) -> "SentimentScorer":
+    """Doc / sentence / token polarity from a lexicon (zero-shot) or a trained model.
+
+    label_values: {label in doc.cats: polarity in [-1, 1]}; null: set in initialize (from
+    [initialize.components] labels, else the training labels spread evenly over [-1, 1] in
+    sorted order, e.g. NEG/POS → -1/1, L0..L4 → -1, -0.5, 0, 0.5, 1).
+    target: "classes" (softmax over the labels) or "real" (one label, cats value in [0, 1]).
+    neutral_threshold: |polarity| below it is labelled neutral.
+    attribution_steps: integrated-gradient points for a trained model's token contributions (0: off).
+    """
+    return SentimentScorer(nlp.vocab, model, name, label_values=label_values, target=target,
+                           neutral_threshold=neutral_threshold, attribution_steps=attribution_steps,
+                           scorer=scorer)
+
+
+def spread_label_values(labels: Sequence[str]) -> Dict[str, float]:
+    """Sorted labels spread evenly over [-1, 1]; one label (a real target) gets 1.0."""
+    names = sorted(labels)
+    if len(names) == 1:
+        return {names[0]: 1.0}
+    return {name: -1.0 + 2.0 * i / (len(names) - 1) for i, name in enumerate(names)}
+
+
+class SentimentScorer(LMSerializationMixin, TrainablePipe):
+    format_version = FORMAT_VERSION
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "sentiment_scorer", *,
+                 label_values: Optional[Dict[str, float]] = None, target: str = "classes",
+                 neutral_threshold: float = 0.05, attribution_steps: int = 32,
+                 scorer: Optional[Callable] = sentiment_score) -> None:
+        if target not in TARGETS:
+            raise ValueError(Errors.E009.format(setting="target", requirement=f"one of {TARGETS}", value=target))
+        if not 0.0 <= neutral_threshold < 1.0:
+            raise ValueError(Errors.E009.format(setting="neutral_threshold", requirement="in [0, 1)",
+                                                value=neutral_threshold))
+        if not isinstance(attribution_steps, int) or attribution_steps < 0:
+            raise ValueError(Errors.E009.format(setting="attribution_steps", requirement="an integer >= 0",
+                                                value=attribution_steps))
+        if model.attrs.get(KIND_ATTR) not in ("lexicon", "neural"):
+            raise ValueError(Errors.E009.format(setting=f"the model of '{name}'", requirement=(
+                "spacy_lm.LexiconSentiment.v1 or spacy_lm.SentimentLSTM.v1"), value=model.name))
+        install_sentiment_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {"label_values": None, "target": target, "neutral_threshold": neutral_threshold,
+                                    "attribution_steps": attribution_steps, "format": FORMAT_VERSION,
+                                    "spacy_lm_version": __version__}
+        if label_values is not None:
+            self.cfg["label_values"] = self._check_label_values(label_values)
+
+    # ------------------------------------------------------------------ labels
+    @property
+    def kind(self) -> str:
+        return self.model.attrs[KIND_ATTR]
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg.get("label_values") or ())
+
+    @property
+    def label_values(self) -> Optional[Dict[str, float]]:
+        return self.cfg.get("label_values")
+
+    def _check_label_values(self, values: Any) -> Dict[str, float]:
+        ok = isinstance(values, dict) and values and all(
+            isinstance(v, (int, float)) and -1.0 <= v <= 1.0 for v in values.values())
+        if ok and self.cfg["target"] == "real":
+            ok = len(values) == 1
+        if ok and self.cfg["target"] == "classes":
+            ok = len(values) >= 2
+        if not ok:
+            raise ValueError(Errors.E017.format(name=self.name, value=values))
+        return {str(k): float(v) for k, v in values.items()}
+
+    def _values_array(self):
+        if self.cfg["target"] == "real":
+            return None
+        return self.model.ops.asarray1f(list(self.label_values.values()))
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.kind == "lexicon" or bool(self.model.has_param("prior"))
+
+    def _require_initialized(self) -> None:
+        if not self.is_initialized or not self.label_values:
+            raise ValueError(Errors.E005.format(name=self.name))
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, docs: Iterable[Doc]) -> List[Dict[str, Any]]:
+        """Per doc: polarity, token contributions, base, sentence scores and class probabilities."""
+        docs = list(docs)
+        for doc in docs:
+            if not isinstance(doc, Doc):
+                raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
+        if self.kind == "lexicon":
+            return self._predict_lexicon(docs)
+        return self._predict_neural(docs)
+
+    def _predict_lexicon(self, docs: List[Doc]) -> List[Dict[str, Any]]:
+        alpha = get_rules(self.model).alpha
+        results = []
+        for doc, valences in zip(docs, self.model.predict(docs)):
+            scores = self.model.ops.to_numpy(valences).tolist()
+            polarity, contribs = contributions(scores, alpha)
+            results.append({"polarity": polarity, "tokens": contribs, "base": 0.0,
+                            "sentences": sentence_polarities(doc, scores, alpha), "probs": None})
+        return results
+
+    def _polarities(self, docs: List[Doc]) -> Tuple[List[float], Optional[List[List[float]]]]:
+        if not docs:
+            return [], None
+        logits = self.model.predict(docs)
+        polarity, probs, _ = logits_to_polarity(self.model.ops, logits, self._values_array())
+        ops = self.model.ops
+        return ops.to_numpy(polarity).tolist(), None if probs is None else ops.to_numpy(probs).tolist()
+
+    def _predict_neural(self, docs: List[Doc]) -> List[Dict[str, Any]]:
+        self._require_initialized()
+        nonempty = [i for i, doc in enumerate(docs) if len(doc)]
+        results: List[Dict[str, Any]] = [{"polarity": 0.0, "tokens": [], "base": 0.0, "sentences": [], "probs": None}
+                                         for _ in docs]
+        polarity, probs = self._polarities([docs[i] for i in nonempty])
+        labels = list(self.label_values)
+        for k, i in enumerate(nonempty):
+            results[i]["polarity"] = polarity[k]
+            results[i]["probs"] = None if probs is None else dict(zip(labels, probs[k]))
+            results[i]["tokens"] = None
+            results[i]["base"] = None
+        # Sentences: each sentence of a multi-sentence doc is scored as a doc of its own.
+        spans = [(i, s) for i in nonempty if docs[i].has_annotation("SENT_START") for s in docs[i].sents]
+        multi = [(i, s) for i, s in spans if len(s) < len(docs[i])]
+        sent_pol, _ = self._polarities([s.as_doc() for _, s in multi])
+        for (i, s), p in zip(multi, sent_pol):
+            results[i]["sentences"].append([s.start, s.end, p])
+        for i, s in spans:
+            if len(s) == len(docs[i]):
+                results[i]["sentences"] = [[0, len(s), results[i]["polarity"]]]
+        steps = self.cfg["attribution_steps"]
+        if steps and nonempty:
+            attributions = integrated_gradients(self.model, [docs[i] for i in nonempty], self._values_array(), steps)
+            for i, (tokens, base, _) in zip(nonempty, attributions):
+                results[i]["tokens"] = tokens
+                results[i]["base"] = base
+        return results
+
+    def set_annotations(self, docs: Iterable[Doc], results: List[Dict[str, Any]]) -> None:
+        for doc, result in zip(docs, results):
+            set_sentiment_annotations(doc, result, self.cfg["neutral_threshold"])
+
+    def explain(self, docs: Iterable[Doc], steps: Optional[int] = None) -> List[Dict[str, Any]]:
+        """``predict`` with token contributions whatever ``attribution_steps`` is (default 32)."""
+        saved = self.cfg["attribution_steps"]
+        self.cfg["attribution_steps"] = steps or saved or 32
+        try:
+            return self.predict(docs)
+        finally:
+            self.cfg["attribution_steps"] = saved
+
+    # ------------------------------------------------------------------ training
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """One step of the trained model; nothing to learn for the lexicon."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "SentimentScorer.update")
+        if self.kind == "lexicon":
+            return losses
+        self._require_initialized()
+        examples = [eg for eg in examples if len(eg.predicted)]
+        if not examples:
+            return losses
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_logits = self.get_loss(examples, logits)
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def _gold(self, examples: List[Example]):
+        """Rows of target probabilities (classes) or polarities (real), and a 0/1 mask."""
+        import numpy
+
+        labels = list(self.label_values)
+        real = self.cfg["target"] == "real"
+        truth = numpy.zeros((len(examples), 1 if real else len(labels)), dtype="float32")
+        mask = numpy.zeros((len(examples), 1), dtype="float32")
+        for b, eg in enumerate(examples):
+            cats = eg.reference.cats
+            known = {k: v for k, v in cats.items() if k in self.label_values}
+            if not known:
+                if cats:
+                    raise ValueError(Errors.E018.format(name=self.name, cats=sorted(cats), labels=labels))
+                continue
+            if real:
+                truth[b, 0] = 2.0 * float(known[labels[0]]) - 1.0
+                mask[b] = 1.0
+                continue
+            row = numpy.asarray([float(known.get(label, 0.0)) for label in labels], dtype="float32")
+            if row.sum() > 0:
+                truth[b] = row / row.sum()
+                mask[b] = 1.0
+        ops = self.model.ops
+        return ops.asarray(truth), ops.asarray(mask)
+
+    def get_loss(self, examples: Iterable[Example], logits) -> Tuple[float, Any]:
+        """Cross-entropy of the softmax (classes) or squared error of tanh (real), mean over
+        docs with gold labels; returns (loss, d_logits)."""
+        examples = list(examples)
+        validate_examples(examples, "SentimentScorer.get_loss")
+        self._require_initialized()
+        ops = self.model.ops
+        xp = ops.xp
+        truth, mask = self._gold(examples)
+        n = max(float(mask.sum()), 1.0)
+        if self.cfg["target"] == "real":
+            polarity = xp.tanh(logits)
+            diff = (polarity - truth) * mask
+            loss = float((diff**2).sum()) / n
+            d_logits = 2.0 * diff * (1.0 - polarity**2) / n
+        else:
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+            loss = float(-(truth * log_probs * mask).sum()) / n
+            d_logits = (xp.exp(log_probs) - truth) * mask / n
+        if not xp.isfinite(loss):
+            raise ValueError(Errors.E004.format(name=self.name, loss=loss))
+        return loss, d_logits.astype(logits.dtype)
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
+                   labels: Optional[Union[Dict[str, float], List[str]]] = None) -> None:
+        """Fix the labels and their polarities, read the lexicon, initialize the model."""
+        validate_get_examples(get_examples, "SentimentScorer.initialize")
+        if labels is not None:
+            values = labels if isinstance(labels, dict) else spread_label_values(list(labels))
+            self.cfg["label_values"] = self._check_label_values(values)
+        elif not self.label_values:
+            seen = set()
+            for eg in get_examples():
+                seen.update(eg.reference.cats)
+            if seen:
+                values = spread_label_values(sorted(seen))
+                logger.info("'%s': label polarities from the training labels: %s", self.name, values)
+                self.cfg["label_values"] = self._check_label_values(values)
+        if self.kind == "lexicon":
+            self.model.initialize()
+            return
+        if not self.label_values:
+            raise ValueError(Errors.E016.format(name=self.name))
+        self._configure_model()
+        docs = [eg.reference for eg in islice(get_examples(), 16)]
+        self.model.initialize(X=docs)
+
+    def _configure_model(self) -> None:
+        n_out = 1 if self.cfg["target"] == "real" else len(self.label_values)
+        if self.model.has_dim("nO") and self.model.get_dim("nO") != n_out:
+            raise ValueError(Errors.E009.format(setting=f"the model's nO in '{self.name}'",
+                                                requirement=f"{n_out} (one per label)",
+                                                value=self.model.get_dim("nO")))
+        self.model.set_dim("nO", n_out)
+        self.model.attrs["label_values"] = [1.0] if n_out == 1 else list(self.label_values.values())
+
+    # ------------------------------------------------------------------ serialization
+    def _payload(self) -> Dict[str, bytes]:
+        for node in self.model.walk():
+            if node.attrs.get(KIND_ATTR) == "lexicon":
+                get_lexicon(node)  # saved with the model: loading needs no vaderSentiment
+        if self.kind == "neural":
+            self._require_initialized()
+        return {"model": self.model.to_bytes()}
+
+    def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
+        self.cfg.update(cfg)
+        if self.kind == "neural":
+            self._configure_model()
+        self.model.from_bytes(read("model"))
+
