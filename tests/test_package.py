@@ -1,0 +1,83 @@
+"""`spacy package` of a trained pipeline builds a wheel that requires spacy-lm; installed into
+a fresh virtual environment, `spacy.load("<name>")` works with no other step.
+
+The venv is made without system site packages. So that the test needs no network and no
+minutes of installing spaCy, the third-party dependencies (spaCy, Thinc, numpy, datasets, ...)
+come from this interpreter's site-packages through a folder of links that leaves spacy-lm
+out (its dist-info and its editable-install hook). spacy-lm itself is built here as a wheel
+and reaches the venv only because the pipeline wheel requires it: pip resolves it from
+`--find-links`, with `--no-index`.
+"""
+import json
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import train_tiny_lm
+
+REPO = Path(__file__).resolve().parent.parent
+NAME = "tiny_lm_pkg"
+VERSION = "0.0.1"
+# Kept out of the dependency overlay: spacy-lm in any form, and the venv's own installer.
+EXCLUDE = ("spacy_lm", "spacy-lm", "__editable__", "pip", "setuptools", "pkg_resources", "_distutils_hack")
+
+
+def run(cmd, **kwargs):
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{cmd}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def dependency_overlay(dest: Path) -> Path:
+    dest.mkdir()
+    for site_dir in site.getsitepackages():
+        for entry in Path(site_dir).iterdir():
+            if entry.name.startswith(EXCLUDE) or entry.suffix == ".pth" or (dest / entry.name).exists():
+                continue
+            (dest / entry.name).symlink_to(entry)
+    return dest
+
+
+@pytest.mark.slow
+def test_packaged_pipeline_installs_and_loads_in_a_fresh_venv(tmp_path):
+    nlp, _ = train_tiny_lm(n_steps=10)
+    model = tmp_path / "model"
+    nlp.to_disk(model)
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    run([sys.executable, "-m", "spacy", "package", model, packages, "--name", NAME, "--version", VERSION,
+         "--build", "wheel", "--force"])
+    wheel = packages / f"en_{NAME}-{VERSION}" / "dist" / f"en_{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"en_{NAME}-{VERSION}.dist-info/METADATA").decode()
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert any(req.startswith("spacy-lm") for req in requires), requires  # found by spaCy from the factories
+
+    wheels = tmp_path / "wheels"
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, REPO])
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", venv])
+    python = venv / "bin" / "python"
+    venv_site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (venv_site / "_dependencies.pth").write_text(str(dependency_overlay(tmp_path / "deps")) + "\n")
+    # (run from tmp_path: `python -c` puts the working directory, here the checkout, on sys.path)
+    before = subprocess.run([str(python), "-c", "import spacy_lm"], capture_output=True, text=True, cwd=tmp_path)
+    assert before.returncode != 0 and "No module named 'spacy_lm'" in before.stderr
+
+    install = run([python, "-m", "pip", "install", "--no-index", "--find-links", wheels, wheel], cwd=tmp_path)
+    assert "spacy-lm" in install.stdout.replace("spacy_lm", "spacy-lm")
+    code = (
+        "import json, sys, spacy\n"
+        f"nlp = spacy.load('en_{NAME}')\n"
+        "doc = nlp('the cat sat on the mat')\n"
+        "print(json.dumps({'pipe_names': nlp.pipe_names, 'ppl': doc._.lm_perplexity,"
+        " 'spacy_lm': sys.modules['spacy_lm'].__file__}))\n"
+    )
+    info = json.loads(run([python, "-c", code], cwd=tmp_path).stdout.strip().splitlines()[-1])
+    assert info["pipe_names"] == ["lstm_lm"]
+    assert info["ppl"] is not None and info["ppl"] > 1.0
+    assert info["spacy_lm"].startswith(str(venv_site)), info  # the wheel pip installed, not this checkout
