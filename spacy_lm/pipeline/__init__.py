@@ -7,3 +7,4 @@ from .weighted_textcat import (  # noqa: F401
     make_weighted_textcat,
     make_weighted_textcat_multilabel,
 )
+from .sentiment_scorer import SentimentScorer, make_sentiment_scorer  # noqa: F401
