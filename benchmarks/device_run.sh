@@ -1,5 +1,13 @@
 #!/bin/bash
 # One prepared GPU session: GPU tests, CPU-vs-GPU check, IMDB LM-transfer run. Logs and JSON to $OUT.
+# Made for a lent device machine with CUDA, CuPy and Python 3.12 but no network and no spaCy:
+# copy it to .gpu/run.sh and prepare (all under .gpu/, git-ignored, carried to the machine):
+#   .gpu/site.tar.xz  spaCy 3.8.18, Thinc 8.3.14 and their compiled dependencies: `pip download
+#                     --only-binary=:all: --python-version 3.12 --platform manylinux...` wheels,
+#                     unzipped together, .so files stripped, tarred (12 MB)
+#   .gpu/src.tar.gz   `git archive HEAD` plus spacy-lm's dist-info (its entry points) from `pip wheel .`
+#   .gpu/data/        wikitext-2/train.txt.gz and imdb/{train,test}.csv.gz from ../shared/data
+# On a machine with network, `bash benchmarks/gpu_check.sh` does the first two steps instead.
 export PYTHONUNBUFFERED=1 SPACY_LM_RESULTS=$OUT
 ROOT=$PWD
 mkdir -p /tmp/site /tmp/src && tar xJf .gpu/site.tar.xz -C /tmp/site && tar xzf .gpu/src.tar.gz -C /tmp/src
