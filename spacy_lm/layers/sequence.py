@@ -68,19 +68,24 @@ def _sequence_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
     if T == 0:
         Ys = [xp.zeros((0, nO), dtype=dtype) for _ in Xs]
         return Ys, lambda dYs: [xp.zeros((0, nI), dtype=dtype) for _ in dYs]
+    # Longest first: at inference the LSTM then steps only over the rows still running.
+    order = sorted(range(B), key=lambda b: -lengths[b])
+    column = [0] * B
+    for j, b in enumerate(order):
+        column[b] = j
     X = xp.zeros((T, B, nI), dtype=dtype)
     for b, Xb in enumerate(Xs):
-        X[: lengths[b], b] = Xb
-    lengths_arr = ops.asarray1i(lengths)
+        X[: lengths[b], column[b]] = Xb
+    lengths_arr = ops.asarray1i([lengths[b] for b in order])
     (Y, _), bp_lstm = lstm((X, lengths_arr, None), is_train)
-    Ys = [Y[: lengths[b], b] for b in range(B)]
+    Ys = [Y[: lengths[b], column[b]] for b in range(B)]
 
     def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
         dY = xp.zeros(Y.shape, dtype=Y.dtype)
         for b, dYb in enumerate(dYs):
-            dY[: lengths[b], b] = dYb
+            dY[: lengths[b], column[b]] = dYb
         dX, _ = bp_lstm((dY, None))
-        return [dX[: lengths[b], b] for b in range(B)]
+        return [dX[: lengths[b], column[b]] for b in range(B)]
 
     return Ys, backprop
 
