@@ -41,6 +41,11 @@ MULTIHASH = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64,
 SYSTEMS = {
     "spacy_lm_lstm": {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": MULTIHASH, "width": 128,
                       "depth": 1, "dropout": 0.2, "pooling": "mean_max", "exclusive_classes": True},
+    # wide and deep: the same LSTM plus BOW uni+bigram scores concatenated before the output layer
+    "spacy_lm_lstm_bow": {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": MULTIHASH, "width": 128,
+                          "depth": 1, "dropout": 0.2, "pooling": "mean_max", "exclusive_classes": True,
+                          "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                                           "ngram_size": 2, "no_output_layer": True, "length": 262144}},
     "spacy_bow_v3": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
                      "no_output_layer": False, "length": 262144},
     "spacy_ensemble_v2": {"@architectures": "spacy.TextCatEnsemble.v2",
