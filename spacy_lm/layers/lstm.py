@@ -212,20 +212,27 @@ def _gates_(ops: Ops, G, nO: int):
     return G
 
 
+def _project_inputs(model, layer: int, direction: int, X):
+    """The parameters of one layer and direction, and the input projection of every step at
+    once (one matrix product, bias added): ``(W, U, acts)``, acts ``(T, B, 4 * nO)``."""
+    W_name, U_name, b_name = _param_names(layer, direction)
+    W = model.get_param(W_name)
+    U = model.get_param(U_name)
+    T, B, nI = X.shape
+    acts = model.ops.xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, 4 * U.shape[1])
+    acts += model.get_param(b_name)
+    return W, U, acts
+
+
 def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
     """One layer, one direction. Returns (Y, hT, cT, backprop)."""
     ops = model.ops
     xp = ops.xp
     W_name, U_name, b_name = _param_names(layer, direction)
-    W = model.get_param(W_name)
-    U = model.get_param(U_name)
-    b = model.get_param(b_name)
+    W, U, acts = _project_inputs(model, layer, direction, X)
     T, B, nI = X.shape
     nO = U.shape[1]
     X2d = X.reshape(T * B, nI)
-    # The input projection of every step at once: one matrix product.
-    acts = xp.matmul(X2d, W.T).reshape(T, B, 4 * nO)
-    acts += b
     order = range(T) if direction == 0 else range(T - 1, -1, -1)
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
     # Cs[t] / Hs[t]: the state *before* step t (in time index), kept for backprop.
@@ -301,14 +308,9 @@ def _run_direction_active(model, layer, direction, X, active: List[int], h0, c0)
     FLOPs: on SST-2 batches of 128 the masked loop computes 2.35x the real steps."""
     ops = model.ops
     xp = ops.xp
-    W_name, U_name, b_name = _param_names(layer, direction)
-    W = model.get_param(W_name)
-    U = model.get_param(U_name)
-    b = model.get_param(b_name)
-    T, B, nI = X.shape
+    _, U, acts = _project_inputs(model, layer, direction, X)
+    T, B, _ = X.shape
     nO = U.shape[1]
-    acts = xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, 4 * nO)
-    acts += b
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
     h = h0.copy()
     c = c0.copy()
