@@ -20,6 +20,7 @@ Gate order is PyTorch's (input, forget, cell, output).
 """
 from typing import Callable, List, Optional, Tuple
 
+import numpy
 from thinc.api import Model, NumpyOps, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
@@ -170,10 +171,10 @@ def _active_rows(ops: Ops, lengths, T: int) -> Optional[List[int]]:
 
     Then the running rows of step ``t`` are the first ``active[t]``, in either direction, and
     inference can skip the padded rows instead of computing and masking them."""
-    host = ops.to_numpy(ops.xp.asarray(lengths))
+    host = numpy.asarray(ops.to_numpy(ops.xp.asarray(lengths)))
     if len(host) < 2 or (host[:-1] < host[1:]).any():
         return None
-    return [int((host > t).sum()) for t in range(T)]
+    return (host.reshape(1, -1) > numpy.arange(T).reshape(-1, 1)).sum(axis=1).tolist()
 
 
 def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
