@@ -150,6 +150,8 @@ def run_fasttext(dataset: str, splits, args, **settings) -> Dict[str, object]:
     NumPy 2 (np.array(copy=False)), so predictions go through the C++ binding directly."""
     import tempfile
 
+    from spacy_lm.scorers import macro_f1
+
     try:
         import fasttext
     except ImportError:
@@ -167,14 +169,8 @@ def run_fasttext(dataset: str, splits, args, **settings) -> Dict[str, object]:
     infer_s = time.perf_counter() - start
     gold = [y for _, y in splits["test"]]
     labels = sorted(set(DATASETS[dataset][4].values()))
-    f1s = []
-    for lab in labels:
-        tp = sum(p == lab and g == lab for p, g in zip(preds, gold))
-        fp = sum(p == lab and g != lab for p, g in zip(preds, gold))
-        fn = sum(p != lab and g == lab for p, g in zip(preds, gold))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return {"settings": settings, "accuracy": sum(p == g for p, g in zip(preds, gold)) / len(gold),
-            "macro_f1": sum(f1s) / len(f1s), "train_s": round(train_s, 2),
+            "macro_f1": macro_f1(gold, preds, labels), "train_s": round(train_s, 2),
             "infer_words_per_s": round(sum(len(t.split()) for t in texts) / infer_s, 1)}
 
 

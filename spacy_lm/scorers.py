@@ -256,7 +256,9 @@ def nearest_label(polarity: float, label_values: Dict[str, float]) -> str:
     return min(label_values, key=lambda k: (abs(polarity - label_values[k]), -label_values[k]))
 
 
-def _macro_f1(golds: List[str], preds: List[str], classes: Iterable[str]) -> Optional[float]:
+def macro_f1(golds: List[str], preds: List[str], classes: Iterable[str]) -> Optional[float]:
+    """Mean F1 over ``classes`` seen in gold or predictions (None if none is), for label lists
+    outside spaCy's Scorer (peers' predictions in benchmarks, project tables)."""
     f1s = []
     for c in classes:
         tp = sum(1 for g, p in zip(golds, preds) if g == c and p == c)
@@ -329,7 +331,7 @@ def sentiment_score(examples: Iterable[Example], *, label_values: Optional[Dict[
     scores: Dict[str, Any] = {
         "sentiment_sign_acc": sum((p >= 0) == (g > 0) for p, g in signed) / len(signed) if signed else None,
         "sentiment_accuracy": sum(g == p for g, p in zip(gold_classes, pred_classes)) / n if n else None,
-        "sentiment_macro_f": _macro_f1(gold_classes, pred_classes,
+        "sentiment_macro_f": macro_f1(gold_classes, pred_classes,
                                        list(label_values) if use_classes else SENTIMENT_LABELS),
         "sentiment_mae": sum(abs(p - g) for p, g in zip(preds, golds)) / n if n else None,
         "sentiment_pearson": _pearson(preds, golds),

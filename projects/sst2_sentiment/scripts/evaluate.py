@@ -12,7 +12,7 @@ from typing import List
 import spacy
 import typer
 from spacy.util import registry
-from spacy_lm.scorers import corpus_perplexity, read_corpus_docs
+from spacy_lm.scorers import corpus_perplexity, macro_f1, read_corpus_docs
 
 LABELS = {"0": "NEG", "1": "POS"}
 
@@ -31,12 +31,8 @@ def lexicon_score(nlp, path: Path, file_format: str) -> dict:
     pairs = list(iter_labelled_texts(path, format=file_format))
     gold = [LABELS[label] for _, label in pairs]
     guess = ["POS" if doc._.sentiment_polarity > 0 else "NEG" for doc in nlp.pipe(text for text, _ in pairs)]
-    f_scores = []
-    for label in sorted(set(LABELS.values())):
-        tp = sum(g == p == label for g, p in zip(gold, guess))
-        n_guess, n_gold = guess.count(label), gold.count(label)
-        f_scores.append(2 * tp / (n_guess + n_gold) if n_guess + n_gold else 0.0)
-    return {"accuracy": sum(g == p for g, p in zip(gold, guess)) / len(gold), "macro_f": sum(f_scores) / len(f_scores),
+    return {"accuracy": sum(g == p for g, p in zip(gold, guess)) / len(gold),
+            "macro_f": macro_f1(gold, guess, sorted(set(LABELS.values()))),
             "ece": None, "docs": len(gold)}
 
 
