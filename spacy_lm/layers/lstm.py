@@ -20,9 +20,11 @@ Gate order is PyTorch's (input, forget, cell, output).
 """
 from typing import Callable, List, Optional, Tuple
 
-import numpy
-from thinc.api import Model, NumpyOps, Ops, registry
+from thinc.api import Model, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
+
+from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
+                        param_names, project_inputs, step_matmul)
 
 LSTMState = Tuple[Floats3d, Floats3d]
 LSTMInput = Tuple[Floats3d, Optional[Ints1d], Optional[LSTMState]]
@@ -39,43 +41,17 @@ def LSTM(
     dropout: float = 0.0,
 ) -> Model[LSTMInput, LSTMOutput]:
     """A stateful LSTM stack; ``dropout`` is applied between layers while training."""
-    if depth < 1:
-        raise ValueError(f"LSTM depth must be at least 1, got {depth}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"LSTM dropout must be in [0, 1), got {dropout}")
-    return Model(
-        "lstm",
-        forward,
-        init=init,
-        dims={"nO": nO, "nI": nI},
-        attrs={"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout},
-    )
+    attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
+                            initial_state=initial_state, step=lstm_step, select_state=select_lstm_state)
+    return Model("lstm", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
-def _dirs(model: Model) -> int:
-    return 2 if model.attrs["bidirectional"] else 1
-
-
-def _param_names(layer: int, direction: int) -> Tuple[str, str, str]:
-    return (f"W{layer}_{direction}", f"U{layer}_{direction}", f"b{layer}_{direction}")
 
 
 def init(model: Model, X: Optional[LSTMInput] = None, Y: Optional[LSTMOutput] = None) -> None:
     if X is not None and model.has_dim("nI") is None:
         model.set_dim("nI", X[0].shape[-1])
-    nO = model.get_dim("nO")
-    nI = model.get_dim("nI")
-    dirs = _dirs(model)
-    # PyTorch's default: every weight and bias ~ U(-1/sqrt(nO), 1/sqrt(nO)).
-    scale = 1.0 / (nO**0.5)
-    xp = model.ops.xp
-    for layer in range(model.attrs["depth"]):
-        layer_nI = nI if layer == 0 else nO * dirs
-        for direction in range(dirs):
-            W, U, b = _param_names(layer, direction)
-            for name, shape in ((W, (4 * nO, layer_nI)), (U, (4 * nO, nO)), (b, (4 * nO,))):
-                values = xp.random.uniform(-scale, scale, shape).astype("float32")
-                model.set_param(name, model.ops.asarray(values))
+    init_uniform_params(model, 4)
 
 
 def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput, Callable]:
@@ -84,10 +60,10 @@ def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput
     xp = ops.xp
     T, B, _ = X.shape
     nO = model.get_dim("nO")
-    dirs = _dirs(model)
+    dirs = n_directions(model)
     depth = model.attrs["depth"]
-    mask = _make_mask(ops, T, B, lengths, X.dtype)
-    active = _active_rows(ops, lengths, T) if mask is not None and not is_train else None
+    mask = make_mask(ops, T, B, lengths, X.dtype)
+    active = active_rows(ops, lengths, T) if mask is not None and not is_train else None
     if state is None:
         h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
         c0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
@@ -150,31 +126,8 @@ def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput
     return (Y, (hT, cT)), backprop
 
 
-def _make_mask(ops: Ops, T: int, B: int, lengths: Optional[Ints1d], dtype) -> Optional[Floats3d]:
-    """(T, B, 1) mask of real steps, or None when every sequence fills the window."""
-    if lengths is None:
-        return None
-    xp = ops.xp
-    lengths = xp.asarray(lengths)
-    if lengths.shape != (B,):
-        raise ValueError(f"LSTM got {lengths.shape[0]} lengths for a batch of {B} sequences")
-    if B and (int(lengths.max()) > T or int(lengths.min()) < 0):
-        raise ValueError(f"LSTM lengths must lie in [0, {T}], got {lengths.tolist()}")
-    if B and int(lengths.min()) == T:
-        return None
-    steps = xp.arange(T).reshape(T, 1)
-    return (steps < lengths.reshape(1, B)).astype(dtype).reshape(T, B, 1)
 
 
-def _active_rows(ops: Ops, lengths, T: int) -> Optional[List[int]]:
-    """Rows still running at each step, if the batch is sorted longest first (else None).
-
-    Then the running rows of step ``t`` are the first ``active[t]``, in either direction, and
-    inference can skip the padded rows instead of computing and masking them."""
-    host = numpy.asarray(ops.to_numpy(ops.xp.asarray(lengths)))
-    if len(host) < 2 or (host[:-1] < host[1:]).any():
-        return None
-    return (host.reshape(1, -1) > numpy.arange(T).reshape(-1, 1)).sum(axis=1).tolist()
 
 
 def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
@@ -186,17 +139,6 @@ def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
         )
 
 
-def _step_matmul(ops: Ops, A, B, *, trans_b: bool = False):
-    """``A @ B`` (or ``A @ B.T``) for the small per-step products of the recurrence.
-
-    On CPU, float32 goes through Thinc's single-threaded BLIS gemm: a (batch x width)
-    product is too small to gain from threads, and multi-threaded OpenBLAS collapses when
-    the cores are busy (measured here: 15.8 ms vs 0.6 ms per step on a loaded 2-core
-    machine). Other ops and dtypes (CuPy, float64 in gradient checks) use ``xp.matmul``.
-    """
-    if isinstance(ops, NumpyOps) and A.dtype == "float32" and B.dtype == "float32":
-        return ops.gemm(A, B, trans2=trans_b)
-    return ops.xp.matmul(A, B.T if trans_b else B)
 
 
 def _gates_(ops: Ops, G, nO: int):
@@ -213,24 +155,14 @@ def _gates_(ops: Ops, G, nO: int):
     return G
 
 
-def _project_inputs(model, layer: int, direction: int, X):
-    """The parameters of one layer and direction, and the input projection of every step at
-    once (one matrix product, bias added): ``(W, U, acts)``, acts ``(T, B, 4 * nO)``."""
-    W_name, U_name, b_name = _param_names(layer, direction)
-    W = model.get_param(W_name)
-    U = model.get_param(U_name)
-    T, B, nI = X.shape
-    acts = model.ops.xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, 4 * U.shape[1])
-    acts += model.get_param(b_name)
-    return W, U, acts
 
 
 def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
     """One layer, one direction. Returns (Y, hT, cT, backprop)."""
     ops = model.ops
     xp = ops.xp
-    W_name, U_name, b_name = _param_names(layer, direction)
-    W, U, acts = _project_inputs(model, layer, direction, X)
+    W_name, U_name, b_name = param_names(layer, direction)
+    W, U, acts = project_inputs(model, layer, direction, X)
     T, B, nI = X.shape
     nO = U.shape[1]
     X2d = X.reshape(T * B, nI)
@@ -243,7 +175,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
     h, c = h0, c0
     for t in order:
         G = acts[t]
-        G += _step_matmul(ops, h, U, trans_b=True)
+        G += step_matmul(ops, h, U, trans_b=True)
         _gates_(ops, G, nO)
         i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
         c_new = f * c
@@ -286,7 +218,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
             dG[:, nO : 2 * nO] = dc_new * Cprev[t] * f * (1 - f)
             dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
             dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
-            dh_prev = _step_matmul(ops, dG, U)
+            dh_prev = step_matmul(ops, dG, U)
             dc_prev = dc_new * f
             if mask is not None:
                 keep = 1 - mask[t]
@@ -309,7 +241,7 @@ def _run_direction_active(model, layer, direction, X, active: List[int], h0, c0)
     FLOPs: on SST-2 batches of 128 the masked loop computes 2.35x the real steps."""
     ops = model.ops
     xp = ops.xp
-    _, U, acts = _project_inputs(model, layer, direction, X)
+    _, U, acts = project_inputs(model, layer, direction, X)
     T, B, _ = X.shape
     nO = U.shape[1]
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
@@ -320,7 +252,7 @@ def _run_direction_active(model, layer, direction, X, active: List[int], h0, c0)
         if k == 0:
             continue
         G = acts[t, :k]
-        G += _step_matmul(ops, h[:k], U, trans_b=True)
+        G += step_matmul(ops, h[:k], U, trans_b=True)
         _gates_(ops, G, nO)
         c_new = G[:, nO : 2 * nO] * c[:k]
         c_new += G[:, :nO] * G[:, 2 * nO : 3 * nO]
@@ -347,12 +279,12 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
     c_out = xp.empty_like(c0)
     layer_input = x
     for layer in range(depth):
-        W_name, U_name, b_name = _param_names(layer, 0)
+        W_name, U_name, b_name = param_names(layer, 0)
         W = model.get_param(W_name)
         U = model.get_param(U_name)
-        G = _step_matmul(model.ops, layer_input, W, trans_b=True)
+        G = step_matmul(model.ops, layer_input, W, trans_b=True)
         G += model.get_param(b_name)
-        G += _step_matmul(model.ops, h0[layer], U, trans_b=True)
+        G += step_matmul(model.ops, h0[layer], U, trans_b=True)
         _gates_(model.ops, G, nO)
         i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
         c = f * c0[layer] + i * g
@@ -365,7 +297,13 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
 
 def initial_state(model: Model, batch_size: int, dtype="float32") -> LSTMState:
     """Zero state for ``batch_size`` sequences."""
-    n = model.attrs["depth"] * _dirs(model)
+    n = model.attrs["depth"] * n_directions(model)
     shape = (n, batch_size, model.get_dim("nO"))
     xp = model.ops.xp
     return xp.zeros(shape, dtype=dtype), xp.zeros(shape, dtype=dtype)
+
+
+def select_lstm_state(model: Model, state: LSTMState, index) -> LSTMState:
+    """Rows ``index`` (batch axis) of an ``(h, c)`` state."""
+    index = model.ops.asarray(index, dtype="int32")
+    return state[0][:, index], state[1][:, index]

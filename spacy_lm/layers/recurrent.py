@@ -1,0 +1,121 @@
+"""What every recurrent layer here shares: masks, active rows, per-step products, and the
+cell contract that lets an LM or an encoder use any cell without knowing its state.
+
+Cell contract (`spacy_lm.LSTM.v1`, `spacy_lm.GRU.v1`): a Thinc model whose forward takes
+``(X, lengths, state)`` (time-major ``X`` ``(T, B, nI)``, optional ``lengths`` ``(B,)``,
+``state`` None for zeros) and returns ``(Y, state)``; backprop takes ``(dY, d_state)`` and
+returns ``(dX, d_state0)``. The state's layout (an LSTM's ``(h, c)``, a GRU's ``h``) is the
+cell's own business: callers use the three functions the cell keeps in its attrs, through
+:func:`initial_state`, :func:`step` and :func:`select_state` below.
+"""
+from typing import Any, Callable, List, Optional
+
+import numpy
+from thinc.api import Model, NumpyOps, Ops
+from thinc.types import Floats2d, Floats3d, Ints1d
+
+State = Any
+CELL_FUNCTIONS = ("initial_state", "step", "select_state")
+
+
+def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_state: Callable,
+                    step: Callable, select_state: Callable) -> dict:
+    """The attrs every cell layer carries (the functions are rebuilt from config, not saved)."""
+    if depth < 1:
+        raise ValueError(f"recurrent depth must be at least 1, got {depth}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"recurrent dropout must be in [0, 1), got {dropout}")
+    return {"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout,
+            "initial_state": initial_state, "step": step, "select_state": select_state}
+
+
+def initial_state(cell: Model, batch_size: int) -> State:
+    """The zero state of ``batch_size`` sequences."""
+    return cell.attrs["initial_state"](cell, batch_size)
+
+
+def step(cell: Model, x: Floats2d, state: State):
+    """One token per row through a unidirectional stack: ``(y (B, nO), new state)``."""
+    return cell.attrs["step"](cell, x, state)
+
+
+def select_state(cell: Model, state: State, index) -> State:
+    """Rows ``index`` of a batch state, in that order (rows may repeat)."""
+    return cell.attrs["select_state"](cell, state, index)
+
+
+def n_directions(model: Model) -> int:
+    return 2 if model.attrs["bidirectional"] else 1
+
+
+def make_mask(ops: Ops, T: int, B: int, lengths: Optional[Ints1d], dtype) -> Optional[Floats3d]:
+    """(T, B, 1) mask of real steps, or None when every sequence fills the window."""
+    if lengths is None:
+        return None
+    xp = ops.xp
+    lengths = xp.asarray(lengths)
+    if lengths.shape != (B,):
+        raise ValueError(f"recurrent layer got {lengths.shape[0]} lengths for a batch of {B} sequences")
+    if B and (int(lengths.max()) > T or int(lengths.min()) < 0):
+        raise ValueError(f"recurrent layer lengths must lie in [0, {T}], got {lengths.tolist()}")
+    if B and int(lengths.min()) == T:
+        return None
+    steps = xp.arange(T).reshape(T, 1)
+    return (steps < lengths.reshape(1, B)).astype(dtype).reshape(T, B, 1)
+
+
+def active_rows(ops: Ops, lengths, T: int) -> Optional[List[int]]:
+    """Rows still running at each step, if the batch is sorted longest first (else None).
+
+    Then the running rows of step ``t`` are the first ``active[t]``, in either direction, and
+    inference can skip the padded rows instead of computing and masking them."""
+    host = numpy.asarray(ops.to_numpy(ops.xp.asarray(lengths)))
+    if len(host) < 2 or (host[:-1] < host[1:]).any():
+        return None
+    return (host.reshape(1, -1) > numpy.arange(T).reshape(-1, 1)).sum(axis=1).tolist()
+
+
+def step_matmul(ops: Ops, A, B, *, trans_b: bool = False):
+    """``A @ B`` (or ``A @ B.T``) for the small per-step products of the recurrence.
+
+    On CPU, float32 goes through Thinc's single-threaded BLIS gemm: a (batch x width)
+    product is too small to gain from threads, and multi-threaded OpenBLAS collapses when
+    the cores are busy (measured here: 15.8 ms vs 0.6 ms per step on a loaded 2-core
+    machine). Other ops and dtypes (CuPy, float64 in gradient checks) use ``xp.matmul``.
+    """
+    if isinstance(ops, NumpyOps) and A.dtype == "float32" and B.dtype == "float32":
+        return ops.gemm(A, B, trans2=trans_b)
+    return ops.xp.matmul(A, B.T if trans_b else B)
+
+
+def param_names(layer: int, direction: int):
+    """Weight names of one layer and direction: input ``W``, recurrent ``U``, bias ``b``."""
+    return (f"W{layer}_{direction}", f"U{layer}_{direction}", f"b{layer}_{direction}")
+
+
+def init_uniform_params(model: Model, n_gates: int) -> None:
+    """PyTorch's default for recurrent layers: every weight and bias ~ U(-1/sqrt(nO), 1/sqrt(nO))."""
+    nO = model.get_dim("nO")
+    nI = model.get_dim("nI")
+    dirs = n_directions(model)
+    scale = 1.0 / (nO**0.5)
+    xp = model.ops.xp
+    for layer in range(model.attrs["depth"]):
+        layer_nI = nI if layer == 0 else nO * dirs
+        for direction in range(dirs):
+            W, U, b = param_names(layer, direction)
+            for name, shape in ((W, (n_gates * nO, layer_nI)), (U, (n_gates * nO, nO)), (b, (n_gates * nO,))):
+                values = xp.random.uniform(-scale, scale, shape).astype("float32")
+                model.set_param(name, model.ops.asarray(values))
+
+
+def project_inputs(model: Model, layer: int, direction: int, X):
+    """The parameters of one layer and direction, and the input projection of every step at
+    once (one matrix product, bias added): ``(W, U, acts)``, acts ``(T, B, n_gates * nO)``."""
+    W_name, U_name, b_name = param_names(layer, direction)
+    W = model.get_param(W_name)
+    U = model.get_param(U_name)
+    T, B, nI = X.shape
+    acts = model.ops.xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, W.shape[0])
+    acts += model.get_param(b_name)
+    return W, U, acts
