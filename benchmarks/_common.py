@@ -158,7 +158,7 @@ class ThincLM:
         self.state = None
 
     def train_step(self, data: numpy.ndarray, targets: numpy.ndarray, lr: float) -> float:
-        from spacy_lm.layers.output_softmax import softmax_cross_entropy
+        from spacy_lm.ops import softmax_cross_entropy
 
         ops = self.model.ops
         (logits, self.state), backprop = self.model((data, None, self.state), is_train=True)
@@ -170,7 +170,7 @@ class ThincLM:
         return float(nll.mean())
 
     def eval_step(self, data: numpy.ndarray, targets: numpy.ndarray) -> float:
-        from spacy_lm.layers.output_softmax import softmax_cross_entropy
+        from spacy_lm.ops import softmax_cross_entropy
 
         (logits, self.state), _ = self.model((data, None, self.state), is_train=False)
         nll, _ = softmax_cross_entropy(self.model.ops, logits, targets, overwrite=True)

@@ -52,7 +52,7 @@ def copy_params(src, dst):
 
 
 def train_steps(model, batches, lr):
-    from spacy_lm.layers.output_softmax import softmax_cross_entropy
+    from spacy_lm.ops import softmax_cross_entropy
     from spacy_lm.training import clip_global_grad_norm, sgd_step
 
     ops = model.ops

@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 import numpy
 
 from .errors import Errors
-from .layers.output_softmax import log_softmax
+from .ops import log_softmax, softmax
 from .types import LanguageModel, is_language_model
 from .vocab import TokenVocab
 
@@ -378,17 +378,12 @@ def _warp(ops, scores, config: GenerationConfig):
     if config.top_k:
         _top_k(xp, scores, config.top_k)
     if config.top_p < 1.0:
-        _top_p(xp, scores, config.top_p)
+        _top_p(ops, scores, config.top_p)
     if config.min_p > 0.0:
         _min_p(xp, scores, config.min_p)
     if config.typical_p < 1.0:
         _typical_p(ops, scores, config.typical_p)
     return scores
-
-
-def _softmax(xp, scores):
-    exp = xp.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _top_k(xp, scores, k: int) -> None:
@@ -400,10 +395,11 @@ def _top_k(xp, scores, k: int) -> None:
     scores[scores < kth] = NEG_INF
 
 
-def _top_p(xp, scores, top_p: float) -> None:
+def _top_p(ops, scores, top_p: float) -> None:
     """Drop the least likely tokens whose total probability stays within 1 - top_p (HF)."""
+    xp = ops.xp
     ascending = xp.sort(scores, axis=1)
-    cdf = xp.cumsum(_softmax(xp, ascending), axis=1)
+    cdf = xp.cumsum(softmax(ops, ascending), axis=1)
     n_dropped = xp.minimum((cdf <= 1.0 - top_p).sum(axis=1), scores.shape[1] - 1)
     threshold = ascending[xp.arange(scores.shape[0]), n_dropped][:, None]
     scores[scores < threshold] = NEG_INF

@@ -2,7 +2,7 @@ import numpy
 from thinc.api import fix_random_seed
 
 from spacy_lm.architectures.lstm_lm import build_lstm_language_model
-from spacy_lm.layers.output_softmax import softmax_cross_entropy
+from spacy_lm.ops import softmax_cross_entropy
 from spacy_lm.training import clip_global_grad_norm, global_grad_norm, sgd_step
 
 

@@ -1,13 +1,13 @@
 """`spacy_lm.OutputSoftmax.v1`: the vocabulary projection, optionally tied to an embedding.
 
 At inference it returns logits, like Thinc's ``Softmax_v2(normalize_outputs=False)``;
-the loss is :func:`softmax_cross_entropy` over integer targets, which never builds a
-dense one-hot matrix (Thinc's ``CategoricalCrossentropy`` does, and is 7x slower here).
+the loss is :func:`spacy_lm.ops.softmax_cross_entropy` over integer targets, which never
+builds a dense one-hot matrix (Thinc's ``CategoricalCrossentropy`` does, and is 7x slower here).
 """
 from typing import Callable, Optional, Tuple
 
-from thinc.api import Model, Ops, registry
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.api import Model, registry
+from thinc.types import Floats2d
 
 
 @registry.layers("spacy_lm.OutputSoftmax.v1")
@@ -63,42 +63,3 @@ def forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callab
         return xp.matmul(d_logits, W)
 
     return logits, backprop
-
-
-def log_softmax(ops: Ops, logits: Floats2d, *, inplace: bool = False) -> Floats2d:
-    """Row-wise log-probabilities; with ``inplace`` the logits buffer is overwritten
-    (one (rows x vocab) allocation less per decoding step)."""
-    xp = ops.xp
-    out = logits if inplace else logits.copy()
-    out -= out.max(axis=-1, keepdims=True)
-    out -= xp.log(xp.exp(out).sum(axis=-1, keepdims=True))
-    return out
-
-
-def softmax_cross_entropy(
-    ops: Ops, logits: Floats2d, targets: Ints1d, weights: Optional[Floats1d] = None,
-    *, grad_scale: float = 1.0, overwrite: bool = False
-) -> Tuple[Floats1d, Floats2d]:
-    """Per-row negative log-likelihood (nats) of ``targets`` and its gradient w.r.t. ``logits``.
-
-    The gradient is ``(softmax - onehot) * weights * grad_scale``; rows with weight 0
-    (padding) get zero gradient. With ``overwrite`` the logits buffer is reused for the
-    gradient, saving one (rows x vocab) allocation per step.
-    """
-    xp = ops.xp
-    if targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"{targets.shape[0]} targets for {logits.shape[0]} rows of logits")
-    rows = xp.arange(logits.shape[0])
-    buf = logits if overwrite else logits.copy()
-    buf -= buf.max(axis=1, keepdims=True)
-    target_logit = buf[rows, targets]
-    xp.exp(buf, out=buf)
-    sums = buf.sum(axis=1)
-    nll = xp.log(sums) - target_logit
-    scale = grad_scale / sums
-    if weights is not None:
-        scale = scale * weights
-        nll = nll * (weights > 0)
-    buf *= scale.reshape(-1, 1).astype(buf.dtype)
-    buf[rows, targets] -= grad_scale if weights is None else grad_scale * weights
-    return nll, buf

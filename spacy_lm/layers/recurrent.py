@@ -119,3 +119,20 @@ def project_inputs(model: Model, layer: int, direction: int, X):
     acts = model.ops.xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, W.shape[0])
     acts += model.get_param(b_name)
     return W, U, acts
+
+
+CELLS = ("lstm", "gru")
+
+
+def build_cell(cell: str, nO: Optional[int] = None, nI: Optional[int] = None, *, depth: int = 1,
+               bidirectional: bool = False, dropout: float = 0.0) -> Model:
+    """The recurrent stack named by an architecture's ``cell`` setting ("lstm" or "gru")."""
+    if cell == "lstm":
+        from .lstm import LSTM
+
+        return LSTM(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
+    if cell == "gru":
+        from .gru import GRU
+
+        return GRU(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
+    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")

@@ -31,7 +31,7 @@ from ..architectures.lstm_lm import encode, lm_initial_state, lm_step
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..layers.lstm import LSTMState
-from ..layers.output_softmax import log_softmax, softmax_cross_entropy
+from ..ops import log_softmax, softmax_cross_entropy
 from ..scorers import perplexity_score
 from ..vocab import ATTRS, PreparedDoc, TokenVocab
 from .serialization import LMSerializationMixin

@@ -3,7 +3,7 @@ import pytest
 from thinc.api import fix_random_seed
 
 from spacy_lm.architectures.lstm_lm import build_lstm_language_model, lm_initial_state, lm_step
-from spacy_lm.layers.output_softmax import softmax_cross_entropy
+from spacy_lm.ops import softmax_cross_entropy
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
 

@@ -2,9 +2,9 @@ import numpy
 import pytest
 from thinc.api import NumpyOps, Ops
 
-from spacy_lm.layers.output_softmax import log_softmax, softmax_cross_entropy
+from spacy_lm.ops import log_softmax, softmax_cross_entropy
 
-from ..gradcheck import assert_grads_close, numeric_grad
+from .gradcheck import assert_grads_close, numeric_grad
 
 
 @pytest.mark.parametrize("ops_class", [NumpyOps, Ops])

@@ -1,0 +1,56 @@
+"""Softmax maths, written once: every layer, component and the decoder imports it from here.
+
+All functions take a Thinc ``Ops`` (or work on its ``xp`` arrays), so NumPy and CuPy run
+the same code. Rows are the last axis.
+"""
+from typing import Optional, Tuple
+
+from thinc.api import Ops
+from thinc.types import Floats1d, Floats2d, FloatsXd, Ints1d
+
+
+def softmax(ops: Ops, scores: FloatsXd) -> FloatsXd:
+    """Probabilities along the last axis (a fresh array)."""
+    xp = ops.xp
+    out = xp.exp(scores - scores.max(axis=-1, keepdims=True))
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def log_softmax(ops: Ops, logits: Floats2d, *, inplace: bool = False) -> Floats2d:
+    """Row-wise log-probabilities; with ``inplace`` the logits buffer is overwritten
+    (one (rows x vocab) allocation less per decoding step)."""
+    xp = ops.xp
+    out = logits if inplace else logits.copy()
+    out -= out.max(axis=-1, keepdims=True)
+    out -= xp.log(xp.exp(out).sum(axis=-1, keepdims=True))
+    return out
+
+
+def softmax_cross_entropy(
+    ops: Ops, logits: Floats2d, targets: Ints1d, weights: Optional[Floats1d] = None,
+    *, grad_scale: float = 1.0, overwrite: bool = False
+) -> Tuple[Floats1d, Floats2d]:
+    """Per-row negative log-likelihood (nats) of ``targets`` and its gradient w.r.t. ``logits``.
+
+    The gradient is ``(softmax - onehot) * weights * grad_scale``; rows with weight 0
+    (padding) get zero gradient. With ``overwrite`` the logits buffer is reused for the
+    gradient, saving one (rows x vocab) allocation per step.
+    """
+    xp = ops.xp
+    if targets.shape[0] != logits.shape[0]:
+        raise ValueError(f"{targets.shape[0]} targets for {logits.shape[0]} rows of logits")
+    rows = xp.arange(logits.shape[0])
+    buf = logits if overwrite else logits.copy()
+    buf -= buf.max(axis=1, keepdims=True)
+    target_logit = buf[rows, targets]
+    xp.exp(buf, out=buf)
+    sums = buf.sum(axis=1)
+    nll = xp.log(sums) - target_logit
+    scale = grad_scale / sums
+    if weights is not None:
+        scale = scale * weights
+        nll = nll * (weights > 0)
+    buf *= scale.reshape(-1, 1).astype(buf.dtype)
+    buf[rows, targets] -= grad_scale if weights is None else grad_scale * weights
+    return nll, buf
