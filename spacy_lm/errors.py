@@ -41,3 +41,6 @@ class Errors(metaclass=ErrorsWithCodes):
             "exactly one label (its cats value in [0, 1] is the positivity). Got {value!r}.")
     E018 = ("'{name}' got gold cats {cats} that name none of its labels {labels}. Check the reader's "
             "labels or the component's label_values.")
+    # Codes E020-E039: the recurrent core (lstm_lm, batching, architectures); E040-E059: sentiment,
+    # explain, scorers, text classification; E060-E099: readers, n-gram, decoding, CLI, the rest;
+    # E100-E119: recurrent layers (LSTM, GRU).
