@@ -1,0 +1,302 @@
+"""`spacy_lm.GRU.v1`: a multi-layer, optionally bidirectional GRU with explicit state.
+
+The same cell contract as `spacy_lm.LSTM.v1` (see `recurrent.py`), written against `ops.xp`
+alone, so NumpyOps and CupyOps run the same code.
+
+Data layout is time-major: ``X`` has shape ``(T, B, nI)``. Sequences shorter than
+``T`` are given by ``lengths``; padded steps leave the state untouched and output
+zeros, which makes the final state the state after each sequence's last real token
+(for the backward direction too, which simply walks the time axis from the end).
+
+Input:  ``(X, lengths, state)`` where ``state`` is ``None`` (zeros) or ``h0`` of shape
+        ``(depth * dirs, B, nO)``.
+Output: ``(Y, hT)`` with ``Y`` of shape ``(T, B, nO * dirs)``.
+Backprop takes ``(dY, d_state)`` (``d_state`` may be ``None``) and returns ``(dX, dh0)``.
+
+Gates are exactly `torch.nn.GRU`'s, ordered (r, z, n)::
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h
+
+Parameters of layer ``l``, direction ``d``: ``W{l}_{d}`` (3nO, nI), ``U{l}_{d}`` (3nO, nO),
+input bias ``b{l}_{d}`` and recurrent bias ``bh{l}_{d}`` (3nO each), one to one with
+nn.GRU's ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from thinc.api import Model, Ops, registry
+from thinc.types import Floats2d, Floats3d, Ints1d
+
+from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
+                        param_names, project_inputs, step_matmul)
+
+GRUState = Floats3d
+GRUInput = Tuple[Floats3d, Optional[Ints1d], Optional[GRUState]]
+GRUOutput = Tuple[Floats3d, GRUState]
+
+
+@registry.layers("spacy_lm.GRU.v1")
+def GRU(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    depth: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+) -> Model[GRUInput, GRUOutput]:
+    """A stateful GRU stack; ``dropout`` is applied between layers while training."""
+    attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
+                            initial_state=gru_initial_state, step=gru_step, select_state=select_gru_state)
+    return Model("gru", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
+
+
+def recurrent_bias_name(layer: int, direction: int) -> str:
+    return f"bh{layer}_{direction}"
+
+
+def init(model: Model, X: Optional[GRUInput] = None, Y: Optional[GRUOutput] = None) -> None:
+    if X is not None and model.has_dim("nI") is None:
+        model.set_dim("nI", X[0].shape[-1])
+    init_uniform_params(model, 3)
+    nO = model.get_dim("nO")
+    scale = 1.0 / (nO**0.5)
+    xp = model.ops.xp
+    for layer in range(model.attrs["depth"]):
+        for direction in range(n_directions(model)):
+            values = xp.random.uniform(-scale, scale, (3 * nO,)).astype("float32")
+            model.set_param(recurrent_bias_name(layer, direction), model.ops.asarray(values))
+
+
+def forward(model: Model, inputs: GRUInput, is_train: bool) -> Tuple[GRUOutput, Callable]:
+    X, lengths, h0 = inputs
+    xp = model.ops.xp
+    T, B, _ = X.shape
+    nO = model.get_dim("nO")
+    dirs = n_directions(model)
+    depth = model.attrs["depth"]
+    mask = make_mask(model.ops, T, B, lengths, X.dtype)
+    active = active_rows(model.ops, lengths, T) if mask is not None and not is_train else None
+    if h0 is None:
+        h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
+    else:
+        _check_state(h0, depth * dirs, B, nO)
+    drop_rate = model.attrs["dropout_rate"] if is_train else 0.0
+    hT = xp.empty_like(h0)
+    layer_input = X
+    backprops: List[Tuple[List[Callable], Optional[Floats3d]]] = []
+    for layer in range(depth):
+        drop_mask = None
+        if layer > 0 and drop_rate > 0:
+            drop_mask = model.ops.get_dropout_mask(layer_input.shape, drop_rate).astype(X.dtype)
+            layer_input = layer_input * drop_mask
+        outputs, dir_backprops = [], []
+        for direction in range(dirs):
+            k = layer * dirs + direction
+            if active is not None:
+                Yd, hT[k], bp = _run_direction_active(model, layer, direction, layer_input, active, h0[k])
+            else:
+                Yd, hT[k], bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], is_train)
+            outputs.append(Yd)
+            dir_backprops.append(bp)
+        layer_input = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
+        backprops.append((dir_backprops, drop_mask))
+
+    def backprop(d_outputs: Tuple[Floats3d, Optional[GRUState]]) -> Tuple[Floats3d, GRUState]:
+        dY, dhT = d_outputs
+        if dhT is None:
+            dhT = xp.zeros_like(h0)
+        dh0 = xp.empty_like(h0)
+        d_layer_output = dY
+        for layer in range(depth - 1, -1, -1):
+            dir_backprops, drop_mask = backprops[layer]
+            d_input = None
+            for direction in range(dirs):
+                k = layer * dirs + direction
+                dYd = d_layer_output[..., direction * nO : (direction + 1) * nO]
+                dXd, dh0[k] = dir_backprops[direction](dYd, dhT[k])
+                d_input = dXd if d_input is None else d_input + dXd
+            if drop_mask is not None:
+                d_input *= drop_mask
+            d_layer_output = d_input
+        return d_layer_output, dh0
+
+    return (layer_input, hT), backprop
+
+
+def _check_state(h0, n_states: int, B: int, nO: int) -> None:
+    expected = (n_states, B, nO)
+    if tuple(getattr(h0, "shape", ())) != expected:
+        got = tuple(h0.shape) if hasattr(h0, "shape") else type(h0).__name__
+        raise ValueError(f"GRU state must have shape {expected} (depth * directions, batch, width), "
+                         f"one array h, got {got}")
+
+
+def _sigmoid_(xp, A):
+    """sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5, in place."""
+    A *= 0.5
+    xp.tanh(A, out=A)
+    A *= 0.5
+    A += 0.5
+    return A
+
+
+def _cell_(ops: Ops, G, HH, h, nO: int):
+    """One GRU step, in place: ``G`` (B, 3nO) holds the input projections (bias added) and
+    becomes ``[r, z, n]``; ``HH`` (B, 3nO) the recurrent projections (bias added). Returns h'."""
+    xp = ops.xp
+    rz = G[:, : 2 * nO]
+    rz += HH[:, : 2 * nO]
+    _sigmoid_(xp, rz)
+    n = G[:, 2 * nO :]
+    n += G[:, :nO] * HH[:, 2 * nO :]
+    xp.tanh(n, out=n)
+    h_new = h - n
+    h_new *= G[:, nO : 2 * nO]
+    h_new += n
+    return h_new
+
+
+def _recurrent(model: Model, layer: int, direction: int, U, h):
+    HH = step_matmul(model.ops, h, U, trans_b=True)
+    HH += model.get_param(recurrent_bias_name(layer, direction))
+    return HH
+
+
+def _run_direction(model, layer, direction, X, mask, h0, is_train):
+    """One layer, one direction. Returns (Y, hT, backprop)."""
+    xp = model.ops.xp
+    W, U, acts = project_inputs(model, layer, direction, X)
+    T, B, _ = X.shape
+    nO = U.shape[1]
+    Y = xp.zeros((T, B, nO), dtype=X.dtype)
+    # Hprev[t]: the state *before* step t; Hn[t]: W_hn h + b_hn at step t (for backprop).
+    Hprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
+    Hn = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
+    h = h0
+    for t in range(T) if direction == 0 else range(T - 1, -1, -1):
+        HH = _recurrent(model, layer, direction, U, h)
+        h_new = _cell_(model.ops, acts[t], HH, h, nO)
+        if is_train:
+            Hprev[t] = h
+            Hn[t] = HH[:, 2 * nO :]
+        if mask is None:
+            Y[t] = h_new
+            h = h_new
+        else:
+            Y[t] = h_new * mask[t]
+            h = h + mask[t] * (h_new - h)
+    if not is_train:
+        return Y, h, None
+    return Y, h, _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn)
+
+
+def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn):
+    ops = model.ops
+    xp = ops.xp
+    W_name, U_name, b_name = param_names(layer, direction)
+    W = model.get_param(W_name)
+    U = model.get_param(U_name)
+    T, B, nI = X.shape
+    nO = U.shape[1]
+
+    def backprop(dY, dhT):
+        dacts = xp.empty_like(acts)  # d of the input projections: [d_ar, d_az, d_an]
+        dHH = xp.empty_like(acts)  # d of the recurrent projections: [d_ar, d_az, d_an * r]
+        dh = dhT
+        for t in range(T - 1, -1, -1) if direction == 0 else range(T):
+            dh_new = dh + dY[t]
+            if mask is not None:
+                dh_new *= mask[t]
+            _gate_grads_(ops, acts[t], Hprev[t], Hn[t], dh_new, dacts[t], dHH[t], nO)
+            dh_prev = step_matmul(ops, dHH[t], U)
+            dh_new *= acts[t, :, nO : 2 * nO]
+            dh_prev += dh_new
+            if mask is not None:
+                dh_prev += dh * (1 - mask[t])
+            dh = dh_prev
+        dacts2d = dacts.reshape(T * B, 3 * nO)
+        dHH2d = dHH.reshape(T * B, 3 * nO)
+        model.inc_grad(W_name, xp.matmul(dacts2d.T, X.reshape(T * B, nI)))
+        model.inc_grad(U_name, xp.matmul(dHH2d.T, Hprev.reshape(T * B, nO)))
+        model.inc_grad(b_name, dacts2d.sum(axis=0))
+        model.inc_grad(recurrent_bias_name(layer, direction), dHH2d.sum(axis=0))
+        return xp.matmul(dacts2d, W).reshape(T, B, nI), dh
+
+    return backprop
+
+
+def _gate_grads_(ops: Ops, G, h, hn, dh_new, dG, dHH, nO: int) -> None:
+    """Fill ``dG`` / ``dHH`` (B, 3nO) from the activated gates ``G = [r, z, n]``, the previous
+    state ``h``, ``hn = W_hn h + b_hn`` and the gradient ``dh_new`` of h'."""
+    r, z, n = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO :]
+    d_ar, d_az, d_an = dG[:, :nO], dG[:, nO : 2 * nO], dG[:, 2 * nO :]
+    # dz = dh' * (h - n), through the sigmoid: * z * (1 - z)
+    ops.xp.subtract(h, n, out=d_az)
+    d_az *= dh_new
+    d_az *= z
+    d_az *= 1 - z
+    # dn = dh' * (1 - z), through the tanh: * (1 - n^2)
+    ops.xp.multiply(n, n, out=d_an)
+    ops.xp.subtract(1, d_an, out=d_an)
+    d_an *= dh_new
+    d_an *= 1 - z
+    # dr = d_an * hn, through the sigmoid
+    ops.xp.multiply(d_an, hn, out=d_ar)
+    d_ar *= r
+    d_ar *= 1 - r
+    dHH[:, : 2 * nO] = dG[:, : 2 * nO]
+    ops.xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
+
+
+def _run_direction_active(model, layer, direction, X, active: List[int], h0):
+    """Inference over a length-sorted batch: step ``t`` updates only its ``active[t]`` running
+    rows. Same results as the masked loop (padded rows keep their state and output 0)."""
+    xp = model.ops.xp
+    _, U, acts = project_inputs(model, layer, direction, X)
+    T, B, _ = X.shape
+    nO = U.shape[1]
+    Y = xp.zeros((T, B, nO), dtype=X.dtype)
+    h = h0.copy()
+    for t in range(T) if direction == 0 else range(T - 1, -1, -1):
+        k = active[t]
+        if k == 0:
+            continue
+        HH = _recurrent(model, layer, direction, U, h[:k])
+        h_new = _cell_(model.ops, acts[t, :k], HH, h[:k], nO)
+        Y[t, :k] = h_new
+        h[:k] = h_new
+    return Y, h, None
+
+
+def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:
+    """Advance a unidirectional stack by one token: O(1) work per generated token.
+
+    ``x`` has shape ``(B, nI)``; the result equals one step of the full forward pass.
+    """
+    if model.attrs["bidirectional"]:
+        raise ValueError("gru_step needs a unidirectional GRU: a bidirectional one sees the future")
+    depth = model.attrs["depth"]
+    _check_state(state, depth, x.shape[0], model.get_dim("nO"))
+    h_out = model.ops.xp.empty_like(state)
+    layer_input = x
+    for layer in range(depth):
+        W_name, U_name, b_name = param_names(layer, 0)
+        G = step_matmul(model.ops, layer_input, model.get_param(W_name), trans_b=True)
+        G += model.get_param(b_name)
+        U = model.get_param(U_name)
+        HH = _recurrent(model, layer, 0, U, state[layer])
+        h_out[layer] = layer_input = _cell_(model.ops, G, HH, state[layer], U.shape[1])
+    return layer_input, h_out
+
+
+def gru_initial_state(model: Model, batch_size: int, dtype="float32") -> GRUState:
+    """Zero state for ``batch_size`` sequences."""
+    n = model.attrs["depth"] * n_directions(model)
+    return model.ops.xp.zeros((n, batch_size, model.get_dim("nO")), dtype=dtype)
+
+
+def select_gru_state(model: Model, state: GRUState, index) -> GRUState:
+    """Rows ``index`` (batch axis) of an ``h`` state."""
+    return state[:, model.ops.asarray(index, dtype="int32")]
