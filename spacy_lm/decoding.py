@@ -119,22 +119,19 @@ class GenerationConfig:
                "a list of token ids >= 0", self.stop_token_ids)
         _check(self.seed is None or _is_int(self.seed), "seed", "None or an integer", self.seed)
         if self.num_beams > 1 and self.do_sample:
-            raise ValueError("Beam sampling (num_beams > 1 with do_sample=True) is not supported: set "
-                             "do_sample=False for beam search, or num_beams=1 to sample.")
+            raise ValueError(Errors.E068)
         if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
-            raise ValueError(f"num_return_sequences ({self.num_return_sequences}) must be at most num_beams "
-                             f"({self.num_beams}) for beam search.")
+            raise ValueError(Errors.E009.format(setting="num_return_sequences", value=self.num_return_sequences,
+                                                requirement=f"at most num_beams ({self.num_beams}) for beam search"))
         if self.num_beams == 1 and not self.do_sample and self.num_return_sequences > 1:
-            raise ValueError(f"Greedy decoding returns one sequence, got num_return_sequences="
-                             f"{self.num_return_sequences}: set do_sample=True, or num_beams >= "
-                             f"num_return_sequences for beam search.")
+            raise ValueError(Errors.E069.format(n=self.num_return_sequences))
 
     def replace(self, **overrides: Any) -> "GenerationConfig":
         """A validated copy with some settings changed; unknown names are errors, not ignored."""
         valid = [f.name for f in fields(self)]
         unknown = sorted(set(overrides) - set(valid))
         if unknown:
-            raise ValueError(f"Unknown generation setting(s) {unknown}; valid settings: {', '.join(valid)}.")
+            raise ValueError(Errors.E070.format(unknown=unknown, valid=", ".join(valid)))
         return replace_fields(self, **overrides)
 
 
@@ -256,23 +253,22 @@ class _Context:
 def _make_context(lm: LanguageModel, prompts: Sequence[Sequence[int]], config: Optional[GenerationConfig],
                   detokenize: Detokenize) -> _Context:
     if not is_language_model(lm):
-        raise TypeError(f"{type(lm).__name__} does not implement the LanguageModel protocol "
-                        "(lm_vocab, ops, initial_state, prime, step, select_state).")
+        raise TypeError(Errors.E071.format(type=type(lm).__name__))
     config = GenerationConfig() if config is None else config
     config.validate()
     vocab = lm.lm_vocab
     if vocab is None:
-        raise ValueError("The language model has no vocabulary yet: initialize or train it first.")
+        raise ValueError(Errors.E005.format(name=getattr(lm, "name", type(lm).__name__)))
     n_vocab = len(vocab)
     prompts = [[int(t) for t in prompt] for prompt in prompts]
     for i, prompt in enumerate(prompts):
         bad = [t for t in prompt if not 0 <= t < n_vocab]
         if bad:
-            raise ValueError(f"Prompt {i} has token ids {bad[:5]} outside the vocabulary (0..{n_vocab - 1}); "
-                             "map unknown words to lm_vocab.unk_id.")
+            raise ValueError(Errors.E072.format(i=i, ids=bad[:5], last=n_vocab - 1))
     bad = [t for t in config.stop_token_ids if t >= n_vocab]
     if bad:
-        raise ValueError(f"stop_token_ids {bad} are outside the vocabulary (0..{n_vocab - 1}).")
+        raise ValueError(Errors.E009.format(setting="stop_token_ids", value=bad,
+                                            requirement=f"ids inside the vocabulary (0..{n_vocab - 1})"))
     return _Context(lm, vocab, config, prompts, detokenize, frozenset(config.stop_token_ids))
 
 

@@ -9,6 +9,13 @@ class ErrorsWithCodes(type):
         return f"[{code}] {msg}"
 
 
+class Warnings(metaclass=ErrorsWithCodes):
+    """Warning messages with codes (``[W001] ...``), as spaCy's ``Warnings``."""
+
+    W001 = ("{order}-gram Kneser-Ney discounts cannot be estimated from counts-of-counts n1..n4 = {n} "
+            "(small data); using the fallback {fallback}.")
+
+
 class Errors(metaclass=ErrorsWithCodes):
     E001 = ("The language-model vocabulary is empty: no token type occurs at least min_freq={min_freq} "
             "times in {n_tokens} training tokens. Lower `min_freq` or train on more text.")
@@ -44,3 +51,35 @@ class Errors(metaclass=ErrorsWithCodes):
     # Codes E020-E039: the recurrent core (lstm_lm, batching, architectures); E040-E059: sentiment,
     # explain, scorers, text classification; E060-E099: readers, n-gram, decoding, CLI, the rest;
     # E100-E119: recurrent layers (LSTM, GRU).
+    # E060-E067: n-gram tables, corpus readers.
+    E060 = ("The n-gram tables are inconsistent: {reason}. The model data is corrupt or was edited by "
+            "hand; rebuild it (nlp.initialize) or read it again from its ARPA file.")
+    E061 = ("{reader} needs a path, got None: is paths.train / paths.dev set? Set it in the config or "
+            "on the command line (--paths.train corpus.txt).")
+    E062 = "Cannot read the text corpus {path}: {reason}."
+    E063 = "{reader} needs the 'datasets' package: pip install datasets"
+    E064 = ("Text field '{field}' not in the dataset; available columns: {columns}. Set text_field to "
+            "one of them.")
+    E065 = "Record {i}: field '{field}' must be a str, got {type}{hint}."
+    E066 = ("{path} has no column(s) {missing}; its header is {header}. Set text_column / label_column "
+            "to names in the header.")
+    E067 = ("{path}: label {raw!r} is not in the reader's labels {labels}. Add it to `labels` (raw "
+            "label -> category name), or set labels to null to use the raw labels as names.")
+    # E068-E072: decoding.
+    E068 = ("Beam sampling (num_beams > 1 with do_sample=True) is not supported: set do_sample=False "
+            "for beam search, or num_beams=1 to sample.")
+    E069 = ("Greedy decoding returns one sequence, got num_return_sequences={n}: set do_sample=True, "
+            "or num_beams >= num_return_sequences for beam search.")
+    E070 = "Unknown generation setting(s) {unknown}; valid settings: {valid}."
+    E071 = ("{type} does not implement the LanguageModel protocol (lm_vocab, ops, initial_state, "
+            "prime, step, select_state; see spacy_lm/types.py).")
+    E072 = ("Prompt {i} has token ids {ids} outside the vocabulary (0..{last}); map unknown words to "
+            "lm_vocab.unk_id.")
+    # E073-E076: tokenizer, visualize, weighted text classification.
+    E073 = "WhitespaceTokenizer expects a str, got {type}{hint}."
+    E074 = ("render_sentiment needs docs annotated by a sentiment_scorer component; doc {i} ({text!r}) "
+            "has no sentiment_polarity. Run the docs through a pipeline with sentiment_scorer.")
+    E075 = ("'{name}' got gold label(s) {unknown} it does not know (labels: {labels}). Add them in "
+            "[initialize.components] labels or with add_label before training.")
+    E076 = ("class_weights name label(s) {unknown} that '{name}' does not have (labels: {labels}). "
+            "Fix the names in the component's class_weights.")

@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
-from .errors import Errors
+from .errors import Errors, Warnings
 
 BOS_LOG10 = -99.0  # log10 prob written for <s>, which is never predicted (ARPA convention)
 DEFAULT_FALLBACK = (0.5, 1.0, 1.5)  # lmplz --discount_fallback defaults
@@ -227,20 +227,26 @@ class NGramModel:
         return model
 
     def validate(self) -> None:
-        """Raise ValueError if the tables are inconsistent (corrupt or hand-edited data)."""
+        """Raise ValueError (E060) if the tables are inconsistent (corrupt or hand-edited data)."""
         if not self.keys or len(self.logprob) != self.order or len(self.backoff) != self.order - 1:
-            raise ValueError("table lists have inconsistent lengths")
+            raise _corrupt(f"table lists have inconsistent lengths ({len(self.keys)} keys, "
+                           f"{len(self.logprob)} logprob, {len(self.backoff)} backoff)")
         if len(self.keys[0]) != self.n_vocab + 1:
-            raise ValueError("unigram table does not cover the vocabulary")
+            raise _corrupt(f"unigram table does not cover the vocabulary ({len(self.keys[0])} rows, "
+                           f"n_vocab + 1 = {self.n_vocab + 1})")
         for k in range(self.order):
             n = len(self.keys[k])
             if len(self.logprob[k]) != n or (k < self.order - 1 and len(self.backoff[k]) != n):
-                raise ValueError(f"order {k + 1}: arrays of different lengths")
+                raise _corrupt(f"order {k + 1}: arrays of different lengths")
             if n > 1 and not numpy.all(self.keys[k][1:] > self.keys[k][:-1]):
-                raise ValueError(f"order {k + 1}: keys are not strictly increasing")
+                raise _corrupt(f"order {k + 1}: keys are not strictly increasing")
             if k and n:
                 if int(self.keys[k][-1] // numpy.uint64(self.base)) >= len(self.keys[k - 1]):
-                    raise ValueError(f"order {k + 1}: a prefix points outside order {k}")
+                    raise _corrupt(f"order {k + 1}: a prefix points outside order {k}")
+
+
+def _corrupt(reason: str) -> ValueError:
+    return ValueError(Errors.E060.format(reason=reason))
 
 
 # ---------------------------------------------------------------------- building
@@ -284,8 +290,7 @@ def _discounts(counts: numpy.ndarray, order: int, fallback: Optional[Sequence[fl
         return amounts
     if fallback is None:
         raise ValueError(Errors.E012.format(order=order, n=[int(x) for x in n[1:5]]))
-    logger.warning("%d-gram Kneser-Ney discounts cannot be estimated from counts-of-counts n1..n4 = %s "
-                   "(small data); using the fallback %s", order, [int(x) for x in n[1:5]], list(fallback))
+    logger.warning(Warnings.W001.format(order=order, n=[int(x) for x in n[1:5]], fallback=list(fallback)))
     return [float(x) for x in fallback]
 
 

@@ -33,6 +33,8 @@ from spacy.training import Example
 from spacy.util import ensure_path, logger, registry
 from spacy.vocab import Vocab
 
+from .errors import Errors
+
 if TYPE_CHECKING:
     from spacy.language import Language  # noqa: F401
 
@@ -46,18 +48,19 @@ DataFiles = Union[str, List[str], Dict[str, Any]]
 
 def _check_text_file(path: Union[str, Path, None]) -> Path:
     if path is None:
-        raise ValueError("A text corpus needs a path, got None (is paths.train/dev set?)")
+        raise ValueError(Errors.E061.format(reader="A text corpus"))
     loc = ensure_path(path)
     if not loc.exists():
-        raise ValueError(f"Text corpus file not found: {loc}")
+        raise ValueError(Errors.E062.format(path=loc, reason="no such file"))
     if loc.is_dir():
-        raise ValueError(f"Text corpus path is a directory, expected a file: {loc}")
+        raise ValueError(Errors.E062.format(path=loc, reason="it is a directory, expected a file"))
     return loc
 
 
 def _check_lines_per_doc(lines_per_doc: int) -> None:
     if not isinstance(lines_per_doc, int) or lines_per_doc < 1:
-        raise ValueError(f"lines_per_doc must be an integer >= 1, got {lines_per_doc!r}")
+        raise ValueError(Errors.E009.format(setting="lines_per_doc", requirement="an integer >= 1",
+                                            value=lines_per_doc))
 
 
 def _check_eos_marker(eos_marker: Optional[str]) -> None:
@@ -65,9 +68,8 @@ def _check_eos_marker(eos_marker: Optional[str]) -> None:
     if eos_marker is not None and (
         not isinstance(eos_marker, str) or eos_marker.split() != [eos_marker]
     ):
-        raise ValueError(
-            f"eos_marker must be a non-empty string without whitespace, got {eos_marker!r}"
-        )
+        raise ValueError(Errors.E009.format(setting="eos_marker", requirement="a non-empty string without "
+                                            "whitespace, or null", value=eos_marker))
 
 
 def open_text(path: Union[str, Path]) -> TextIO:
@@ -199,7 +201,7 @@ def create_plain_text_reader(
     limit: maximum number of Docs (0: all).
     """
     if path is None:
-        raise ValueError("spacy_lm.PlainTextCorpus.v1 needs a path, got None")
+        raise ValueError(Errors.E061.format(reader="spacy_lm.PlainTextCorpus.v1"))
     return PlainTextLMCorpus(
         path,
         lines_per_doc=lines_per_doc,
@@ -227,9 +229,7 @@ def load_hf_dataset(
     try:
         import datasets
     except ImportError as err:  # pragma: no cover - datasets is a dependency
-        raise ImportError(
-            "spacy_lm.HFDataset.v1 needs the 'datasets' package: pip install datasets"
-        ) from err
+        raise ImportError(Errors.E063.format(reader="spacy_lm.HFDataset.v1")) from err
     logger.debug("Loading HF dataset %s (name=%s, split=%s)", path, name, split)
     return datasets.load_dataset(
         path,
@@ -262,11 +262,8 @@ def iter_hf_texts(
             raise ValueError(_missing_field_message(text_field, list(record)))
         text = record[text_field]
         if not isinstance(text, str):
-            raise TypeError(
-                f"Record {i}: field '{text_field}' must be a str, got "
-                f"{type(text).__name__}"
-                + (" (the record lacks the field)" if text is None else "")
-            )
+            hint = " (the record lacks the field)" if text is None else ""
+            raise TypeError(Errors.E065.format(i=i, field=text_field, type=type(text).__name__, hint=hint))
         text = text.rstrip("\r\n")
         if skip_empty and not text.strip():
             continue
@@ -277,10 +274,7 @@ def iter_hf_texts(
 
 
 def _missing_field_message(text_field: str, columns: Iterable[str]) -> str:
-    return (
-        f"Text field '{text_field}' not in the dataset; available columns: "
-        f"{', '.join(map(str, columns)) or '(none)'}. Set text_field to one of them."
-    )
+    return Errors.E064.format(field=text_field, columns=", ".join(map(str, columns)) or "(none)")
 
 
 class HFDatasetCorpus:
@@ -422,7 +416,7 @@ def iter_labelled_texts(
     import csv
 
     if format not in TEXTCAT_FORMATS:
-        raise ValueError(f"format must be one of {TEXTCAT_FORMATS}, got {format!r}")
+        raise ValueError(_bad_format(format))
     loc = _check_text_file(path)
     with open_text(loc) as handle:
         if format == "label_first":
@@ -437,9 +431,13 @@ def iter_labelled_texts(
                                 if format == "csv" else csv.QUOTE_NONE)
         missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{loc} has no column(s) {missing}; its header is {reader.fieldnames}")
+            raise ValueError(Errors.E066.format(path=loc, missing=missing, header=reader.fieldnames))
         for row in reader:
             yield row[text_column], row[label_column]
+
+
+def _bad_format(format: str) -> str:
+    return Errors.E009.format(setting="format", requirement=f"one of {TEXTCAT_FORMATS}", value=format)
 
 
 class TextCatCorpus:
@@ -454,7 +452,7 @@ class TextCatCorpus:
         self.label_column = label_column
         self.limit = limit
         if format not in TEXTCAT_FORMATS:
-            raise ValueError(f"format must be one of {TEXTCAT_FORMATS}, got {format!r}")
+            raise ValueError(_bad_format(format))
 
     def __call__(self, nlp: "Language") -> Iterator[Example]:
         pairs = iter_labelled_texts(self.path, format=self.format, text_column=self.text_column,
@@ -470,7 +468,7 @@ class TextCatCorpus:
                 break
             name = names.get(raw) if names else raw
             if name is None:
-                raise ValueError(f"{self.path}: label {raw!r} is not in the reader's labels {names}")
+                raise ValueError(Errors.E067.format(path=self.path, raw=raw, labels=names))
             doc = nlp.make_doc(text)
             ref = doc.copy()
             ref.cats = {label: float(label == name) for label in all_names}
@@ -496,6 +494,6 @@ def create_textcat_reader(
     limit: maximum number of examples (0: all).
     """
     if path is None:
-        raise ValueError("spacy_lm.TextCatCorpus.v1 needs a path, got None")
+        raise ValueError(Errors.E061.format(reader="spacy_lm.TextCatCorpus.v1"))
     return TextCatCorpus(path, format=format, labels=labels, text_column=text_column,
                          label_column=label_column, limit=limit)

@@ -476,3 +476,29 @@ def test_cupy_arrays_decode_like_numpy():
         host = generate(random_lm(seed=3), [[2], []], config)
         device = generate(random_lm(seed=3, ops=CupyOps()), [[2], []], config)
         assert [[g.token_ids for g in r] for r in device] == [[g.token_ids for g in r] for r in host]
+
+
+@pytest.mark.parametrize("overrides,code", [
+    ({"num_beams": 2, "do_sample": True}, "E068"),
+    ({"num_return_sequences": 2}, "E069"),
+    ({"num_beams": 2, "num_return_sequences": 3}, "E009"),
+    ({"top_p": 0.0}, "E009"),
+])
+def test_generation_config_errors_are_coded(overrides, code):
+    with pytest.raises(ValueError, match=rf"\[{code}\]"):
+        GenerationConfig(**overrides)
+    with pytest.raises(ValueError, match=r"\[E070\] Unknown generation setting\(s\) \['max_length'\]"):
+        GenerationConfig().replace(max_length=5)
+
+
+def test_decoding_input_errors_are_coded():
+    with pytest.raises(TypeError, match=r"\[E071\] object does not implement"):
+        generate(object(), [[2]])
+    with pytest.raises(ValueError, match=r"\[E072\] Prompt 1 has token ids \[99\]"):
+        generate(random_lm(), [[2], [2, 99]])
+    with pytest.raises(ValueError, match=r"\[E009\] stop_token_ids .*\[99\]"):
+        generate(random_lm(), [[2]], GenerationConfig(stop_token_ids=[99]))
+    lm = random_lm()
+    lm.lm_vocab = None
+    with pytest.raises(ValueError, match=r"\[E005\] 'BigramLM' is not initialized"):
+        generate(lm, [[2]])

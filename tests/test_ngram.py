@@ -194,3 +194,21 @@ def test_read_arpa_errors(tmp_path):
     short.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<s>\t0\n-1\t</s>\n\n\\end\\\n")
     with pytest.raises(ValueError, match="header says 3"):
         read_arpa(short)
+
+
+def test_small_data_fallback_warns_with_code(caplog):
+    with caplog.at_level("WARNING", logger="spacy"):
+        model = estimate(make_stream([[2, 3]], 4), 4, 2, discount_fallback=[0.5, 1.0, 1.5])
+    assert model.discounts[-1] == [0.5, 1.0, 1.5]
+    assert any("[W001]" in r.getMessage() and "[0.5, 1.0, 1.5]" in r.getMessage() for r in caplog.records)
+
+
+def test_corrupt_tables_are_coded_errors():
+    """Deserialised tables that do not fit together raise E060, naming what is wrong."""
+    from spacy_lm.ngram import NGramModel
+
+    msg = estimate(make_stream(random_sentences(50, 6), 6), 6, 2).to_msg()
+    with pytest.raises(ValueError, match=r"\[E060\].*does not cover the vocabulary"):
+        NGramModel.from_msg({**msg, "n_vocab": msg["n_vocab"] + 1})
+    with pytest.raises(ValueError, match=r"\[E060\].*not strictly increasing"):
+        NGramModel.from_msg({**msg, "keys": [list(k)[::-1] for k in msg["keys"]]})

@@ -149,6 +149,18 @@ def test_plain_none_path():
         create_plain_text_reader(None)
 
 
+def test_reader_path_errors_are_coded(tmp_path):
+    from spacy_lm.readers import create_textcat_reader
+
+    for make in (create_plain_text_reader, create_textcat_reader):
+        with pytest.raises(ValueError, match=r"\[E061\] spacy_lm\.\w+\.v1 needs a path.*paths\.train"):
+            make(None)
+    with pytest.raises(ValueError, match=r"\[E062\].*nope\.txt: no such file"):
+        read_plain_text_docs(tmp_path / "nope.txt", Vocab())
+    with pytest.raises(ValueError, match=r"\[E062\].*is a directory"):
+        read_plain_text_docs(tmp_path, Vocab())
+
+
 @pytest.mark.parametrize("bad", ["", "<e o s>", " <eos>"])
 def test_plain_bad_eos_marker(txt, bad):
     with pytest.raises(ValueError, match="eos_marker"):
@@ -288,7 +300,7 @@ def test_hf_missing_field(tmp_path, ws_nlp, offline, streaming):
     reader = create_hf_dataset_reader(
         "json", data_files=str(path), cache_dir=offline, streaming=streaming
     )
-    with pytest.raises(ValueError, match=r"'text'.*body.*id|'text'.*id.*body"):
+    with pytest.raises(ValueError, match=r"\[E064\].*('text'.*body.*id|'text'.*id.*body)"):
         list(reader(ws_nlp))
 
 
@@ -296,7 +308,7 @@ def test_hf_non_string_value(tmp_path, ws_nlp, offline):
     path = tmp_path / "data.jsonl"
     path.write_text('{"text": 5}\n{"text": 6}\n', encoding="utf-8")
     reader = create_hf_dataset_reader("json", data_files=str(path), cache_dir=offline)
-    with pytest.raises(TypeError, match="'text'.*int"):
+    with pytest.raises(TypeError, match=r"\[E065\].*'text'.*int"):
         list(reader(ws_nlp))
 
 
@@ -337,9 +349,9 @@ def test_textcat_corpus_csv_gz_and_errors(tmp_path):
     examples = list(create_textcat_reader(path, format="csv")(spacy.blank("en")))
     assert examples[0].reference.text == 'Good, really "good"'
     assert examples[0].reference.cats == {"0": 0.0, "1": 1.0}
-    with pytest.raises(ValueError, match="no column"):
+    with pytest.raises(ValueError, match=r"\[E066\].*no column"):
         list(create_textcat_reader(path, format="csv", text_column="review")(spacy.blank("en")))
-    with pytest.raises(ValueError, match="not in the reader's labels"):
+    with pytest.raises(ValueError, match=r"\[E067\].*'0' is not in the reader's labels"):
         list(create_textcat_reader(path, format="csv", labels={"1": "POS"})(spacy.blank("en")))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ValueError, match=r"\[E009\] format must be one of .*'json'"):
         create_textcat_reader(path, format="json")
