@@ -20,6 +20,8 @@ from spacy.tokens import Doc
 from spacy.util import ensure_path, registry
 from spacy.vocab import Vocab
 
+from .errors import Errors
+
 # Written by ``to_bytes`` / ``to_disk`` so a saved pipeline records which tokenizer it
 # used; there are no settings to restore.
 _SERIALIZED = {"tokenizer": "spacy_lm.WhitespaceTokenizer.v1"}
@@ -41,10 +43,8 @@ class WhitespaceTokenizer:
 
     def __call__(self, text: str) -> Doc:
         if not isinstance(text, str):
-            raise TypeError(
-                f"WhitespaceTokenizer expects a str, got {type(text).__name__}"
-                + (" (decode bytes to str first)" if isinstance(text, (bytes, bytearray)) else "")
-            )
+            hint = " (decode bytes to str first)" if isinstance(text, (bytes, bytearray)) else ""
+            raise TypeError(Errors.E073.format(type=type(text).__name__, hint=hint))
         words = text.split()
         return Doc(self.vocab, words=words, spaces=_spaces(len(words)))
 

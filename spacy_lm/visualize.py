@@ -11,6 +11,8 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 from spacy.tokens import Doc
 
+from .errors import Errors
+
 NEG_RGB = (215, 48, 39)
 POS_RGB = (26, 152, 80)
 FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif"
@@ -83,9 +85,9 @@ def render_sentiment(docs: Union[Doc, Iterable[Doc]], *, page: bool = True, titl
                      ) -> str:
     """HTML for docs annotated by `sentiment_scorer` (tokens coloured by contribution)."""
     docs_list: List[Doc] = [docs] if isinstance(docs, Doc) else list(docs)
-    for doc in docs_list:
+    for i, doc in enumerate(docs_list):
         if not doc.has_extension("sentiment_polarity") or doc._.sentiment_polarity is None:
-            raise ValueError("render_sentiment needs docs annotated by a sentiment_scorer component.")
+            raise ValueError(Errors.E074.format(i=i, text=doc.text[:40]))
     values = [abs(v) for doc in docs_list for v in (doc._.sentiment_tokens or []) if v is not None]
     scale = max(values, default=0.0) or 1.0
     body = render_legend(scale) + "".join(render_doc(doc, scale) for doc in docs_list)

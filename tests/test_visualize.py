@@ -33,5 +33,5 @@ def test_page_has_legend_sentence_scores_hover_and_colours(tmp_path):
 
 
 def test_unannotated_doc_is_refused():
-    with pytest.raises(ValueError, match="sentiment_scorer"):
+    with pytest.raises(ValueError, match=r"\[E074\].*sentiment_scorer.*doc 0 \('hello'\)"):
         render_sentiment(spacy.blank("en")("hello"))

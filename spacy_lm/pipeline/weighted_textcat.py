@@ -25,17 +25,21 @@ from spacy.pipeline.textcat_multilabel import DEFAULT_MULTI_TEXTCAT_MODEL, Multi
 from spacy.training import Example, validate_examples
 from thinc.api import Model
 
+from ..errors import Errors
+
 ClassWeights = Optional[Union[Dict[str, float], str]]
 
 
 class _ClassWeightsMixin:
     def _init_weights(self, class_weights: ClassWeights) -> None:
         if isinstance(class_weights, str) and class_weights != "balanced":
-            raise ValueError(f"class_weights must be a dict, 'balanced' or null, got {class_weights!r}")
+            raise ValueError(Errors.E009.format(setting="class_weights", value=class_weights,
+                                                requirement="a dict {label: weight}, 'balanced' or null"))
         if isinstance(class_weights, dict):
             bad = {k: v for k, v in class_weights.items() if not (isinstance(v, (int, float)) and v > 0)}
             if bad:
-                raise ValueError(f"class_weights must be positive numbers, got {bad}")
+                raise ValueError(Errors.E009.format(setting="class_weights", requirement="positive numbers",
+                                                    value=bad))
             class_weights = {k: float(v) for k, v in class_weights.items()}
         self.cfg["class_weights"] = class_weights
 
@@ -44,10 +48,7 @@ class _ClassWeightsMixin:
         for eg in examples:
             unknown = sorted(set(eg.reference.cats) - known)
             if unknown:
-                raise ValueError(
-                    f"'{self.name}' got gold label(s) {unknown} it does not know (labels: {list(self.labels)}). "
-                    "Add them in [initialize.components] labels or with add_label before training."
-                )
+                raise ValueError(Errors.E075.format(name=self.name, unknown=unknown, labels=list(self.labels)))
 
     def _resolve_weights(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         weights = self.cfg.get("class_weights")
@@ -65,8 +66,7 @@ class _ClassWeightsMixin:
         elif isinstance(weights, dict):
             unknown = sorted(set(weights) - set(self.labels))
             if unknown:
-                raise ValueError(f"class_weights name label(s) {unknown} that '{self.name}' does not have "
-                                 f"(labels: {list(self.labels)}).")
+                raise ValueError(Errors.E076.format(unknown=unknown, name=self.name, labels=list(self.labels)))
 
     def _weight_vector(self):
         weights = self.cfg.get("class_weights")

@@ -1,0 +1,27 @@
+"""weighted_textcat: bad class_weights and unknown labels are coded errors (spaCy's default model)."""
+import pytest
+import spacy
+from spacy.training import Example
+
+TRAIN = [("good film", {"POS": 1.0, "NEG": 0.0}), ("bad film", {"POS": 0.0, "NEG": 1.0})]
+
+
+@pytest.mark.parametrize("factory", ["weighted_textcat", "weighted_textcat_multilabel"])
+@pytest.mark.parametrize("bad", ["balance", {"POS": 0.0}, {"POS": "2"}])
+def test_bad_class_weights_are_coded_errors(factory, bad):
+    with pytest.raises(ValueError, match=r"\[E009\] class_weights must be"):
+        spacy.blank("en").add_pipe(factory, config={"class_weights": bad})
+
+
+def test_unknown_labels_are_coded_errors():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("weighted_textcat", config={"class_weights": {"MEH": 2.0}})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    with pytest.raises(ValueError, match=r"\[E076\] class_weights name label\(s\) \['MEH'\]"):
+        nlp.initialize(lambda: examples)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("weighted_textcat")
+    nlp.initialize(lambda: examples)
+    bad = [Example.from_dict(nlp.make_doc("x"), {"cats": {"POS": 1.0, "NEG": 0.0, "MEH": 0.0}})]
+    with pytest.raises(ValueError, match=r"\[E075\] 'weighted_textcat' got gold label\(s\) \['MEH'\]"):
+        nlp.update(bad)
