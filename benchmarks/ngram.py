@@ -181,7 +181,7 @@ def worker_component(args) -> Dict[str, object]:
     from spacy.training import Example
 
     from spacy_lm.readers import read_plain_text_docs
-    from spacy_lm.scorers import corpus_perplexity
+    from spacy_lm.corpus import corpus_perplexity
     from spacy_lm.tokenizer import WhitespaceTokenizer
 
     nlp = spacy.blank("en")

@@ -51,6 +51,17 @@ class Errors(metaclass=ErrorsWithCodes):
     # Codes E020-E039: the recurrent core (lstm_lm, batching, architectures); E040-E059: sentiment,
     # explain, scorers, text classification; E060-E099: readers, n-gram, decoding, CLI, the rest;
     # E100-E119: recurrent layers (LSTM, GRU).
+    # E040-E059: sentiment, explain, scorers, text classification
+    E040 = "No component '{name}' in the pipeline; it has {names}."
+    E041 = "The pipeline has no {what} component (components: {names})."
+    E042 = "Integrated gradients need steps >= 1, got {steps!r}."
+    E043 = "{architecture}: {setting} must be {requirement}, got {value!r}."
+    E044 = ("Gold {attr} label(s) {unknown} are not among the component's labels {labels}; add them "
+            "to the component (or its [initialize] labels) first.")
+    E045 = ("spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization (asked "
+            "for {nO} labels): add every label before nlp.initialize (or leave linear_model out).")
+    E046 = ("with_time_major wraps a recurrent cell (forward on (X, lengths, state), see "
+            "spacy_lm/layers/recurrent.py); the layer {name!r} has no {missing}.")
     # E060-E067: n-gram tables, corpus readers.
     E060 = ("The n-gram tables are inconsistent: {reason}. The model data is corrupt or was edited by "
             "hand; rebuild it (nlp.initialize) or read it again from its ARPA file.")

@@ -22,6 +22,8 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from .architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
+from .errors import Errors
+from .pipeline_lookup import find_sentiment_component
 
 ROWS_PER_CHUNK = 20000  # interpolated token rows run at once (bounds memory on long docs)
 
@@ -59,7 +61,7 @@ def integrated_gradients(model: Model, docs: List[Doc], values, steps: int = 32,
     points; docs whose completeness gap |Σ attributions − (F(x) − F(x'))| exceeds
     ``tolerance`` are recomputed with 4× the points, up to ``max_steps``."""
     if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+        raise ValueError(Errors.E042.format(steps=steps))
     Xs = model.get_ref("tok2vec").predict(docs)
     valences = lexicon_valences(model, docs)
     results: List[Optional[Tuple[List[float], float, float]]] = [None] * len(docs)
@@ -122,20 +124,6 @@ def _chunks(lengths: List[int], n_points: int) -> Iterator[List[int]]:
         rows += max(n, 1) * n_points
     if chunk:
         yield chunk
-
-
-def find_sentiment_component(nlp, name: Optional[str] = None) -> str:
-    """The named component, or the first `sentiment_scorer` of the pipeline."""
-    from .pipeline.sentiment_scorer import SentimentScorer
-
-    if name is not None:
-        if name not in nlp.pipe_names:
-            raise ValueError(f"No component '{name}' in the pipeline; it has {nlp.pipe_names}")
-        return name
-    for pipe_name, pipe in nlp.pipeline:
-        if isinstance(pipe, SentimentScorer):
-            return pipe_name
-    raise ValueError(f"The pipeline has no sentiment_scorer component (components: {nlp.pipe_names})")
 
 
 def explain_texts(nlp, texts: List[str], *, component: Optional[str] = None, steps: int = 32) -> List[Doc]:

@@ -1,4 +1,5 @@
-"""Scorers for `spacy train` / `spacy evaluate`.
+"""Scorers for `spacy train` / `spacy evaluate`: scorer functions and their registered factories
+(reading and scoring whole corpora is corpus.py; finding components, pipeline_lookup.py).
 
 `spacy_lm.perplexity_scorer.v1` reads the annotations every LM component writes
 (see extensions.py) and pools them over the corpus: perplexity is exp of the mean NLL
@@ -6,16 +7,13 @@ over all predicted tokens, not a mean of per-doc perplexities.
 """
 import math
 from functools import partial
-from itertools import islice
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
+from .errors import Errors
 from .extensions import SENTIMENT_LABELS, polarity_label
-from .vocab import EOS
 
 
 def perplexity_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
@@ -43,59 +41,6 @@ def perplexity_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, An
 @registry.scorers("spacy_lm.perplexity_scorer.v1")
 def make_perplexity_scorer() -> Callable[..., Dict[str, Any]]:
     return perplexity_score
-
-
-def find_lm_component(nlp, name: Optional[str] = None) -> str:
-    """The named component, or the first one that writes ``doc._.lm_logprob``."""
-    if name is not None:
-        if name not in nlp.pipe_names:
-            raise ValueError(f"No component '{name}' in the pipeline; it has {nlp.pipe_names}")
-        return name
-    for pipe_name, pipe in nlp.pipeline:
-        if hasattr(pipe, "initial_state") and hasattr(pipe, "step"):
-            return pipe_name
-    raise ValueError(f"The pipeline has no language-model component (components: {nlp.pipe_names})")
-
-
-def read_corpus_docs(nlp, path: Union[str, Path], *, limit: int = 0) -> Iterable[Doc]:
-    """Docs of a .spacy DocBin, or of a text file one doc per line. With the whitespace
-    tokenizer lines are read as the benchmark readers read them (one ``<eos>`` marker per
-    line, blank lines too); otherwise each non-blank line goes through the pipeline's tokenizer."""
-    from .readers import open_text, read_plain_text_docs
-    from .tokenizer import WhitespaceTokenizer
-
-    path = Path(path)
-    if path.suffix == ".spacy":
-        docs = DocBin().from_disk(path).get_docs(nlp.vocab)
-        return islice(docs, limit) if limit else docs
-    if isinstance(nlp.tokenizer, WhitespaceTokenizer):
-        return read_plain_text_docs(path, nlp.vocab, eos_marker=EOS, limit=limit)
-
-    def lines() -> Iterable[Doc]:
-        with open_text(path) as handle:
-            texts = (line.strip() for line in handle)
-            docs = (nlp.make_doc(t) for t in texts if t)
-            yield from (islice(docs, limit) if limit else docs)
-
-    return lines()
-
-
-def corpus_perplexity(nlp, docs: Iterable[Doc], *, component: Optional[str] = None, batch_size: int = 64,
-                      progress: bool = False) -> Dict[str, Any]:
-    """Run the pipeline up to the LM component over ``docs`` and pool perplexity scores."""
-    name = find_lm_component(nlp, component)
-    upto = nlp.pipe_names.index(name)
-    enabled = nlp.pipe_names[: upto + 1]
-    if progress:
-        from tqdm import tqdm
-
-        docs = tqdm(docs, desc="Scoring", unit=" docs")
-    with nlp.select_pipes(enable=enabled):
-        examples = [Example(doc, doc) for doc in nlp.pipe(docs, batch_size=batch_size)]
-    scores = perplexity_score(examples)
-    scores["n_docs"] = len(examples)
-    scores["component"] = name
-    return scores
 
 
 # ---------------------------------------------------------------------- text classification
@@ -164,8 +109,7 @@ def textcat_score(examples: Iterable[Example], *, labels: Iterable[str] = (), mu
         for eg in examples:
             unknown = sorted(set(getattr(eg.reference, attr)) - known)
             if unknown:
-                raise ValueError(f"Gold {attr} label(s) {unknown} are not among the component's labels "
-                                 f"{labels}; add them to the component (or its [initialize] labels) first.")
+                raise ValueError(Errors.E044.format(attr=attr, unknown=unknown, labels=labels))
     scores = Scorer.score_cats(examples, attr, labels=labels, multi_label=multi_label, threshold=threshold,
                                positive_label=positive_label, **kwargs)
     prefix = f"{attr}_"
@@ -342,6 +286,7 @@ def sentiment_score(examples: Iterable[Example], *, label_values: Optional[Dict[
 
 
 @registry.scorers("spacy_lm.sentiment_scorer.v1")
-def make_sentiment_scorer() -> Callable[..., Dict[str, Any]]:
-    """Sign accuracy, class accuracy, macro-F1, MAE and Pearson for `sentiment_scorer`."""
+def make_sentiment_score() -> Callable[..., Dict[str, Any]]:
+    """Sign accuracy, class accuracy, macro-F1, MAE and Pearson for `sentiment_scorer`
+    (the component's own factory is `spacy_lm.pipeline.sentiment_scorer.make_sentiment_scorer`)."""
     return sentiment_score

@@ -3,7 +3,8 @@ import numpy
 import pytest
 
 from spacy_lm.architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
-from spacy_lm.explain import explain_texts, find_sentiment_component, integrated_gradients
+from spacy_lm.explain import explain_texts, integrated_gradients
+from spacy_lm.pipeline_lookup import find_sentiment_component
 
 from .gradcheck import numeric_grad
 from .sentiment_fixtures import trained_sentiment_nlp, write_lexicon

@@ -5,7 +5,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from spacy_lm.scorers import corpus_perplexity, find_lm_component, perplexity_score, read_corpus_docs
+from spacy_lm.scorers import perplexity_score
 
 
 def test_perplexity_is_pooled_over_tokens_not_averaged_over_docs(trained_lm):
@@ -32,23 +32,6 @@ def test_nlp_evaluate_reports_lm_scores(trained_lm):
     scores = nlp.evaluate([Example(nlp.make_doc(t), nlp.make_doc(t)) for t in ["the cat sat", "a dog"]])
     assert scores["lm_perplexity"] > 1.0
     assert 0.0 <= scores["lm_accuracy"] <= 1.0
-
-
-def test_corpus_perplexity_reads_text_and_docbin(trained_lm, tmp_path):
-    nlp, _ = trained_lm
-    text_file = tmp_path / "data.txt"
-    text_file.write_text("the cat sat\n\na dog\n", encoding="utf-8")
-    docs = list(read_corpus_docs(nlp, text_file))
-    assert [d.text for d in docs] == ["the cat sat", "a dog"]  # default tokenizer: blank lines skipped
-    scores = corpus_perplexity(nlp, docs)
-    assert scores["n_docs"] == 2 and scores["lm_n_predicted"] == 7
-    assert find_lm_component(nlp) == "lstm_lm"
-    with pytest.raises(ValueError, match="No component 'tagger'"):
-        find_lm_component(nlp, "tagger")
-    from spacy.tokens import DocBin
-
-    DocBin(docs=[Doc(nlp.vocab, words=["a", "cat"])]).to_disk(tmp_path / "d.spacy")
-    assert corpus_perplexity(nlp, read_corpus_docs(nlp, tmp_path / "d.spacy"))["lm_n_predicted"] == 3
 
 
 # ---------------------------------------------------------------------- textcat scorer

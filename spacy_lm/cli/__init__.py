@@ -32,7 +32,7 @@ def perplexity_cli(
     import spacy
     from thinc.api import require_gpu
 
-    from ..scorers import corpus_perplexity, read_corpus_docs
+    from ..corpus import corpus_perplexity, read_corpus_docs
 
     if gpu_id >= 0:
         require_gpu(gpu_id)
@@ -71,7 +71,7 @@ def generate_cli(
     import spacy
 
     from ..pipeline.text_generator import TextGenerator
-    from ..scorers import find_lm_component
+    from ..pipeline_lookup import find_lm_component
 
     settings = dict(max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, do_sample=do_sample,
                     temperature=temperature, top_k=top_k, top_p=top_p, num_beams=num_beams,

@@ -12,6 +12,11 @@ One component, one set of extensions (extensions.py), two kinds of model:
   Token contributions are integrated gradients (explain.py), ``attribution_steps`` points;
   0 turns them off (faster).
 
+The component picks its mode once, from the model's kind (as spaCy's Lemmatizer picks its
+mode): ``_LexiconMode`` or ``_TrainedMode`` below, each with the predict / update / get_loss /
+initialize / explain / serialization hooks; the component itself only validates, resolves
+labels and calls them.
+
 Both write ``doc._.sentiment_polarity`` (also spaCy's ``doc.sentiment``), ``_.sentiment_label``
 (negative / neutral / positive, ``neutral_threshold`` around 0), ``_.sentiment_tokens`` (and
 ``token._.sentiment_contribution``), ``_.sentiment_base`` and, when the doc has sentence
@@ -35,12 +40,14 @@ from ..architectures.sentiment_lstm import logits_to_polarity
 from ..errors import Errors
 from ..explain import integrated_gradients
 from ..extensions import install_sentiment_extensions, set_sentiment_annotations
+from ..ops import log_softmax
 from ..scorers import sentiment_score
 from ..sentiment_lexicon import contributions, sentence_polarities
 from .serialization import LMSerializationMixin
 
 FORMAT_VERSION = 1
 TARGETS = ("classes", "real")
+KINDS = ("lexicon", "neural")
 
 DEFAULT_SENTIMENT_MODEL = """
 [model]
@@ -106,7 +113,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         if not isinstance(attribution_steps, int) or attribution_steps < 0:
             raise ValueError(Errors.E009.format(setting="attribution_steps", requirement="an integer >= 0",
                                                 value=attribution_steps))
-        if model.attrs.get(KIND_ATTR) not in ("lexicon", "neural"):
+        if model.attrs.get(KIND_ATTR) not in KINDS:
             raise ValueError(Errors.E009.format(setting=f"the model of '{name}'", requirement=(
                 "spacy_lm.LexiconSentiment.v1 or spacy_lm.SentimentLSTM.v1"), value=model.name))
         install_sentiment_extensions()
@@ -114,6 +121,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        self._mode = MODES[model.attrs[KIND_ATTR]]
         self.cfg: Dict[str, Any] = {"label_values": None, "target": target, "neutral_threshold": neutral_threshold,
                                     "attribution_steps": attribution_steps, "format": FORMAT_VERSION,
                                     "spacy_lm_version": __version__}
@@ -151,7 +159,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
 
     @property
     def is_initialized(self) -> bool:
-        return self.kind == "lexicon" or bool(self.model.has_param("prior"))
+        return self._mode.is_initialized(self)
 
     def _require_initialized(self) -> None:
         if not self.is_initialized or not self.label_values:
@@ -164,56 +172,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         for doc in docs:
             if not isinstance(doc, Doc):
                 raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
-        if self.kind == "lexicon":
-            return self._predict_lexicon(docs)
-        return self._predict_neural(docs)
-
-    def _predict_lexicon(self, docs: List[Doc]) -> List[Dict[str, Any]]:
-        alpha = get_rules(self.model).alpha
-        results = []
-        for doc, valences in zip(docs, self.model.predict(docs)):
-            scores = self.model.ops.to_numpy(valences).tolist()
-            polarity, contribs = contributions(scores, alpha)
-            results.append({"polarity": polarity, "tokens": contribs, "base": 0.0,
-                            "sentences": sentence_polarities(doc, scores, alpha), "probs": None})
-        return results
-
-    def _polarities(self, docs: List[Doc]) -> Tuple[List[float], Optional[List[List[float]]]]:
-        if not docs:
-            return [], None
-        logits = self.model.predict(docs)
-        polarity, probs, _ = logits_to_polarity(self.model.ops, logits, self._values_array())
-        ops = self.model.ops
-        return ops.to_numpy(polarity).tolist(), None if probs is None else ops.to_numpy(probs).tolist()
-
-    def _predict_neural(self, docs: List[Doc]) -> List[Dict[str, Any]]:
-        self._require_initialized()
-        nonempty = [i for i, doc in enumerate(docs) if len(doc)]
-        results: List[Dict[str, Any]] = [{"polarity": 0.0, "tokens": [], "base": 0.0, "sentences": [], "probs": None}
-                                         for _ in docs]
-        polarity, probs = self._polarities([docs[i] for i in nonempty])
-        labels = list(self.label_values)
-        for k, i in enumerate(nonempty):
-            results[i]["polarity"] = polarity[k]
-            results[i]["probs"] = None if probs is None else dict(zip(labels, probs[k]))
-            results[i]["tokens"] = None
-            results[i]["base"] = None
-        # Sentences: each sentence of a multi-sentence doc is scored as a doc of its own.
-        spans = [(i, s) for i in nonempty if docs[i].has_annotation("SENT_START") for s in docs[i].sents]
-        multi = [(i, s) for i, s in spans if len(s) < len(docs[i])]
-        sent_pol, _ = self._polarities([s.as_doc() for _, s in multi])
-        for (i, s), p in zip(multi, sent_pol):
-            results[i]["sentences"].append([s.start, s.end, p])
-        for i, s in spans:
-            if len(s) == len(docs[i]):
-                results[i]["sentences"] = [[0, len(s), results[i]["polarity"]]]
-        steps = self.cfg["attribution_steps"]
-        if steps and nonempty:
-            attributions = integrated_gradients(self.model, [docs[i] for i in nonempty], self._values_array(), steps)
-            for i, (tokens, base, _) in zip(nonempty, attributions):
-                results[i]["tokens"] = tokens
-                results[i]["base"] = base
-        return results
+        return self._mode.predict(self, docs)
 
     def set_annotations(self, docs: Iterable[Doc], results: List[Dict[str, Any]]) -> None:
         for doc, result in zip(docs, results):
@@ -221,12 +180,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
 
     def explain(self, docs: Iterable[Doc], steps: Optional[int] = None) -> List[Dict[str, Any]]:
         """``predict`` with token contributions whatever ``attribution_steps`` is (default 32)."""
-        saved = self.cfg["attribution_steps"]
-        self.cfg["attribution_steps"] = steps or saved or 32
-        try:
-            return self.predict(docs)
-        finally:
-            self.cfg["attribution_steps"] = saved
+        return self._mode.explain(self, list(docs), steps)
 
     # ------------------------------------------------------------------ training
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
@@ -237,70 +191,14 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "SentimentScorer.update")
-        if self.kind == "lexicon":
-            return losses
-        self._require_initialized()
-        examples = [eg for eg in examples if len(eg.predicted)]
-        if not examples:
-            return losses
-        set_dropout_rate(self.model, drop)
-        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_logits = self.get_loss(examples, logits)
-        backprop(d_logits)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
-
-    def _gold(self, examples: List[Example]):
-        """Rows of target probabilities (classes) or polarities (real), and a 0/1 mask."""
-        import numpy
-
-        labels = list(self.label_values)
-        real = self.cfg["target"] == "real"
-        truth = numpy.zeros((len(examples), 1 if real else len(labels)), dtype="float32")
-        mask = numpy.zeros((len(examples), 1), dtype="float32")
-        for b, eg in enumerate(examples):
-            cats = eg.reference.cats
-            known = {k: v for k, v in cats.items() if k in self.label_values}
-            if not known:
-                if cats:
-                    raise ValueError(Errors.E018.format(name=self.name, cats=sorted(cats), labels=labels))
-                continue
-            if real:
-                truth[b, 0] = 2.0 * float(known[labels[0]]) - 1.0
-                mask[b] = 1.0
-                continue
-            row = numpy.asarray([float(known.get(label, 0.0)) for label in labels], dtype="float32")
-            if row.sum() > 0:
-                truth[b] = row / row.sum()
-                mask[b] = 1.0
-        ops = self.model.ops
-        return ops.asarray(truth), ops.asarray(mask)
+        return self._mode.update(self, examples, drop, sgd, losses)
 
     def get_loss(self, examples: Iterable[Example], logits) -> Tuple[float, Any]:
         """Cross-entropy of the softmax (classes) or squared error of tanh (real), mean over
-        docs with gold labels; returns (loss, d_logits)."""
+        docs with gold labels; returns (loss, d_logits). The lexicon has no loss: (0.0, None)."""
         examples = list(examples)
         validate_examples(examples, "SentimentScorer.get_loss")
-        self._require_initialized()
-        ops = self.model.ops
-        xp = ops.xp
-        truth, mask = self._gold(examples)
-        n = max(float(mask.sum()), 1.0)
-        if self.cfg["target"] == "real":
-            polarity = xp.tanh(logits)
-            diff = (polarity - truth) * mask
-            loss = float((diff**2).sum()) / n
-            d_logits = 2.0 * diff * (1.0 - polarity**2) / n
-        else:
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-            loss = float(-(truth * log_probs * mask).sum()) / n
-            d_logits = (xp.exp(log_probs) - truth) * mask / n
-        if not xp.isfinite(loss):
-            raise ValueError(Errors.E004.format(name=self.name, loss=loss))
-        return loss, d_logits.astype(logits.dtype)
+        return self._mode.get_loss(self, examples, logits)
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    labels: Optional[Union[Dict[str, float], List[str]]] = None) -> None:
@@ -317,36 +215,190 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
                 values = spread_label_values(sorted(seen))
                 logger.info("'%s': label polarities from the training labels: %s", self.name, values)
                 self.cfg["label_values"] = self._check_label_values(values)
-        if self.kind == "lexicon":
-            self.model.initialize()
-            return
-        if not self.label_values:
-            raise ValueError(Errors.E016.format(name=self.name))
-        self._configure_model()
-        docs = [eg.reference for eg in islice(get_examples(), 16)]
-        self.model.initialize(X=docs)
-
-    def _configure_model(self) -> None:
-        n_out = 1 if self.cfg["target"] == "real" else len(self.label_values)
-        if self.model.has_dim("nO") and self.model.get_dim("nO") != n_out:
-            raise ValueError(Errors.E009.format(setting=f"the model's nO in '{self.name}'",
-                                                requirement=f"{n_out} (one per label)",
-                                                value=self.model.get_dim("nO")))
-        self.model.set_dim("nO", n_out)
-        self.model.attrs["label_values"] = [1.0] if n_out == 1 else list(self.label_values.values())
+        self._mode.initialize(self, get_examples)
 
     # ------------------------------------------------------------------ serialization
     def _payload(self) -> Dict[str, bytes]:
         for node in self.model.walk():
             if node.attrs.get(KIND_ATTR) == "lexicon":
                 get_lexicon(node)  # saved with the model: loading needs no vaderSentiment
-        if self.kind == "neural":
-            self._require_initialized()
+        self._mode.before_save(self)
         return {"model": self.model.to_bytes()}
 
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
         self.cfg.update(cfg)
-        if self.kind == "neural":
-            self._configure_model()
+        self._mode.before_load(self)
         self.model.from_bytes(read("model"))
 
+
+class _LexiconMode:
+    """`spacy_lm.LexiconSentiment.v1`: ready as soon as it is added, nothing to learn; token
+    contributions are each token's exact share of the polarity."""
+
+    def is_initialized(self, pipe: SentimentScorer) -> bool:
+        return True
+
+    def predict(self, pipe: SentimentScorer, docs: List[Doc]) -> List[Dict[str, Any]]:
+        model = pipe.model
+        alpha = get_rules(model).alpha
+        results = []
+        for doc, valences in zip(docs, model.predict(docs)):
+            scores = model.ops.to_numpy(valences).tolist()
+            polarity, contribs = contributions(scores, alpha)
+            results.append({"polarity": polarity, "tokens": contribs, "base": 0.0,
+                            "sentences": sentence_polarities(doc, scores, alpha), "probs": None})
+        return results
+
+    def explain(self, pipe: SentimentScorer, docs: List[Doc], steps: Optional[int]) -> List[Dict[str, Any]]:
+        return self.predict(pipe, docs)  # the contributions are exact: no steps to choose
+
+    def update(self, pipe: SentimentScorer, examples: List[Example], drop: float, sgd: Optional[Optimizer],
+               losses: Dict[str, float]) -> Dict[str, float]:
+        return losses
+
+    def get_loss(self, pipe: SentimentScorer, examples: List[Example], scores) -> Tuple[float, Any]:
+        return 0.0, None
+
+    def initialize(self, pipe: SentimentScorer, get_examples: Callable[[], Iterable[Example]]) -> None:
+        pipe.model.initialize()
+
+    def before_save(self, pipe: SentimentScorer) -> None:
+        pass
+
+    def before_load(self, pipe: SentimentScorer) -> None:
+        pass
+
+
+class _TrainedMode:
+    """`spacy_lm.SentimentLSTM.v1`: logits over the labels (or one real output), trained on
+    ``doc.cats``; token contributions are integrated gradients (explain.py)."""
+
+    def is_initialized(self, pipe: SentimentScorer) -> bool:
+        return bool(pipe.model.has_param("prior"))
+
+    def predict(self, pipe: SentimentScorer, docs: List[Doc]) -> List[Dict[str, Any]]:
+        return self._predict(pipe, docs, pipe.cfg["attribution_steps"])
+
+    def explain(self, pipe: SentimentScorer, docs: List[Doc], steps: Optional[int]) -> List[Dict[str, Any]]:
+        return self._predict(pipe, docs, steps or pipe.cfg["attribution_steps"] or 32)
+
+    def _predict(self, pipe: SentimentScorer, docs: List[Doc], steps: int) -> List[Dict[str, Any]]:
+        pipe._require_initialized()
+        nonempty = [i for i, doc in enumerate(docs) if len(doc)]
+        results: List[Dict[str, Any]] = [{"polarity": 0.0, "tokens": [], "base": 0.0, "sentences": [], "probs": None}
+                                         for _ in docs]
+        polarity, probs = self._polarities(pipe, [docs[i] for i in nonempty])
+        labels = list(pipe.label_values)
+        for k, i in enumerate(nonempty):
+            results[i]["polarity"] = polarity[k]
+            results[i]["probs"] = None if probs is None else dict(zip(labels, probs[k]))
+            results[i]["tokens"] = None
+            results[i]["base"] = None
+        # Sentences: each sentence of a multi-sentence doc is scored as a doc of its own.
+        spans = [(i, s) for i in nonempty if docs[i].has_annotation("SENT_START") for s in docs[i].sents]
+        multi = [(i, s) for i, s in spans if len(s) < len(docs[i])]
+        sent_pol, _ = self._polarities(pipe, [s.as_doc() for _, s in multi])
+        for (i, s), p in zip(multi, sent_pol):
+            results[i]["sentences"].append([s.start, s.end, p])
+        for i, s in spans:
+            if len(s) == len(docs[i]):
+                results[i]["sentences"] = [[0, len(s), results[i]["polarity"]]]
+        if steps and nonempty:
+            attributions = integrated_gradients(pipe.model, [docs[i] for i in nonempty], pipe._values_array(), steps)
+            for i, (tokens, base, _) in zip(nonempty, attributions):
+                results[i]["tokens"] = tokens
+                results[i]["base"] = base
+        return results
+
+    def _polarities(self, pipe: SentimentScorer, docs: List[Doc]) -> Tuple[List[float], Optional[List[List[float]]]]:
+        if not docs:
+            return [], None
+        ops = pipe.model.ops
+        polarity, probs, _ = logits_to_polarity(ops, pipe.model.predict(docs), pipe._values_array())
+        return ops.to_numpy(polarity).tolist(), None if probs is None else ops.to_numpy(probs).tolist()
+
+    def update(self, pipe: SentimentScorer, examples: List[Example], drop: float, sgd: Optional[Optimizer],
+               losses: Dict[str, float]) -> Dict[str, float]:
+        pipe._require_initialized()
+        examples = [eg for eg in examples if len(eg.predicted)]
+        if not examples:
+            return losses
+        set_dropout_rate(pipe.model, drop)
+        logits, backprop = pipe.model.begin_update([eg.predicted for eg in examples])
+        loss, d_logits = self.get_loss(pipe, examples, logits)
+        backprop(d_logits)
+        if sgd is not None:
+            pipe.finish_update(sgd)
+        losses[pipe.name] += loss
+        return losses
+
+    def get_loss(self, pipe: SentimentScorer, examples: List[Example], logits) -> Tuple[float, Any]:
+        pipe._require_initialized()
+        ops = pipe.model.ops
+        xp = ops.xp
+        truth, mask = self._gold(pipe, examples)
+        n = max(float(mask.sum()), 1.0)
+        if pipe.cfg["target"] == "real":
+            polarity = xp.tanh(logits)
+            diff = (polarity - truth) * mask
+            loss = float((diff**2).sum()) / n
+            d_logits = 2.0 * diff * (1.0 - polarity**2) / n
+        else:  # soft targets (graded cats), so the log-softmax rather than an integer-target loss
+            log_probs = log_softmax(ops, logits)
+            loss = float(-(truth * log_probs * mask).sum()) / n
+            d_logits = (xp.exp(log_probs) - truth) * mask / n
+        if not xp.isfinite(loss):
+            raise ValueError(Errors.E004.format(name=pipe.name, loss=loss))
+        return loss, d_logits.astype(logits.dtype)
+
+    def _gold(self, pipe: SentimentScorer, examples: List[Example]):
+        """Rows of target probabilities (classes) or polarities (real), and a 0/1 mask."""
+        import numpy
+
+        labels = list(pipe.label_values)
+        real = pipe.cfg["target"] == "real"
+        truth = numpy.zeros((len(examples), 1 if real else len(labels)), dtype="float32")
+        mask = numpy.zeros((len(examples), 1), dtype="float32")
+        for b, eg in enumerate(examples):
+            cats = eg.reference.cats
+            known = {k: v for k, v in cats.items() if k in pipe.label_values}
+            if not known:
+                if cats:
+                    raise ValueError(Errors.E018.format(name=pipe.name, cats=sorted(cats), labels=labels))
+                continue
+            if real:
+                truth[b, 0] = 2.0 * float(known[labels[0]]) - 1.0
+                mask[b] = 1.0
+                continue
+            row = numpy.asarray([float(known.get(label, 0.0)) for label in labels], dtype="float32")
+            if row.sum() > 0:
+                truth[b] = row / row.sum()
+                mask[b] = 1.0
+        ops = pipe.model.ops
+        return ops.asarray(truth), ops.asarray(mask)
+
+    def initialize(self, pipe: SentimentScorer, get_examples: Callable[[], Iterable[Example]]) -> None:
+        if not pipe.label_values:
+            raise ValueError(Errors.E016.format(name=pipe.name))
+        self._configure_model(pipe)
+        docs = [eg.reference for eg in islice(get_examples(), 16)]
+        pipe.model.initialize(X=docs)
+
+    def _configure_model(self, pipe: SentimentScorer) -> None:
+        model = pipe.model
+        n_out = 1 if pipe.cfg["target"] == "real" else len(pipe.label_values)
+        if model.has_dim("nO") and model.get_dim("nO") != n_out:
+            raise ValueError(Errors.E009.format(setting=f"the model's nO in '{pipe.name}'",
+                                                requirement=f"{n_out} (one per label)",
+                                                value=model.get_dim("nO")))
+        model.set_dim("nO", n_out)
+        model.attrs["label_values"] = [1.0] if n_out == 1 else list(pipe.label_values.values())
+
+    def before_save(self, pipe: SentimentScorer) -> None:
+        pipe._require_initialized()
+
+    def before_load(self, pipe: SentimentScorer) -> None:
+        self._configure_model(pipe)
+
+
+MODES = {"lexicon": _LexiconMode(), "neural": _TrainedMode()}

@@ -12,7 +12,8 @@ from typing import List
 import spacy
 import typer
 from spacy.util import registry
-from spacy_lm.scorers import corpus_perplexity, macro_f1, read_corpus_docs
+from spacy_lm.corpus import corpus_perplexity, read_corpus_docs
+from spacy_lm.scorers import macro_f1
 
 LABELS = {"0": "NEG", "1": "POS"}
 

@@ -6,7 +6,7 @@ from typing import List
 import spacy
 import typer
 from spacy_lm.pipeline.text_generator import TextGenerator
-from spacy_lm.scorers import find_lm_component
+from spacy_lm.pipeline_lookup import find_lm_component
 
 PROMPTS = ["The game was", "In 1998 , the", "She was born in"]
 

@@ -1,0 +1,55 @@
+"""Corpora outside `spacy train`: reading a corpus file into docs, and scoring a corpus with
+the pipeline's language model (what `spacy lm score`, the projects and the benchmarks use).
+"""
+from itertools import islice
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+
+from .pipeline_lookup import find_lm_component
+from .scorers import perplexity_score
+from .vocab import EOS
+
+
+def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -> Iterable[Doc]:
+    """Docs of a .spacy DocBin, or of a text file one doc per line. With the whitespace
+    tokenizer lines are read as the benchmark readers read them (one ``<eos>`` marker per
+    line, blank lines too); otherwise each non-blank line goes through the pipeline's tokenizer."""
+    from .readers import open_text, read_plain_text_docs
+    from .tokenizer import WhitespaceTokenizer
+
+    path = Path(path)
+    if path.suffix == ".spacy":
+        docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+        return islice(docs, limit) if limit else docs
+    if isinstance(nlp.tokenizer, WhitespaceTokenizer):
+        return read_plain_text_docs(path, nlp.vocab, eos_marker=EOS, limit=limit)
+
+    def lines() -> Iterable[Doc]:
+        with open_text(path) as handle:
+            texts = (line.strip() for line in handle)
+            docs = (nlp.make_doc(t) for t in texts if t)
+            yield from (islice(docs, limit) if limit else docs)
+
+    return lines()
+
+
+def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional[str] = None,
+                      batch_size: int = 64, progress: bool = False) -> Dict[str, Any]:
+    """Run the pipeline up to the LM component over ``docs`` and pool perplexity scores."""
+    name = find_lm_component(nlp, component)
+    upto = nlp.pipe_names.index(name)
+    enabled = nlp.pipe_names[: upto + 1]
+    if progress:
+        from tqdm import tqdm
+
+        docs = tqdm(docs, desc="Scoring", unit=" docs")
+    with nlp.select_pipes(enable=enabled):
+        examples = [Example(doc, doc) for doc in nlp.pipe(docs, batch_size=batch_size)]
+    scores = perplexity_score(examples)
+    scores["n_docs"] = len(examples)
+    scores["component"] = name
+    return scores

@@ -1,0 +1,40 @@
+"""Finding components in a pipeline: the language model an LM command scores or generates
+with, the sentiment component `spacy lm explain` asks. Every lookup takes an explicit name
+(checked against the pipeline) or picks the first component that fits.
+"""
+from typing import Optional
+
+from spacy.language import Language
+
+from .errors import Errors
+
+SENTIMENT_FACTORY = "sentiment_scorer"
+
+
+def _named(nlp: Language, name: str) -> str:
+    if name not in nlp.pipe_names:
+        raise ValueError(Errors.E040.format(name=name, names=nlp.pipe_names))
+    return name
+
+
+def find_lm_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The named component, or the first one that implements the LM protocol
+    (``initial_state`` and ``step``; it writes ``doc._.lm_logprob``)."""
+    if name is not None:
+        return _named(nlp, name)
+    for pipe_name, pipe in nlp.pipeline:
+        if hasattr(pipe, "initial_state") and hasattr(pipe, "step"):
+            return pipe_name
+    raise ValueError(Errors.E041.format(what="language-model", names=nlp.pipe_names))
+
+
+def find_sentiment_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The named component, or the first component made by the `sentiment_scorer` factory.
+    Found by its factory name, so this module imports no component (explain.py uses it, and
+    the component imports explain.py)."""
+    if name is not None:
+        return _named(nlp, name)
+    for pipe_name in nlp.pipe_names:
+        if nlp.get_pipe_meta(pipe_name).factory == SENTIMENT_FACTORY:
+            return pipe_name
+    raise ValueError(Errors.E041.format(what="sentiment_scorer", names=nlp.pipe_names))
