@@ -48,20 +48,24 @@ class Errors(metaclass=ErrorsWithCodes):
             "exactly one label (its cats value in [0, 1] is the positivity). Got {value!r}.")
     E018 = ("'{name}' got gold cats {cats} that name none of its labels {labels}. Check the reader's "
             "labels or the component's label_values.")
+    E020 = "tie_weights needs embed_size == width, got embed_size={embed_size}, width={width}."
+    E021 = ("Set the vocabulary size (dim 'nV') before initializing the language model: the component "
+            "does this in initialize() from its vocabulary.")
+    E022 = ("'{name}' needs a model with the recurrent-LM contract (spacy_lm.types.RecurrentLMModel: "
+            "{methods}); {model} lacks {missing}.")
+    E023 = ("'{name}': the saved model's vocabulary size nV={found} differs from the vocabulary's "
+            "{expected} entries. The directory mixes files of two pipelines; save it again with nlp.to_disk.")
+    E024 = "{what} needs at least one prompt."
+    E025 = ("{what} needs a unidirectional recurrent stack: a bidirectional one reads the future.")
+    E026 = ("The {listener} (upstream '{upstream}') received no hidden states for this batch. Put the "
+            "upstream lstm_lm before this component; if it is in [training] frozen_components, also list "
+            "it in [training] annotating_components.")
+    E027 = ("The {listener} got a different batch of docs (id {found}) from the one its upstream "
+            "'{upstream}' last encoded (id {expected}). If the upstream is frozen, list it in [training] "
+            "annotating_components too.")
     # Codes E020-E039: the recurrent core (lstm_lm, batching, architectures); E040-E059: sentiment,
     # explain, scorers, text classification; E060-E099: readers, n-gram, decoding, CLI, the rest;
     # E100-E119: recurrent layers (LSTM, GRU).
-    # E040-E059: sentiment, explain, scorers, text classification
-    E040 = "No component '{name}' in the pipeline; it has {names}."
-    E041 = "The pipeline has no {what} component (components: {names})."
-    E042 = "Integrated gradients need steps >= 1, got {steps!r}."
-    E043 = "{architecture}: {setting} must be {requirement}, got {value!r}."
-    E044 = ("Gold {attr} label(s) {unknown} are not among the component's labels {labels}; add them "
-            "to the component (or its [initialize] labels) first.")
-    E045 = ("spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization (asked "
-            "for {nO} labels): add every label before nlp.initialize (or leave linear_model out).")
-    E046 = ("with_time_major wraps a recurrent cell (forward on (X, lengths, state), see "
-            "spacy_lm/layers/recurrent.py); the layer {name!r} has no {missing}.")
     # E060-E067: n-gram tables, corpus readers.
     E060 = ("The n-gram tables are inconsistent: {reason}. The model data is corrupt or was edited by "
             "hand; rebuild it (nlp.initialize) or read it again from its ARPA file.")
@@ -94,3 +98,15 @@ class Errors(metaclass=ErrorsWithCodes):
             "[initialize.components] labels or with add_label before training.")
     E076 = ("class_weights name label(s) {unknown} that '{name}' does not have (labels: {labels}). "
             "Fix the names in the component's class_weights.")
+
+    # E040-E059: sentiment, explain, scorers, text classification
+    E040 = "No component '{name}' in the pipeline; it has {names}."
+    E041 = "The pipeline has no {what} component (components: {names})."
+    E042 = "Integrated gradients need steps >= 1, got {steps!r}."
+    E043 = "{architecture}: {setting} must be {requirement}, got {value!r}."
+    E044 = ("Gold {attr} label(s) {unknown} are not among the component's labels {labels}; add them "
+            "to the component (or its [initialize] labels) first.")
+    E045 = ("spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization (asked "
+            "for {nO} labels): add every label before nlp.initialize (or leave linear_model out).")
+    E046 = ("with_time_major wraps a recurrent cell (forward on (X, lengths, state), see "
+            "spacy_lm/layers/recurrent.py); the layer {name!r} has no {missing}.")

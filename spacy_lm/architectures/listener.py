@@ -12,6 +12,10 @@ reads) get zero rows; a doc with no LM tokens gets a ``(len(doc), width)`` block
 
 A frozen upstream (``[training] frozen_components`` and ``annotating_components``) feeds its
 listeners from ``predict`` with an empty backprop, so no gradient reaches it.
+
+At inference, when a downstream component batches docs differently from the upstream, the
+listener reads the states the upstream stored on each doc (:func:`store_states`), as spaCy's
+`Tok2VecListener` reads ``doc.tensor``; the listener holds no reference to its upstream.
 """
 from typing import Callable, Iterable, List, Optional, Tuple
 
@@ -19,6 +23,8 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
+
+from ..errors import Errors
 
 
 @registry.architectures("spacy_lm.LSTMLMListener.v1")
@@ -37,9 +43,6 @@ class LSTMLMListener(Model):
         self._batch_id: Optional[int] = None
         self._outputs: Optional[List[Floats2d]] = None
         self._backprop: Optional[Callable] = None
-        # The upstream component, set by its add_listener (not serialized): lets prediction
-        # run even when the components batch docs differently.
-        self._upstream = None
 
     @classmethod
     def get_batch_id(cls, inputs: Iterable[Doc]) -> int:
@@ -52,23 +55,36 @@ class LSTMLMListener(Model):
 
     def verify_inputs(self, inputs: List[Doc]) -> bool:
         if self._batch_id is None and self._outputs is None:
-            raise ValueError(
-                f"The {self.name} (upstream '{self.upstream_name}') received no hidden states for this "
-                "batch. Put the upstream lstm_lm before this component; if it is in "
-                "[training] frozen_components, also list it in [training] annotating_components."
-            )
+            raise ValueError(Errors.E026.format(listener=self.name, upstream=self.upstream_name))
         batch_id = self.get_batch_id(inputs)
         if batch_id != self._batch_id:
-            raise ValueError(
-                f"The {self.name} got a different batch of docs (id {batch_id}) from the one its upstream "
-                f"'{self.upstream_name}' last encoded (id {self._batch_id}). If the upstream is frozen, list "
-                "it in [training] annotating_components too."
-            )
+            raise ValueError(Errors.E027.format(listener=self.name, upstream=self.upstream_name,
+                                                found=batch_id, expected=self._batch_id))
         return True
 
 
-def _empty_backprop(dX):  # module level, for pickling
+def empty_backprop(dX):  # module level, for pickling
     return []
+
+
+def _states_key(upstream: str) -> Tuple[str, str]:
+    return ("spacy_lm.lm_states", upstream)
+
+
+def store_states(doc: Doc, upstream: str, rows: Floats2d) -> None:
+    """Keep an upstream LM's ``(len(doc), width)`` states on the doc (host memory, so the doc
+    still pickles and serializes) for listeners that batch differently."""
+    doc.user_data[_states_key(upstream)] = rows
+
+
+def stored_states(doc: Doc, upstream: str) -> Optional[Floats2d]:
+    """The states an upstream stored on the doc; ``"*"`` takes any upstream's."""
+    if upstream != "*":
+        return doc.user_data.get(_states_key(upstream))
+    for key, value in doc.user_data.items():
+        if isinstance(key, tuple) and len(key) == 2 and key[0] == _states_key("*")[0]:
+            return value
+    return None
 
 
 def forward(model: LSTMLMListener, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
@@ -76,9 +92,10 @@ def forward(model: LSTMLMListener, docs: List[Doc], is_train: bool) -> Tuple[Lis
         model.verify_inputs(docs)
         return model._outputs, model._backprop
     if model._batch_id is not None and model._batch_id == model.get_batch_id(docs):
-        return model._outputs, _empty_backprop
-    upstream = model._upstream
-    if upstream is not None and upstream.is_initialized:
-        return upstream.encode_docs(docs), _empty_backprop
+        return model._outputs, empty_backprop
     width = model.get_dim("nO")
-    return [model.ops.alloc2f(len(doc), width) for doc in docs], _empty_backprop
+    outputs = []
+    for doc in docs:
+        rows = stored_states(doc, model.upstream_name)
+        outputs.append(model.ops.alloc2f(len(doc), width) if rows is None else model.ops.asarray2f(rows))
+    return outputs, empty_backprop

@@ -1,26 +1,29 @@
-"""`spacy_lm.LSTMLanguageModel.v1`: embedding → LSTM → softmax over a token vocabulary.
+"""`spacy_lm.LSTMLanguageModel.v1`: embedding → recurrent stack (LSTM or GRU) → softmax.
 
-The model works on id windows, not Docs: the `lstm_lm` component owns the vocabulary
-and the windowing (truncated BPTT), so the same model serves training, scoring and
-one-token-at-a-time generation.
+The model works on id windows, not Docs, and owns the contract a recurrent LM component
+calls (:class:`spacy_lm.types.RecurrentLMModel`: ``encode``, ``loss``, ``score``,
+``log_probs``, ``step``, ``initial_state``, ``select_state``), so the `lstm_lm` component
+serves training, scoring and one-token-at-a-time generation without knowing the cell or its
+state layout (an LSTM's ``(h, c)``, a GRU's ``h``).
 
-Input:  ``(ids, lengths, state)``: ids of shape ``(T, B)`` (time-major), optional
-        lengths ``(B,)`` and optional LSTM state ``(h, c)``.
-Output: ``(logits, state)``: logits of shape ``(T * B, nV)`` (row ``t * B + b``) and the
-        state after each sequence's last real token.
+Called as a Thinc model: ``(ids, lengths, state)`` → ``(logits, state)``, logits of shape
+``(T * B, nV)`` (row ``t * B + b``); backprop takes ``(d_logits, d_state)``.
 """
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from spacy.util import registry
 from thinc.api import Model
-from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
+from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from ..errors import Errors
+from ..layers import recurrent
 from ..layers.embedding import TokenEmbedding
-from ..layers.lstm import LSTM, LSTMState, initial_state, lstm_step
 from ..layers.output_softmax import OutputSoftmax
+from ..ops import log_softmax, softmax_cross_entropy
 
-LMInput = Tuple[Ints2d, Optional[Ints1d], Optional[LSTMState]]
-LMOutput = Tuple[Floats2d, LSTMState]
+LMInput = Tuple[Ints2d, Optional[Ints1d], Any]
+LMOutput = Tuple[Floats2d, Any]
+OUTPUT_ROWS = 2048  # rows of (rows x vocab) logits computed at once when scoring
 
 
 @registry.architectures("spacy_lm.LSTMLanguageModel.v1")
@@ -30,36 +33,29 @@ def build_lstm_language_model(
     embed_size: Optional[int] = None,
     dropout: float = 0.2,
     tie_weights: Optional[bool] = None,
-) -> Model[LMInput, LMOutput]:
-    """An LSTM LM. ``tie_weights=None`` ties input and output embeddings when
-    ``embed_size == width`` (the default); ``True`` insists on it."""
+    cell: str = "lstm",
+) -> "RecurrentLanguageModel":
+    """A recurrent LM. ``tie_weights=None`` ties input and output embeddings when
+    ``embed_size == width`` (the default); ``True`` insists on it. ``cell``: "lstm" or "gru"."""
     embed_size = width if embed_size is None else embed_size
     if tie_weights is None:
         tie_weights = embed_size == width
     elif tie_weights and embed_size != width:
-        raise ValueError(
-            f"tie_weights needs embed_size == width, got embed_size={embed_size}, width={width}"
-        )
+        raise ValueError(Errors.E020.format(embed_size=embed_size, width=width))
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
+    if cell not in recurrent.CELLS:
+        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {recurrent.CELLS}", value=cell))
     embedding = TokenEmbedding(embed_size)
-    lstm = LSTM(width, embed_size, depth=depth, dropout=dropout)
+    rnn = recurrent.build_cell(cell, width, embed_size, depth=depth, dropout=dropout)
     output = OutputSoftmax(nI=width, tied_embedding=embedding if tie_weights else None)
-    return Model(
-        "lstm_language_model",
-        forward,
-        init=init,
-        layers=[embedding, lstm, output],
-        refs={"embedding": embedding, "lstm": lstm, "output": output},
-        dims={"nV": None, "nO": width},
-        attrs={"dropout_rate": dropout, "tied": bool(tie_weights)},
-    )
+    return RecurrentLanguageModel(embedding, rnn, output, dropout=dropout, tied=bool(tie_weights))
 
 
-def init(model: Model, X=None, Y=None) -> None:
+def _init(model: Model, X=None, Y=None) -> None:
     nV = model.get_dim("nV")
     if not nV:
-        raise ValueError("Set the vocabulary size (dim 'nV') before initializing the language model")
+        raise ValueError(Errors.E021)
     model.get_ref("embedding").set_dim("nV", nV)
     model.get_ref("output").set_dim("nO", nV)
     for layer in model.layers:
@@ -74,43 +70,72 @@ def _dropout(model: Model, X, is_train: bool):
     return X * mask, lambda dX: dX * mask
 
 
-def encode(model: Model, inputs: LMInput, is_train: bool) -> Tuple[Tuple[Floats3d, LSTMState], Callable]:
-    """Hidden states (T, B, width) and final state: the encoder other components read."""
+def _forward(model: "RecurrentLanguageModel", inputs: LMInput, is_train: bool) -> Tuple[LMOutput, Callable]:
     ids, lengths, state = inputs
-    vectors, bp_embed = model.get_ref("embedding")(ids, is_train)
-    vectors, bp_drop_in = _dropout(model, vectors, is_train)
-    (hidden, state_out), bp_lstm = model.get_ref("lstm")((vectors, lengths, state), is_train)
-    hidden, bp_drop_out = _dropout(model, hidden, is_train)
-
-    def backprop(d_outputs):
-        d_hidden, d_state = d_outputs
-        d_vectors, _ = bp_lstm((bp_drop_out(d_hidden), d_state))
-        bp_embed(bp_drop_in(d_vectors))
-        return None
-
-    return (hidden, state_out), backprop
-
-
-def forward(model: Model, inputs: LMInput, is_train: bool) -> Tuple[LMOutput, Callable]:
-    (hidden, state_out), bp_encode = encode(model, inputs, is_train)
+    (hidden, state_out), bp_encode = model.encode(ids, lengths, state, is_train)
     T, B, width = hidden.shape
     logits, bp_output = model.get_ref("output")(hidden.reshape(T * B, width), is_train)
 
     def backprop(d_outputs) -> None:
-        d_logits, d_state = d_outputs
-        d_hidden = bp_output(d_logits).reshape(T, B, width)
-        return bp_encode((d_hidden, d_state))
+        d_logits, _ = d_outputs
+        bp_encode(bp_output(d_logits).reshape(T, B, width))
 
     return (logits, state_out), backprop
 
 
-def lm_initial_state(model: Model, batch_size: int) -> LSTMState:
-    return initial_state(model.get_ref("lstm"), batch_size)
+class RecurrentLanguageModel(Model):
+    """Embedding → recurrent stack → output softmax, with the LM contract as methods."""
 
+    def __init__(self, embedding: Model, rnn: Model, output: Model, *, dropout: float, tied: bool) -> None:
+        # The node tree (name, layers, params) is that of spacy-lm 0.1.0, so saved models load.
+        super().__init__(
+            "lstm_language_model", _forward, init=_init, layers=[embedding, rnn, output],
+            refs={"embedding": embedding, "rnn": rnn, "output": output},
+            dims={"nV": None, "nO": rnn.get_dim("nO")},
+            attrs={"dropout_rate": dropout, "tied": tied},
+        )
 
-def lm_step(model: Model, token_ids: Ints1d, state: LSTMState) -> Tuple[Floats2d, LSTMState]:
-    """Logits for the next token after ``token_ids`` (B,), in O(1) per token."""
-    vectors, _ = model.get_ref("embedding")(token_ids, False)
-    hidden, state = lstm_step(model.get_ref("lstm"), vectors, state)
-    logits, _ = model.get_ref("output")(hidden, False)
-    return logits, state
+    def encode(self, ids: Ints2d, lengths: Optional[Ints1d], state: Any,
+               is_train: bool) -> Tuple[Tuple[Floats3d, Any], Callable[[Floats3d], None]]:
+        vectors, bp_embed = self.get_ref("embedding")(ids, is_train)
+        vectors, bp_drop_in = _dropout(self, vectors, is_train)
+        (hidden, state_out), bp_rnn = self.get_ref("rnn")((vectors, lengths, state), is_train)
+        hidden, bp_drop_out = _dropout(self, hidden, is_train)
+
+        def backprop(d_hidden: Floats3d) -> None:
+            d_vectors, _ = bp_rnn((bp_drop_out(d_hidden), None))
+            bp_embed(bp_drop_in(d_vectors))
+
+        return (hidden, state_out), backprop
+
+    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+        logits, bp_output = self.get_ref("output")(hidden, True)
+        nll, d_logits = softmax_cross_entropy(self.ops, logits, targets, grad_scale=grad_scale, overwrite=True)
+        return nll, bp_output(d_logits)
+
+    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
+        xp = self.ops.xp
+        nll = xp.empty((hidden.shape[0],), dtype="float32")
+        correct = xp.empty((hidden.shape[0],), dtype="bool")
+        output = self.get_ref("output")
+        for start in range(0, hidden.shape[0], OUTPUT_ROWS):
+            rows = slice(start, start + OUTPUT_ROWS)
+            logits, _ = output(hidden[rows], False)
+            correct[rows] = logits.argmax(axis=1) == targets[rows]
+            nll[rows], _ = softmax_cross_entropy(self.ops, logits, targets[rows], overwrite=True)
+        return nll, correct
+
+    def log_probs(self, hidden: Floats2d) -> Floats2d:
+        logits, _ = self.get_ref("output")(hidden, False)
+        return log_softmax(self.ops, logits, inplace=True)
+
+    def step(self, token_ids: Ints1d, state: Any) -> Tuple[Floats2d, Any]:
+        vectors, _ = self.get_ref("embedding")(self.ops.asarray(token_ids, dtype="int32"), False)
+        hidden, state = recurrent.step(self.get_ref("rnn"), vectors, state)
+        return self.log_probs(hidden), state
+
+    def initial_state(self, batch_size: int) -> Any:
+        return recurrent.initial_state(self.get_ref("rnn"), batch_size)
+
+    def select_state(self, state: Any, indices: Ints1d) -> Any:
+        return recurrent.select_state(self.get_ref("rnn"), state, indices)

@@ -1,20 +1,18 @@
-"""`lstm_lm`: an LSTM language model as a spaCy component.
+"""`lstm_lm`: a recurrent (LSTM or GRU) language model as a spaCy component.
 
-Each doc is one token stream: ``<eos>`` starts it (as the previous line's end does in a
-corpus stream) and closes it, unless the doc already ends with an ``<eos>`` marker token.
-Whitespace tokens are skipped.
-
-Long docs run in windows of ``max_length`` tokens. The LSTM state is carried from one
-window to the next, so scoring is exact whatever the window; in training the gradient
-stops at window boundaries (truncated BPTT), which bounds memory for docs of any length.
-All windows of a batch are accumulated into one update.
+The component knows docs and examples; its model knows arrays. It calls only the model's
+contract (:class:`spacy_lm.types.RecurrentLMModel`), and :mod:`spacy_lm.batching` turns docs
+into windows: each doc is one stream (``<eos>`` starts and closes it), long docs run in
+windows of ``max_length`` tokens with the state carried (exact scoring; truncated BPTT in
+training), and all windows of a batch form one update.
 
 The component is also an encoder: `spacy_lm.LSTMLMListener.v1` layers in downstream
 components (e.g. `textcat` with `spacy_lm.TextCatLSTM.v1`) receive its per-doc hidden states
-from ``predict`` (no gradient) and ``update`` (their gradient is added to the LM's own
-before each window is backpropagated), as spaCy's `tok2vec` feeds `Tok2VecListener`s.
+from ``predict`` (no gradient) and ``update``, as spaCy's `tok2vec` feeds `Tok2VecListener`s.
+In ``update`` the LM's own loss is backpropagated at once, so the LM learns even when the
+listening component is frozen; a listener's gradient, when it comes, is backpropagated
+through the same windows and applied at the next ``finish_update``.
 """
-import math
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
@@ -26,19 +24,18 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
-from ..architectures.listener import LSTMLMListener, _empty_backprop
-from ..architectures.lstm_lm import encode, lm_initial_state, lm_step
+from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
+from ..batching import SequenceBatch, real_rows, run_windows, stream_prefix, window_loss
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
-from ..layers.lstm import LSTMState
-from ..ops import log_softmax, softmax_cross_entropy
 from ..scorers import perplexity_score
-from ..vocab import ATTRS, PreparedDoc, TokenVocab
+from ..types import RecurrentLMModel, State
+from ..vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
-OUTPUT_ROWS = 2048  # rows of (rows x vocab) logits computed at once when scoring
+MODEL_METHODS = ("encode", "loss", "score", "log_probs", "step", "initial_state", "select_state")
 
 DEFAULT_LSTM_LM_MODEL = """
 [model]
@@ -48,6 +45,7 @@ depth = 2
 embed_size = null
 dropout = 0.2
 tie_weights = null
+cell = "lstm"
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
 
@@ -76,7 +74,7 @@ def make_lstm_lm(
     max_length: int,
     scorer: Optional[Callable],
 ) -> "LSTMLanguageModel":
-    """An LSTM LM writing token surprisal, doc log-probability and perplexity.
+    """A recurrent LM writing token surprisal, doc log-probability and perplexity.
 
     attr: token attribute the vocabulary is built on (ORTH, LOWER or NORM).
     min_freq / max_size: vocabulary cut-offs applied in ``initialize``.
@@ -94,17 +92,21 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
                  scorer: Optional[Callable] = perplexity_score) -> None:
         if max_length < 1:
             raise ValueError(Errors.E009.format(setting="max_length", requirement="at least 1", value=max_length))
+        if attr not in ATTRS:
+            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
+        missing = [m for m in MODEL_METHODS if not callable(getattr(model, m, None))]
+        if missing:
+            raise ValueError(Errors.E022.format(name=name, methods=", ".join(MODEL_METHODS),
+                                                model=f"'{model.name}'", missing=", ".join(missing)))
         install_extensions()
         self.vocab = vocab
-        self.model = model
+        self.model: RecurrentLMModel = model
         self.name = name
         self.scorer = scorer
         self.lm_vocab: Optional[TokenVocab] = None
         self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
                                     "max_length": max_length, "format": FORMAT_VERSION,
                                     "spacy_lm_version": __version__}
-        if attr not in ATTRS:
-            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
         self.listener_map: Dict[str, List[Model]] = {}
         self.listening_components: List[str] = []
 
@@ -121,7 +123,6 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             self.listening_components.append(component_name)
         if listener not in self.listener_map[component_name]:
             self.listener_map[component_name].append(listener)
-        listener._upstream = self
 
     def remove_listener(self, listener: Model, component_name: str) -> bool:
         if component_name in self.listener_map and listener in self.listener_map[component_name]:
@@ -129,7 +130,6 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             if not self.listener_map[component_name]:
                 del self.listener_map[component_name]
                 self.listening_components.remove(component_name)
-            listener._upstream = None
             return True
         return False
 
@@ -140,178 +140,62 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
                 if isinstance(node, LSTMLMListener) and node.upstream_name in names:
                     self.add_listener(node, component.name)
 
+    def _feed_listeners(self, docs: List[Doc], rows: List[Any], backprop: Callable,
+                        accumulate: Optional[Callable] = None) -> None:
+        batch_id = LSTMLMListener.get_batch_id(docs)
+        for listener in self.listeners[:-1]:
+            listener.receive(batch_id, rows, accumulate or backprop)
+        if self.listeners:
+            self.listeners[-1].receive(batch_id, rows, backprop)
+
     @property
     def is_initialized(self) -> bool:
         return self.lm_vocab is not None
 
-    # ------------------------------------------------------------------ data
     def _require_initialized(self) -> TokenVocab:
         if self.lm_vocab is None:
             raise ValueError(Errors.E005.format(name=self.name))
         return self.lm_vocab
 
-    def _prepare(self, doc: Doc) -> Optional[PreparedDoc]:
-        return self._require_initialized().prepare_doc(doc)
+    def _batch(self, docs: Sequence[Doc]) -> SequenceBatch:
+        return SequenceBatch.from_docs(self.model.ops, self._require_initialized(), docs)
 
-    def _windows(self, seqs: List[PreparedDoc], window: int):
-        """Yield (start, k, ids, targets, weights, lengths) for sequences sorted longest first.
-
-        Window ``start`` covers steps [start, start + window) of the first ``k`` sequences
-        (those still running); arrays are time-major, padded with weight 0.
-        """
-        ops = self.model.ops
-        longest = len(seqs[0][0])
-        for start in range(0, longest, window):
-            k = sum(1 for s in seqs if len(s[0]) > start)
-            lengths = numpy.asarray([min(window, len(s[0]) - start) for s in seqs[:k]], dtype="int32")
-            T = int(lengths.max())
-            ids = numpy.zeros((T, k), dtype="int32")
-            targets = numpy.zeros((T, k), dtype="int32")
-            weights = numpy.zeros((T, k), dtype="float32")
-            for j, (inp, tgt, _) in enumerate(seqs[:k]):
-                n = lengths[j]
-                ids[:n, j] = inp[start : start + n]
-                targets[:n, j] = tgt[start : start + n]
-                weights[:n, j] = 1.0
-            yield (start, k, ops.asarray(ids), ops.asarray(targets.reshape(-1)),
-                   ops.asarray(weights.reshape(-1)), ops.asarray(lengths))
-
-    @staticmethod
-    def _carry(state, k: int):
-        if state is None:
-            return None
-        h, c = state
-        return h[:, :k].copy(), c[:, :k].copy()
-
-    # ------------------------------------------------------------------ hidden states per doc
-    @staticmethod
-    def _row_map(positions):
-        """(step, token) index pairs: token ``positions[s - 1]`` gets the hidden state of step ``s``
-        (the state after reading it); steps whose input is not a doc token are left out."""
-        n = len(positions)
-        tokens = positions[: n - 1]
-        keep = tokens >= 0
-        steps = numpy.arange(1, n, dtype="int32")[keep]
-        return steps, tokens[keep].astype("int32")
-
-    def _gather_rows(self, docs: List[Doc], prepared, order: List[int], windows) -> List[Any]:
-        """Per-doc ``(len(doc), width)`` rows from window hidden states ``(k, lengths, hidden)``."""
-        ops = self.model.ops
-        xp = ops.xp
-        width = self.model.get_dim("nO")
-        outputs: List[Any] = [None] * len(docs)
-        for j, i in enumerate(order):
-            parts = [hidden[: lengths[j], j] for k, lengths, hidden in windows if j < k]
-            steps = xp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
-            step_idx, tok_idx = self._row_map(prepared[i][2])
-            rows = ops.alloc2f(len(docs[i]), width, dtype=steps.dtype)
-            if len(tok_idx):
-                rows[ops.asarray1i(tok_idx)] = steps[ops.asarray1i(step_idx)]
-            outputs[i] = rows
-        for i, doc in enumerate(docs):
-            if outputs[i] is None:
-                outputs[i] = ops.alloc2f(len(doc), width)
-        return outputs
-
-    def _scatter_rows(self, d_outputs, prepared, order: List[int], windows, d_hiddens) -> None:
-        """Add per-doc row gradients into the windows' ``d_hiddens`` (inverse of _gather_rows)."""
-        ops = self.model.ops
-        xp = ops.xp
-        for j, i in enumerate(order):
-            steps = prepared[i][0].shape[0]
-            step_idx, tok_idx = self._row_map(prepared[i][2])
-            if not len(tok_idx):
-                continue
-            d_steps = xp.zeros((steps, d_hiddens[0].shape[-1]), dtype=d_hiddens[0].dtype)
-            d_steps[ops.asarray1i(step_idx)] = d_outputs[i][ops.asarray1i(tok_idx)]
-            offset = 0
-            for w, (k, lengths, _) in enumerate(windows):
-                if j < k:
-                    n = int(lengths[j])
-                    d_hiddens[w][:n, j] += d_steps[offset : offset + n]
-                    offset += n
-
-    def _order(self, prepared) -> List[int]:
-        return sorted((i for i, s in enumerate(prepared) if s is not None), key=lambda i: -len(prepared[i][0]))
-
+    # ------------------------------------------------------------------ encoder
     def encode_docs(self, docs: Iterable[Doc]) -> List[Any]:
         """The LM's hidden states for each doc, ``(len(doc), width)`` (see LSTMLMListener)."""
         docs = list(docs)
-        prepared = [self._prepare(doc) for doc in docs]
-        order = self._order(prepared)
-        windows = []
-        if order:
-            seqs = [prepared[i] for i in order]
-            state = None
-            for start, k, ids, targets, weights, lengths in self._windows(seqs, PREDICT_WINDOW):
-                (hidden, state), _ = encode(self.model, (ids, lengths, self._carry(state, k)), False)
-                windows.append((k, self.model.ops.to_numpy(lengths), hidden))
-        return self._gather_rows(docs, prepared, order, windows)
-
-    def _feed_listeners(self, docs: List[Doc], outputs: List[Any], backprop: Callable,
-                        accumulate: Optional[Callable] = None) -> None:
-        batch_id = LSTMLMListener.get_batch_id(docs)
-        for listener in self.listeners[:-1]:
-            listener.receive(batch_id, outputs, accumulate or backprop)
-        if self.listeners:
-            self.listeners[-1].receive(batch_id, outputs, backprop)
+        batch = self._batch(docs)
+        windows = [(w, hidden) for w, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False)]
+        return batch.gather_rows(docs, windows, self.model.get_dim("nO"))
 
     # ------------------------------------------------------------------ inference
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
-        """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index."""
+        """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index;
+        with listeners, also its hidden-state rows."""
         docs = list(docs)
-        prepared = [self._prepare(doc) for doc in docs]
-        order = self._order(prepared)
-        results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
+        batch = self._batch(docs)
+        ops = self.model.ops
+        nll_out = [numpy.zeros(len(s[0]), dtype="float32") for s in batch.seqs]
+        correct_out = [numpy.zeros(len(s[0]), dtype="bool") for s in batch.seqs]
         listening = bool(self.listeners)
         windows = []
-        if not order:
+        for window, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False):
             if listening:
-                self._feed_listeners(docs, self._gather_rows(docs, prepared, order, windows), _empty_backprop)
-            return results
-        seqs = [prepared[i] for i in order]
-        nll_out = [numpy.zeros(len(s[0]), dtype="float32") for s in seqs]
-        correct_out = [numpy.zeros(len(s[0]), dtype="bool") for s in seqs]
-        ops = self.model.ops
-        output = self.model.get_ref("output")
-        state = None
-        for start, k, ids, targets, weights, lengths in self._windows(seqs, PREDICT_WINDOW):
-            (hidden, state), _ = encode(self.model, (ids, lengths, self._carry(state, k)), False)
-            if listening:
-                windows.append((k, ops.to_numpy(lengths), hidden))
-            T = hidden.shape[0]
-            # Only real (unpadded) positions go through the vocabulary projection: a batch of
-            # docs is padded to its longest, and the projection is most of the work.
-            real = ops.xp.nonzero(weights > 0)[0]
-            real_hidden = hidden.reshape(T * k, -1)[real]
-            real_targets = targets[real]
-            real_nll = numpy.zeros(real.shape[0], dtype="float32")
-            real_correct = numpy.zeros(real.shape[0], dtype="bool")
-            for row in range(0, real.shape[0], OUTPUT_ROWS):
-                rows = slice(row, row + OUTPUT_ROWS)
-                logits, _ = output(real_hidden[rows], False)
-                real_correct[rows] = ops.to_numpy(logits.argmax(axis=1) == real_targets[rows])
-                chunk_nll, _ = softmax_cross_entropy(ops, logits, real_targets[rows], overwrite=True)
-                real_nll[rows] = ops.to_numpy(chunk_nll)
-            real_host = ops.to_numpy(real)
-            nll = numpy.zeros(T * k, dtype="float32")
-            correct = numpy.zeros(T * k, dtype="bool")
-            nll[real_host] = real_nll
-            correct[real_host] = real_correct
-            nll = nll.reshape(T, k)
-            correct = correct.reshape(T, k)
-            lengths_host = ops.to_numpy(lengths)
-            for j in range(k):
-                n = lengths_host[j]
-                nll_out[j][start : start + n] = nll[:n, j]
-                correct_out[j][start : start + n] = correct[:n, j]
-        for j, i in enumerate(order):
+                windows.append((window, hidden))
+            nll, correct = self.model.score(real_rows(window, hidden), window.targets[window.real])
+            batch.spread(window, ops.to_numpy(nll), nll_out)
+            batch.spread(window, ops.to_numpy(correct), correct_out)
+        results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
+        for j, i in enumerate(batch.order):
             if not numpy.all(numpy.isfinite(nll_out[j])):
                 raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
-            results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": seqs[j][2]}
+            results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": batch.seqs[j][2]}
         if listening:
             # No gradient flows back from predict: a frozen, annotating lstm_lm stays fixed.
-            self._feed_listeners(docs, self._gather_rows(docs, prepared, order, windows), _empty_backprop)
+            rows = batch.gather_rows(docs, windows, self.model.get_dim("nO"))
+            self._feed_listeners(docs, rows, empty_backprop)
+            for doc, doc_rows in zip(docs, rows):
+                store_states(doc, self.name, ops.to_numpy(doc_rows))
         return results
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
@@ -319,96 +203,63 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             set_lm_annotations(doc, result)
 
     # ------------------------------------------------------------------ training
-    def _window_loss(self, hidden, targets, weights, n_total: int) -> Tuple[float, Any]:
-        """Summed NLL of a window's real positions and d(mean NLL over the batch)/d hidden.
-        Padded positions skip the vocabulary projection altogether."""
-        ops = self.model.ops
-        T, k, width = hidden.shape
-        real = ops.xp.nonzero(weights > 0)[0]
-        logits, bp_output = self.model.get_ref("output")(hidden.reshape(T * k, width)[real], True)
-        nll, d_logits = softmax_cross_entropy(ops, logits, targets[real], grad_scale=1.0 / n_total,
-                                              overwrite=True)
-        window_nll = float(nll.sum())
-        if not math.isfinite(window_nll):
-            raise ValueError(Errors.E004.format(name=self.name, loss=window_nll))
-        d_hidden = ops.alloc2f(T * k, width, dtype=hidden.dtype)
-        d_hidden[real] = bp_output(d_logits)
-        return window_nll, d_hidden.reshape(T, k, width)
-
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
-        """One optimizer step over a batch: mean token cross-entropy (nats) over all its windows."""
+        """One optimizer step over a batch: mean token cross-entropy (nats) over all its windows.
+
+        With listeners the LM reads ``eg.predicted`` (the docs the listeners see) and keeps each
+        window's backprop until the last listener sends its gradient (see the module docstring)."""
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "LSTMLanguageModel.update")
-        self._require_initialized()
-        if self.listeners:
-            return self._update_with_listeners(examples, drop=drop, sgd=sgd, losses=losses)
-        seqs = [s for s in (self._prepare(eg.reference) for eg in examples) if s is not None]
-        if not seqs:
-            return losses
-        seqs.sort(key=lambda s: -len(s[0]))
-        n_total = sum(len(s[0]) for s in seqs)
+        listening = bool(self.listeners)
+        docs = [eg.predicted if listening else eg.reference for eg in examples]
+        batch = self._batch(docs)
         set_dropout_rate(self.model, drop)
+        n_total = batch.n_targets
         total_nll = 0.0
-        state = None
-        for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
-            (hidden, state), bp_encode = encode(self.model, (ids, lengths, self._carry(state, k)), True)
-            window_nll, d_hidden = self._window_loss(hidden, targets, weights, n_total)
+        windows, backprops = [], []
+        for window, hidden, _, backprop in run_windows(self.model, batch, self.cfg["max_length"], True):
+            window_nll, d_hidden = window_loss(self.model, window, hidden, 1.0 / n_total, self.name)
             total_nll += window_nll
-            bp_encode((d_hidden, None))
+            backprop(d_hidden)
+            if listening:
+                windows.append((window, hidden))
+                backprops.append(backprop)
+        if n_total:
+            losses[self.name] += total_nll / n_total
+        if listening:
+            self._send_to_listeners(docs, batch, windows, backprops, sgd)
         if sgd is not None:
             self.finish_update(sgd)
-        losses[self.name] += total_nll / n_total
         return losses
 
-    def _update_with_listeners(self, examples: List[Example], *, drop: float, sgd: Optional[Optimizer],
-                               losses: Dict[str, float]) -> Dict[str, float]:
-        """``update`` when downstream listeners read the hidden states: the LM loss gradient of
-        every window is kept until the last listener's backprop adds its gradient to the
-        windows' hidden states; then each window is backpropagated (state gradient still cut
-        at window boundaries) and, if ``sgd`` is given, the update is applied."""
-        docs = [eg.predicted for eg in examples]
-        prepared = [self._prepare(doc) for doc in docs]
-        order = self._order(prepared)
-        seqs = [prepared[i] for i in order]
-        set_dropout_rate(self.model, drop)
+    def _send_to_listeners(self, docs: List[Doc], batch: SequenceBatch, windows, backprops: List[Callable],
+                           sgd: Optional[Optimizer]) -> None:
+        """Hand the windows' hidden states to the listeners; their summed row gradients are
+        backpropagated through the windows when the last listener calls back."""
         ops = self.model.ops
-        n_total = sum(len(s[0]) for s in seqs)
-        total_nll = 0.0
-        windows = []
-        window_grads = []
-        state = None
-        if seqs:
-            for start, k, ids, targets, weights, lengths in self._windows(seqs, self.cfg["max_length"]):
-                (hidden, state), bp_encode = encode(self.model, (ids, lengths, self._carry(state, k)), True)
-                window_nll, d_hidden = self._window_loss(hidden, targets, weights, n_total)
-                total_nll += window_nll
-                windows.append((k, ops.to_numpy(lengths), hidden))
-                window_grads.append((d_hidden, bp_encode))
-            losses[self.name] += total_nll / n_total
-        outputs = self._gather_rows(docs, prepared, order, windows)
-        d_outputs = [ops.alloc2f(*rows.shape, dtype=rows.dtype) for rows in outputs]
+        rows = batch.gather_rows(docs, windows, self.model.get_dim("nO"))
+        d_rows = [ops.alloc2f(*r.shape, dtype=r.dtype) for r in rows]
 
-        def accumulate_gradient(one_d_outputs):
-            for i in range(len(one_d_outputs)):
-                d_outputs[i] += one_d_outputs[i]
-            return [ops.alloc2f(*rows.shape, dtype=rows.dtype) for rows in outputs]
+        def accumulate_gradient(one_d_rows):
+            for i, d in enumerate(one_d_rows):
+                d_rows[i] += d
+            return [ops.alloc2f(*r.shape, dtype=r.dtype) for r in rows]
 
-        def backprop(one_d_outputs):
-            accumulate_gradient(one_d_outputs)
-            d_hiddens = [d for d, _ in window_grads]
-            self._scatter_rows(d_outputs, prepared, order, windows, d_hiddens)
-            for d_hidden, bp_encode in window_grads:
-                bp_encode((d_hidden, None))
+        def backprop(one_d_rows):
+            accumulate_gradient(one_d_rows)
+            d_hiddens = [ops.alloc3f(*hidden.shape, dtype=hidden.dtype) for _, hidden in windows]
+            batch.scatter_rows(d_rows, [w for w, _ in windows], d_hiddens)
+            for d_hidden, window_backprop in zip(d_hiddens, backprops):
+                window_backprop(d_hidden)
             if sgd is not None:
                 self.finish_update(sgd)
             return []
 
-        self._feed_listeners(docs, outputs, backprop, accumulate_gradient)
-        return losses
+        self._feed_listeners(docs, rows, backprop, accumulate_gradient)
 
     def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
         """Mean NLL per predicted token (nats) of ``predict`` output; the gradient is
@@ -417,8 +268,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         values = [r["nll"] for r in scores if r is not None]
         if not values:
             return 0.0, None
-        joined = numpy.concatenate(values)
-        return float(joined.mean()), None
+        return float(numpy.concatenate(values).mean()), None
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    vocab_size: Optional[int] = None) -> None:
@@ -431,50 +281,53 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
         self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"],
                                                max_size=max_size)
-        self._init_model()
+        self._set_vocab_size()
         self.model.initialize()
 
-    def _init_model(self) -> None:
+    def _set_vocab_size(self) -> None:
         n_vocab = len(self.lm_vocab)
         if self.model.has_dim("nV") and self.model.get_dim("nV") != n_vocab:
-            raise ValueError(f"Model vocabulary size {self.model.get_dim('nV')} != {n_vocab} of '{self.name}'")
+            raise ValueError(Errors.E023.format(name=self.name, found=self.model.get_dim("nV"), expected=n_vocab))
         self.model.set_dim("nV", n_vocab)
 
     # ------------------------------------------------------------------ language-model protocol
-    # (spacy_lm.types.LanguageModel): decoding reads the model only through these methods.
+    # (spacy_lm.types.LanguageModel): decoding reads the component only through these methods.
     @property
     def ops(self):
         return self.model.ops
 
-    def initial_state(self, batch_size: int) -> LSTMState:
+    def initial_state(self, batch_size: int) -> State:
         self._require_initialized()
-        return lm_initial_state(self.model, batch_size)
+        return self.model.initial_state(batch_size)
 
-    def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[Any, LSTMState]:
-        """One padded forward pass over ``<eos>`` + each prompt: the LSTM's masking makes the
-        final state exactly the state after each prompt's last token."""
+    def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[Any, State]:
+        """Read ``<eos>`` + each prompt, in windows with the state carried (memory is bounded
+        by the window whatever the prompt length): next-token log-probs and the state."""
         vocab = self._require_initialized()
         if not prompts:
-            raise ValueError("prime needs at least one prompt")
+            raise ValueError(Errors.E024.format(what="prime"))
         ops = self.model.ops
-        lengths = numpy.asarray([len(p) + 1 for p in prompts], dtype="int32")
-        ids = numpy.zeros((int(lengths.max()), len(prompts)), dtype="int32")
-        for j, prompt in enumerate(prompts):
-            ids[: lengths[j], j] = [vocab.eos_id, *prompt]
-        (hidden, state), _ = encode(self.model, (ops.asarray(ids), ops.asarray(lengths), None), False)
-        last = hidden[ops.asarray(lengths - 1), ops.xp.arange(len(prompts))]
-        logits, _ = self.model.get_ref("output")(last, False)
-        return log_softmax(ops, logits, inplace=True), state
+        streams = [numpy.asarray(stream_prefix(vocab, p), dtype="int32") for p in prompts]
+        batch = SequenceBatch(ops, [(s, s, numpy.arange(len(s), dtype="int32")) for s in streams])
+        last: List[Any] = [None] * len(prompts)
+        state = None
+        for window, hidden, state, _ in run_windows(self.model, batch, PREDICT_WINDOW, False, keep_finished=True):
+            for j, i in enumerate(batch.order):
+                n = window.lengths_host[j]
+                if n and window.start + n == len(streams[i]):
+                    last[i] = hidden[n - 1, j]
+        # Sequence j of the batch is prompt order[j]: put the state rows back in prompt order.
+        position = numpy.empty(len(prompts), dtype="int32")
+        position[batch.order] = numpy.arange(len(prompts), dtype="int32")
+        return self.model.log_probs(ops.xp.stack(last)), self.model.select_state(state, ops.asarray(position))
 
-    def step(self, state: LSTMState, token_ids) -> Tuple[Any, LSTMState]:
+    def step(self, state: State, token_ids) -> Tuple[Any, State]:
         """Log-probabilities of the next token after ``token_ids`` (B,), and the new state."""
         self._require_initialized()
-        logits, state = lm_step(self.model, self.model.ops.asarray(token_ids, dtype="int32"), state)
-        return log_softmax(self.model.ops, logits, inplace=True), state
+        return self.model.step(token_ids, state)
 
-    def select_state(self, state: LSTMState, indices) -> LSTMState:
-        index = self.model.ops.asarray(indices, dtype="int32")
-        return state[0][:, index], state[1][:, index]
+    def select_state(self, state: State, indices) -> State:
+        return self.model.select_state(state, self.model.ops.asarray(indices, dtype="int32"))
 
     # ------------------------------------------------------------------ serialization
     def _payload(self) -> Dict[str, bytes]:
@@ -485,7 +338,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         try:
             self.lm_vocab = TokenVocab.from_bytes(read("lm_vocab"))
             self.cfg.update(cfg)
-            self._init_model()
+            self._set_vocab_size()
             self.model.from_bytes(read("model"))
         except Exception:
             self.lm_vocab = None

@@ -2,8 +2,8 @@ import numpy
 import pytest
 from thinc.api import fix_random_seed
 
-from spacy_lm.architectures.lstm_lm import build_lstm_language_model, lm_initial_state, lm_step
-from spacy_lm.ops import softmax_cross_entropy
+from spacy_lm.architectures.lstm_lm import build_lstm_language_model
+from spacy_lm.ops import log_softmax, softmax_cross_entropy
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
 
@@ -67,7 +67,7 @@ def test_lm_step_matches_full_forward():
     model = make_model()
     ids = numpy.asarray([[1], [2], [3], [4]], dtype="int32")
     (logits, _), _ = model((ids, None, None), is_train=False)
-    state = lm_initial_state(model, 1)
+    state = model.initial_state(1)
     for t in range(4):
-        step_logits, state = lm_step(model, ids[t], state)
-        numpy.testing.assert_allclose(step_logits, logits[t : t + 1], rtol=1e-5, atol=1e-6)
+        step_log_probs, state = model.step(ids[t], state)
+        numpy.testing.assert_allclose(step_log_probs, log_softmax(model.ops, logits[t : t + 1]), rtol=1e-5, atol=1e-6)

@@ -6,6 +6,7 @@ import spacy
 from spacy.tokens import Doc, DocBin
 from thinc.api import Adam, fix_random_seed
 
+from spacy_lm.architectures import lstm_lm as lstm_lm_architecture
 from spacy_lm.pipeline import lstm_lm as lstm_lm_module
 
 from ..conftest import TINY_LM_CONFIG, TINY_TEXTS, make_examples, train_tiny_lm
@@ -115,7 +116,7 @@ def test_scoring_is_exact_whatever_the_window(trained_lm, monkeypatch):
     text = " ".join(TINY_TEXTS * 3)
     reference = surprisals(nlp(text))
     monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)
-    monkeypatch.setattr(lstm_lm_module, "OUTPUT_ROWS", 5)
+    monkeypatch.setattr(lstm_lm_architecture, "OUTPUT_ROWS", 5)
     numpy.testing.assert_allclose(surprisals(nlp(text)), reference, rtol=1e-5)
 
 
@@ -125,13 +126,13 @@ def test_long_doc_is_windowed_with_bounded_memory(trained_lm, monkeypatch):
     doc = Doc(nlp.vocab, words=(words * (100_000 // len(words) + 1))[:100_000])
     lm = nlp.get_pipe("lstm_lm")
     window_shapes = []
-    real_encode = lstm_lm_module.encode
+    real_encode = lm.model.encode
 
-    def spy_encode(model, inputs, is_train):
-        window_shapes.append(inputs[0].shape)
-        return real_encode(model, inputs, is_train)
+    def spy_encode(ids, lengths, state, is_train):
+        window_shapes.append(ids.shape)
+        return real_encode(ids, lengths, state, is_train)
 
-    monkeypatch.setattr(lstm_lm_module, "encode", spy_encode)
+    monkeypatch.setattr(lm.model, "encode", spy_encode)
     lm(doc)
     assert doc._.lm_n_predicted == 100_001
     assert math.isfinite(doc._.lm_perplexity)
@@ -188,7 +189,7 @@ def test_uninitialized_and_wrong_input_raise_clear_errors():
 
 def test_nan_loss_raises_clear_error():
     nlp, _ = train_tiny_lm(n_steps=1)
-    lstm = nlp.get_pipe("lstm_lm").model.get_ref("lstm")
+    lstm = nlp.get_pipe("lstm_lm").model.get_ref("rnn")
     W = lstm.get_param("W0_0")
     W[0, 0] = numpy.nan
     with pytest.raises(ValueError, match="not finite"):

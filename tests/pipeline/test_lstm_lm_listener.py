@@ -51,7 +51,7 @@ def test_initialize_wires_the_listener():
     lm = nlp.get_pipe("lstm_lm")
     assert lm.listening_components == ["textcat"]
     (listener,) = lm.listeners
-    assert isinstance(listener, LSTMLMListener) and listener._upstream is lm
+    assert isinstance(listener, LSTMLMListener) and listener.upstream_name == "lstm_lm"
 
 
 def test_listener_rows_match_encode_docs():

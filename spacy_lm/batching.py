@@ -1,0 +1,211 @@
+"""From Docs to the arrays a recurrent model reads, and back: written once for every component.
+
+* **The stream rule.** A doc is one token stream: ``<eos>`` starts it (as the end of the
+  previous line does in a corpus) and closes it, unless the doc already ends with an
+  ``<eos>`` marker token. Whitespace tokens are not read. :func:`prepare_doc` applies it to
+  docs, :func:`stream_prefix` to prompts; nothing else adds a start ``<eos>``.
+* **Batches** (:class:`SequenceBatch`): prepared docs sorted longest first, so at every step
+  the running sequences are the first ``k`` and recurrent layers can skip the rest.
+* **Windows** (:func:`run_windows`): a batch in windows of ``size`` steps, each encoded by the
+  model with the state carried from the previous window (the model reorders its own state:
+  the layout is opaque here). Scoring is exact for any window; in training the gradient stops
+  at window boundaries (truncated BPTT).
+* **Rows**: :meth:`SequenceBatch.gather_rows` turns window hidden states into one
+  ``(len(doc), width)`` array per doc (token ``i`` gets the state after reading it),
+  :meth:`SequenceBatch.scatter_rows` is its gradient.
+* **Loss over real positions** (:func:`window_loss`): padded positions never reach the
+  output layer.
+
+Arrays handed to the model live on ``ops.xp``; bookkeeping stays on the host.
+"""
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from thinc.api import Ops
+from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
+
+from .errors import Errors
+from .types import RecurrentLMModel
+from .vocab import TokenVocab, lm_tokens
+
+# A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
+PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+
+
+def prepare_doc(vocab: TokenVocab, doc: Doc) -> Optional[PreparedDoc]:
+    """The doc as one stream: ``<eos>`` first, ``<eos>`` last (unless the doc already ends with
+    an ``<eos>`` token); None when it has no tokens but whitespace."""
+    if not isinstance(doc, Doc):
+        raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
+    tokens = lm_tokens(doc)
+    if not tokens:
+        return None
+    targets = vocab.ids(tokens)
+    positions = [t.i for t in tokens]
+    if targets[-1] != vocab.eos_id:
+        targets.append(vocab.eos_id)
+        positions.append(-1)
+    inputs = [vocab.eos_id] + targets[:-1]
+    return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
+            numpy.asarray(positions, dtype="int32"))
+
+
+def prompt_ids(vocab: TokenVocab, doc: Doc) -> List[int]:
+    """The ids of a prompt's tokens (no ``<eos>``: a prompt continues, it does not end)."""
+    return vocab.ids(lm_tokens(doc))
+
+
+def stream_prefix(vocab: TokenVocab, ids: Sequence[int]) -> List[int]:
+    """What a model reads for a prompt: the stream-start ``<eos>``, then the prompt."""
+    return [vocab.eos_id, *ids]
+
+
+@dataclass
+class Window:
+    """Steps ``[start, start + T)`` of the first ``k`` sequences of a batch (those still
+    running), time-major, with the flat indices ``real`` (``t * k + j``) of real positions."""
+
+    start: int
+    k: int
+    ids: Ints2d
+    targets: Ints1d
+    lengths: Ints1d
+    lengths_host: numpy.ndarray
+    real: Ints1d
+    real_host: numpy.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.ids.shape[0])
+
+
+class SequenceBatch:
+    """Prepared docs of one batch, longest first; ``order[j]`` is the doc of sequence ``j``."""
+
+    def __init__(self, ops: Ops, prepared: Sequence[Optional[PreparedDoc]]) -> None:
+        self.ops = ops
+        self.prepared = list(prepared)
+        self.order = sorted((i for i, p in enumerate(self.prepared) if p is not None),
+                            key=lambda i: -len(self.prepared[i][0]))
+        self.seqs = [self.prepared[i] for i in self.order]
+
+    @classmethod
+    def from_docs(cls, ops: Ops, vocab: TokenVocab, docs: Sequence[Doc]) -> "SequenceBatch":
+        return cls(ops, [prepare_doc(vocab, doc) for doc in docs])
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def n_targets(self) -> int:
+        return sum(len(s[1]) for s in self.seqs)
+
+    def windows(self, size: int, keep_finished: bool = False) -> Iterator[Window]:
+        """Windows of ``size`` steps; finished sequences leave the batch unless
+        ``keep_finished`` (then they stay with length 0, and their state is kept)."""
+        ops = self.ops
+        longest = len(self.seqs[0][0]) if self.seqs else 0
+        for start in range(0, longest, size):
+            k = len(self.seqs) if keep_finished else sum(1 for s in self.seqs if len(s[0]) > start)
+            lengths = numpy.asarray([max(0, min(size, len(s[0]) - start)) for s in self.seqs[:k]], dtype="int32")
+            T = int(lengths.max())
+            ids = numpy.zeros((T, k), dtype="int32")
+            targets = numpy.zeros((T, k), dtype="int32")
+            for j, (inputs, tgt, _) in enumerate(self.seqs[:k]):
+                n = lengths[j]
+                ids[:n, j] = inputs[start : start + n]
+                targets[:n, j] = tgt[start : start + n]
+            real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths.reshape(1, k)).astype("int32")
+            yield Window(start, k, ops.asarray(ids), ops.asarray(targets.reshape(-1)), ops.asarray(lengths),
+                         lengths, ops.asarray(real), real)
+
+    def spread(self, window: Window, real_values: numpy.ndarray, outputs: List[numpy.ndarray]) -> None:
+        """Write host values of a window's real positions into per-sequence arrays ``outputs``."""
+        flat = numpy.zeros(window.n_steps * window.k, dtype=real_values.dtype)
+        flat[window.real_host] = real_values
+        grid = flat.reshape(window.n_steps, window.k)
+        for j in range(window.k):
+            n = window.lengths_host[j]
+            outputs[j][window.start : window.start + n] = grid[:n, j]
+
+    @staticmethod
+    def _row_map(positions: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """(step, token) index pairs: token ``positions[s - 1]`` gets the hidden state of step
+        ``s`` (the state after reading it); steps whose input is not a doc token are left out."""
+        n = len(positions)
+        tokens = positions[: n - 1]
+        keep = tokens >= 0
+        steps = numpy.arange(1, n, dtype="int32")[keep]
+        return steps, tokens[keep].astype("int32")
+
+    def gather_rows(self, docs: Sequence[Doc], windows: List[Tuple[Window, Floats3d]], width: int) -> List[Floats2d]:
+        """Per-doc ``(len(doc), width)`` rows from the windows' hidden states."""
+        ops = self.ops
+        xp = ops.xp
+        outputs: List[Any] = [None] * len(docs)
+        for j, i in enumerate(self.order):
+            parts = [hidden[: window.lengths_host[j], j] for window, hidden in windows if j < window.k]
+            steps = xp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+            step_idx, tok_idx = self._row_map(self.prepared[i][2])
+            rows = ops.alloc2f(len(docs[i]), width, dtype=steps.dtype)
+            if len(tok_idx):
+                rows[ops.asarray1i(tok_idx)] = steps[ops.asarray1i(step_idx)]
+            outputs[i] = rows
+        for i, doc in enumerate(docs):
+            if outputs[i] is None:
+                outputs[i] = ops.alloc2f(len(doc), width)
+        return outputs
+
+    def scatter_rows(self, d_rows: Sequence[Floats2d], windows: List[Window], d_hiddens: List[Floats3d]) -> None:
+        """Add per-doc row gradients into the windows' ``d_hiddens`` (inverse of gather_rows)."""
+        ops = self.ops
+        xp = ops.xp
+        for j, i in enumerate(self.order):
+            step_idx, tok_idx = self._row_map(self.prepared[i][2])
+            if not len(tok_idx):
+                continue
+            d_steps = xp.zeros((len(self.seqs[j][0]), d_hiddens[0].shape[-1]), dtype=d_hiddens[0].dtype)
+            d_steps[ops.asarray1i(step_idx)] = d_rows[i][ops.asarray1i(tok_idx)]
+            offset = 0
+            for window, d_hidden in zip(windows, d_hiddens):
+                if j < window.k:
+                    n = int(window.lengths_host[j])
+                    d_hidden[:n, j] += d_steps[offset : offset + n]
+                    offset += n
+
+
+def run_windows(model: RecurrentLMModel, batch: SequenceBatch, size: int, is_train: bool, *,
+                keep_finished: bool = False) -> Iterator[Tuple[Window, Floats3d, Any, Callable]]:
+    """Encode a batch window by window, the state carried: ``(window, hidden (T, k, width),
+    state after the window, backprop(d_hidden))`` per window. The one window loop of every
+    recurrent component."""
+    state = None
+    running = len(batch)
+    for window in batch.windows(size, keep_finished):
+        if state is not None and window.k < running:
+            state = model.select_state(state, model.ops.xp.arange(window.k, dtype="int32"))
+        running = window.k
+        (hidden, state), backprop = model.encode(window.ids, window.lengths, state, is_train)
+        yield window, hidden, state, backprop
+
+
+def real_rows(window: Window, hidden: Floats3d) -> Floats2d:
+    """The hidden states of a window's real positions, ``(n_real, width)``."""
+    T, k, width = hidden.shape
+    return hidden.reshape(T * k, width)[window.real]
+
+
+def window_loss(model: RecurrentLMModel, window: Window, hidden: Floats3d, grad_scale: float,
+                name: str) -> Tuple[float, Floats3d]:
+    """Summed NLL (nats) of a window's real positions and its gradient w.r.t. ``hidden``
+    (scaled by ``grad_scale``); padded positions skip the output layer altogether."""
+    T, k, width = hidden.shape
+    nll, d_real = model.loss(real_rows(window, hidden), window.targets[window.real], grad_scale)
+    total = float(nll.sum())
+    if not numpy.isfinite(total):
+        raise ValueError(Errors.E004.format(name=name, loss=total))
+    d_hidden = model.ops.alloc2f(T * k, width, dtype=hidden.dtype)
+    d_hidden[window.real] = d_real
+    return total, d_hidden.reshape(T, k, width)
