@@ -63,9 +63,20 @@ class Errors(metaclass=ErrorsWithCodes):
     E027 = ("The {listener} got a different batch of docs (id {found}) from the one its upstream "
             "'{upstream}' last encoded (id {expected}). If the upstream is frozen, list it in [training] "
             "annotating_components too.")
+    E028 = "'{name}': initialize(corpus={corpus!r}) needs the pipeline: call it with nlp=... (nlp.initialize does)."
+    E029 = ("text_generator '{name}' decodes from '{lm}', which is not in the pipeline {pipe_names}. "
+            "Set [components.{name}] lm = \"...\".")
+    E030 = ("Component '{lm}' is not a language model (it lacks initial_state, prime, step or "
+            "select_state; see spacy_lm.types.LanguageModel).")
+    E031 = "A prompt must be a str or a Doc, got {type}."
+    E032 = "A language-model vocabulary must start with the special tokens {specials}, got {found}."
     # Codes E020-E039: the recurrent core (lstm_lm, batching, architectures); E040-E059: sentiment,
     # explain, scorers, text classification; E060-E099: readers, n-gram, decoding, CLI, the rest;
     # E100-E119: recurrent layers (LSTM, GRU).
+    E100 = "{cell} state must have shape {expected} (depth * directions, batch, width), got {found}."
+    E101 = ("Cannot tie output weights ({nO} x {nI}) to an embedding table ({nV} x {width}): sizes differ.")
+    E102 = "A recurrent layer got {n} lengths for a batch of {B} sequences."
+
     # E060-E067: n-gram tables, corpus readers.
     E060 = ("The n-gram tables are inconsistent: {reason}. The model data is corrupt or was edited by "
             "hand; rebuild it (nlp.initialize) or read it again from its ARPA file.")

@@ -251,7 +251,7 @@ def _corrupt(reason: str) -> ValueError:
 
 # ---------------------------------------------------------------------- building
 def sentence_stream(inputs: numpy.ndarray, targets: numpy.ndarray, eos_id: int, bos_id: int) -> numpy.ndarray:
-    """The id stream of ``vocab.prepare_doc`` output as sentences: every input ``<eos>``
+    """The id stream of ``spacy_lm.batching.prepare_doc`` output as sentences: every input ``<eos>``
     (the doc start, and any ``<eos>`` marker inside a doc) becomes a ``<s>`` before the
     next target, so contexts restart at each sentence as in KenLM."""
     inputs = numpy.asarray(inputs, dtype="int64")

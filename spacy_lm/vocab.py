@@ -6,9 +6,8 @@ A token whose text is the end marker (``<eos>``, as benchmark readers insert one
 maps to the `<eos>` id, so marked corpora keep the standard token counts.
 """
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional
 
-import numpy
 
 import srsly
 from spacy.strings import get_string_id
@@ -20,10 +19,6 @@ UNK = "<unk>"
 EOS = "<eos>"
 SPECIALS = (UNK, EOS)
 ATTRS = {"ORTH": "orth_", "LOWER": "lower_", "NORM": "norm_"}
-
-# A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
-PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
-
 
 def token_text(token: Token, attr: str) -> str:
     return getattr(token, ATTRS[attr])
@@ -41,7 +36,7 @@ class TokenVocab:
         self.attr = attr
         self.strings: List[str] = list(strings)
         if tuple(self.strings[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"A vocabulary must start with the special tokens {SPECIALS}")
+            raise ValueError(Errors.E032.format(specials=SPECIALS, found=self.strings[: len(SPECIALS)]))
         self._index: Dict[str, int] = {s: i for i, s in enumerate(self.strings)}
         # Keys as the Doc stores them: spaCy's symbol id for its built-in strings ("number"
         # is 432), the string hash for every other string.
@@ -89,23 +84,6 @@ class TokenVocab:
         table = self._hash_index
         unk = self.unk_id
         return [table.get(getattr(t, attr_id), unk) for t in tokens]
-
-    def prepare_doc(self, doc: Doc) -> Optional[PreparedDoc]:
-        """The doc as one stream: ``<eos>`` first, ``<eos>`` last (unless the doc already ends
-        with an ``<eos>`` token); None when it has no tokens but whitespace."""
-        if not isinstance(doc, Doc):
-            raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
-        tokens = lm_tokens(doc)
-        if not tokens:
-            return None
-        targets = self.ids(tokens)
-        positions = [t.i for t in tokens]
-        if targets[-1] != self.eos_id:
-            targets.append(self.eos_id)
-            positions.append(-1)
-        inputs = [self.eos_id] + targets[:-1]
-        return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
-                numpy.asarray(positions, dtype="int32"))
 
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps({"strings": self.strings, "attr": self.attr})

@@ -23,6 +23,7 @@ from typing import Callable, List, Optional, Tuple
 from thinc.api import Model, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
+from ..errors import Errors
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
                         param_names, project_inputs, step_matmul)
 
@@ -133,10 +134,8 @@ def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput
 def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
     expected = (n_states, B, nO)
     if tuple(h0.shape) != expected or tuple(c0.shape) != expected:
-        raise ValueError(
-            f"LSTM state must have shape {expected} (depth * directions, batch, width), "
-            f"got h {tuple(h0.shape)} and c {tuple(c0.shape)}"
-        )
+        raise ValueError(Errors.E100.format(cell="LSTM", expected=expected,
+                                            found=f"h {tuple(h0.shape)} and c {tuple(c0.shape)}"))
 
 
 
@@ -269,7 +268,7 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
     ``x`` has shape ``(B, nI)``; the result equals one step of the full forward pass.
     """
     if model.attrs["bidirectional"]:
-        raise ValueError("lstm_step needs a unidirectional LSTM: a bidirectional one sees the future")
+        raise ValueError(Errors.E025.format(what="lstm_step"))
     xp = model.ops.xp
     h0, c0 = state
     depth = model.attrs["depth"]

@@ -9,6 +9,8 @@ from typing import Callable, Optional, Tuple
 from thinc.api import Model, registry
 from thinc.types import Floats2d
 
+from ..errors import Errors
+
 
 @registry.layers("spacy_lm.OutputSoftmax.v1")
 def OutputSoftmax(
@@ -40,10 +42,8 @@ def init(model: Model, X=None, Y=None) -> None:
     if model.attrs["tied"]:
         embedding = model.get_ref("embedding")
         if embedding.get_dim("nO") != nI or embedding.get_dim("nV") != nO:
-            raise ValueError(
-                f"Cannot tie output weights ({nO} x {nI}) to an embedding table "
-                f"({embedding.get_dim('nV')} x {embedding.get_dim('nO')}): sizes differ"
-            )
+            raise ValueError(Errors.E101.format(nO=nO, nI=nI, nV=embedding.get_dim("nV"),
+                                                width=embedding.get_dim("nO")))
     else:
         values = model.ops.xp.random.uniform(-0.1, 0.1, (nO, nI)).astype("float32")
         model.set_param("W", model.ops.asarray(values))

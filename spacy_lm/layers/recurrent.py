@@ -14,6 +14,8 @@ import numpy
 from thinc.api import Model, NumpyOps, Ops
 from thinc.types import Floats2d, Floats3d, Ints1d
 
+from ..errors import Errors
+
 State = Any
 CELL_FUNCTIONS = ("initial_state", "step", "select_state")
 
@@ -22,9 +24,9 @@ def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_
                     step: Callable, select_state: Callable) -> dict:
     """The attrs every cell layer carries (the functions are rebuilt from config, not saved)."""
     if depth < 1:
-        raise ValueError(f"recurrent depth must be at least 1, got {depth}")
+        raise ValueError(Errors.E009.format(setting="recurrent depth", requirement="at least 1", value=depth))
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"recurrent dropout must be in [0, 1), got {dropout}")
+        raise ValueError(Errors.E009.format(setting="recurrent dropout", requirement="in [0, 1)", value=dropout))
     return {"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout,
             "initial_state": initial_state, "step": step, "select_state": select_state}
 
@@ -55,9 +57,9 @@ def make_mask(ops: Ops, T: int, B: int, lengths: Optional[Ints1d], dtype) -> Opt
     xp = ops.xp
     lengths = xp.asarray(lengths)
     if lengths.shape != (B,):
-        raise ValueError(f"recurrent layer got {lengths.shape[0]} lengths for a batch of {B} sequences")
+        raise ValueError(Errors.E102.format(n=lengths.shape[0], B=B))
     if B and (int(lengths.max()) > T or int(lengths.min()) < 0):
-        raise ValueError(f"recurrent layer lengths must lie in [0, {T}], got {lengths.tolist()}")
+        raise ValueError(Errors.E009.format(setting="recurrent layer lengths", requirement=f"in [0, {T}]", value=lengths.tolist()))
     if B and int(lengths.min()) == T:
         return None
     steps = xp.arange(T).reshape(T, 1)
@@ -135,4 +137,4 @@ def build_cell(cell: str, nO: Optional[int] = None, nI: Optional[int] = None, *,
         from .gru import GRU
 
         return GRU(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))

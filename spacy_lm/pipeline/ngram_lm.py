@@ -7,7 +7,7 @@ Alternatively ``initialize`` reads an ARPA file (``[initialize.components.ngram_
 arpa = "model.arpa"``, e.g. written by ``lmplz``), and ``to_arpa`` writes one for KenLM.
 
 Conventions (KenLM's): a doc is read as the same token stream as every spacy_lm LM
-(``TokenVocab.prepare_doc``: whitespace skipped, closing ``<eos>`` added unless present).
+(:func:`spacy_lm.batching.prepare_doc`: whitespace skipped, closing ``<eos>`` added unless present).
 Every ``<eos>`` that is read as context (the implicit one before the doc, and any marker
 inside it) starts a new sentence: the context restarts at ``<s>``, which is never predicted.
 ``<eos>`` is predicted at each sentence end; ARPA files call it ``</s>``. Tokens outside the
@@ -29,6 +29,7 @@ from thinc.api import NumpyOps
 from thinc.util import to_numpy
 
 from .. import __version__
+from ..batching import prepare_doc
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..ngram import DEFAULT_FALLBACK, LN10, NGramModel, check_prune, estimate, read_arpa, sentence_stream, write_arpa
@@ -120,7 +121,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
             return
         if corpus is not None:
             if nlp is None:
-                raise ValueError(f"'{self.name}': initialize(corpus={corpus!r}) needs the pipeline (nlp=...)")
+                raise ValueError(Errors.E028.format(name=self.name, corpus=corpus))
             (reader,) = resolve_dot_names(nlp.config.interpolate(), [corpus])
             get_examples = lambda: reader(nlp)  # noqa: E731
         validate_get_examples(get_examples, "NGramLanguageModel.initialize")
@@ -139,7 +140,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         """All docs as one sentence stream (``<s>`` = len(vocab) at each sentence start)."""
         inputs, targets = [], []
         for doc in docs:
-            prepared = vocab.prepare_doc(doc)
+            prepared = prepare_doc(vocab, doc)
             if prepared is not None:
                 inputs.append(prepared[0])
                 targets.append(prepared[1])
@@ -190,7 +191,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         All docs of a batch are scored in one vectorised pass."""
         vocab, model = self._require_initialized()
         docs = list(docs)
-        prepared = [vocab.prepare_doc(doc) for doc in docs]
+        prepared = [prepare_doc(vocab, doc) for doc in docs]
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
         live = [i for i, p in enumerate(prepared) if p is not None]
         if not live:
@@ -245,7 +246,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
 
     def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if not prompts:
-            raise ValueError("prime needs at least one prompt")
+            raise ValueError(Errors.E024.format(what="prime"))
         state = self.initial_state(len(prompts))
         rows = []
         for j, prompt in enumerate(prompts):
@@ -272,6 +273,6 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         vocab = TokenVocab.from_bytes(read("lm_vocab"))
         model = NGramModel.from_msg(srsly.msgpack_loads(read("model")))
         if model.n_vocab != len(vocab):
-            raise ValueError(f"model covers {model.n_vocab} ids, vocabulary has {len(vocab)}")
+            raise ValueError(Errors.E023.format(name=self.name, found=model.n_vocab, expected=len(vocab)))
         self.cfg.update(cfg)
         self.lm_vocab, self.model = vocab, model

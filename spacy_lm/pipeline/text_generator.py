@@ -12,10 +12,11 @@ from spacy.pipeline import Pipe
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from ..batching import prompt_ids
 from ..decoding import GenerationConfig, generate, stream
+from ..errors import Errors
 from ..detokenize import detokenize, detokenize_text
 from ..types import is_language_model
-from ..vocab import lm_tokens
 
 
 def install_generation_extensions() -> None:
@@ -48,20 +49,18 @@ class TextGenerator(Pipe):
 
     def _lm(self):
         if self.lm_name not in self.nlp.pipe_names:
-            raise ValueError(f"text_generator '{self.name}' decodes from '{self.lm_name}', which is not in the "
-                             f"pipeline {self.nlp.pipe_names}. Set [components.{self.name}] lm = \"...\".")
+            raise ValueError(Errors.E029.format(name=self.name, lm=self.lm_name, pipe_names=self.nlp.pipe_names))
         lm = self.nlp.get_pipe(self.lm_name)
         if not is_language_model(lm):
-            raise ValueError(f"Component '{self.lm_name}' is not a language model (it lacks initial_state, prime, "
-                             "step or select_state)")
+            raise ValueError(Errors.E030.format(lm=self.lm_name))
         return lm
 
     def _prompt_ids(self, lm, prompt: Union[str, Doc]) -> List[int]:
         if isinstance(prompt, str):
             prompt = self.nlp.make_doc(prompt)
         if not isinstance(prompt, Doc):
-            raise TypeError(f"A prompt must be a str or a Doc, got {type(prompt).__name__}")
-        return lm.lm_vocab.ids(lm_tokens(prompt))
+            raise TypeError(Errors.E031.format(type=type(prompt).__name__))
+        return prompt_ids(lm.lm_vocab, prompt)
 
     def _config(self, overrides: Dict[str, Any]) -> GenerationConfig:
         return self.defaults.replace(**overrides) if overrides else self.defaults
