@@ -1,6 +1,7 @@
 """`spacy_lm.SentimentLSTM.v1`: a trained polarity model for the `sentiment_scorer` component.
 
-    tok2vec (List[Doc] → List[Floats2d]) → SequenceLSTM (bidirectional) → pooling → dropout
+    tok2vec (List[Doc] → List[Floats2d]) → recurrent cell (bidirectional, ``cell`` "lstm" or
+    "gru") → pooling → dropout (pooled_encoder.py, shared with `spacy_lm.TextCatLSTM.v1`)
     → Linear (K outputs, zero-initialized)  +  f(S) · prior      (the lexicon prior, optional)
 
 ``S`` is the doc's summed lexicon valence (a `spacy_lm.LexiconSentiment.v1` sub-model) and
@@ -20,13 +21,12 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Model, chain, zero_init
+from thinc.api import Linear, Model, chain, zero_init
 from thinc.types import Floats1d, Floats2d
 
-from ..layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM
+from ..ops import softmax
 from .lexicon_sentiment import KIND_ATTR, get_rules
-
-POOLINGS = ("mean_max", "attention")
+from .pooled_encoder import build_pooled_encoder
 
 
 @registry.architectures("spacy_lm.SentimentLSTM.v1")
@@ -39,26 +39,17 @@ def build_sentiment_lstm(
     lexicon: Optional[Model] = None,
     prior_scale: float = 2.0,
     nO: Optional[int] = None,
+    cell: str = "lstm",
 ) -> Model[List[Doc], Floats2d]:
-    """tok2vec: per-token vectors. width: LSTM width per direction; depth: LSTM layers (0: pool
-    the tok2vec rows). pooling: "mean_max" or "attention". lexicon: a LexiconSentiment.v1 model
+    """tok2vec: per-token vectors. width: recurrent width per direction; depth: recurrent layers (0:
+    pool the tok2vec rows). pooling: "mean_max" or "attention". lexicon: a LexiconSentiment.v1 model
     used as a prior (null: none). prior_scale: initial weight of the prior. nO: set by the component.
+    cell: the recurrent cell, "lstm" or "gru".
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if depth < 0 or width < 1 or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"need depth >= 0, width >= 1, 0 <= dropout < 1; got {depth}, {width}, {dropout}")
-    nI = tok2vec.maybe_get_dim("nO")
-    layers: List[Model] = []
-    if depth > 0:
-        layers.append(SequenceLSTM(width, nI, depth=depth, bidirectional=True, dropout=dropout))
-        seq_width: Optional[int] = 2 * width
-    else:
-        seq_width = nI
-    pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
-    output = Linear(nO=nO, nI=None if seq_width is None else seq_width * pool.attrs["factor"],
-                    init_W=zero_init, init_b=zero_init)
-    head = chain(*layers, pool, Dropout(dropout), output)
+    encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
+                                   architecture="spacy_lm.SentimentLSTM.v1")
+    output = Linear(nO=nO, nI=encoder.nO, init_W=zero_init, init_b=zero_init)
+    head = chain(*encoder.layers, output)
     sublayers = [tok2vec, head] + ([lexicon] if lexicon is not None else [])
     model = Model(
         "sentiment_lstm",
@@ -146,9 +137,7 @@ def logits_to_polarity(ops, logits: Floats2d, values: Optional[Floats1d]) -> Tup
             return (d_pol * (1.0 - polarity**2)).reshape(-1, 1)
 
         return polarity, None, bp_real
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = xp.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(ops, logits)
     polarity = probs @ values
 
     def bp_classes(d_pol: Floats1d) -> Floats2d:

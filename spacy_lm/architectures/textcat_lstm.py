@@ -1,8 +1,11 @@
-"""`spacy_lm.TextCatLSTM.v1`: a (bi)LSTM text classifier for spaCy's `textcat` and
+"""`spacy_lm.TextCatLSTM.v1`: a (bi)LSTM or (bi)GRU text classifier for spaCy's `textcat` and
 `textcat_multilabel` components (and their `weighted_` variants in this package).
 
-    tok2vec (List[Doc] → List[Floats2d]) → SequenceLSTM (bidirectional, ``depth`` layers)
-    → pooling (``mean_max`` or ``attention``) → dropout → output layer
+    tok2vec (List[Doc] → List[Floats2d]) → recurrent cell (bidirectional, ``depth`` layers,
+    ``cell`` "lstm" or "gru") → pooling (``mean_max`` or ``attention``) → dropout → output layer
+
+The part between tok2vec and the output layer is pooled_encoder.py, shared with
+`spacy_lm.SentimentLSTM.v1`.
 
 Built like spaCy's `spacy.TextCatReduce.v1`: refs ``tok2vec`` and ``output_layer``,
 ``attrs["multi_label"]`` and a resizable output (``attrs["resize_output"]``), so
@@ -27,13 +30,12 @@ from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.ml.models.textcat import NEG_VALUE
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain, concatenate, resizable
+from thinc.api import Linear, Logistic, Model, Softmax, chain, concatenate, resizable
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
-from ..layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM
-
-POOLINGS = ("mean_max", "attention")
+from ..errors import Errors
+from .pooled_encoder import build_pooled_encoder
 
 
 @registry.architectures("spacy_lm.TextCatLSTM.v1")
@@ -46,37 +48,25 @@ def build_textcat_lstm(
     nO: Optional[int] = None,
     exclusive_classes: bool = True,
     linear_model: Optional[Model[List[Doc], Floats2d]] = None,
+    cell: str = "lstm",
 ) -> Model[List[Doc], Floats2d]:
     """tok2vec: per-token vectors for each doc.
-    width: hidden size of each LSTM direction (the LSTM outputs ``2 * width``).
-    depth: LSTM layers; 0 pools the tok2vec output directly.
-    dropout: between LSTM layers and before the output layer.
+    width: hidden size of each recurrent direction (the cell outputs ``2 * width``).
+    depth: recurrent layers; 0 pools the tok2vec output directly.
+    dropout: between recurrent layers and before the output layer.
     pooling: "mean_max" (mean and max concatenated) or "attention" (learned query).
     nO: number of labels (set by the component when None).
     exclusive_classes: softmax over exclusive labels, else independent logistics.
     linear_model: optional model of per-doc label scores (a BOW model without its own output
         layer) concatenated with the pooled features before the output layer.
+    cell: the recurrent cell, "lstm" or "gru".
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if depth < 0:
-        raise ValueError(f"depth must be at least 0, got {depth}")
-    if width < 1:
-        raise ValueError(f"width must be at least 1, got {width}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    nI_tok2vec = tok2vec.maybe_get_dim("nO")
-    if depth > 0:
-        encoder = SequenceLSTM(width, nI_tok2vec, depth=depth, bidirectional=True, dropout=dropout)
-        seq_width: Optional[int] = 2 * width
-        layers = [tok2vec, encoder]
-    else:
-        seq_width = nI_tok2vec
-        layers = [tok2vec]
-    pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
-    nI = None if seq_width is None else seq_width * pool.attrs["factor"]
+    encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
+                                   architecture="spacy_lm.TextCatLSTM.v1")
+    layers = [tok2vec, *encoder.layers]
+    nI = encoder.nO
     if linear_model is not None:
-        return _wide_and_deep(layers, pool, linear_model, tok2vec, dropout, nO, exclusive_classes)
+        return _wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes)
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=nI)
@@ -85,7 +75,7 @@ def build_textcat_lstm(
         output_layer = Linear(nO=nO, nI=nI)
     resizable_layer = resizable(output_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
     tail = [resizable_layer] if exclusive_classes else [resizable_layer, Logistic()]
-    model = chain(*layers, pool, Dropout(dropout), *tail)
+    model = chain(*layers, *tail)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
@@ -95,12 +85,12 @@ def build_textcat_lstm(
     return model
 
 
-def _wide_and_deep(layers, pool, linear_model, tok2vec, dropout: float, nO: Optional[int],
+def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int],
                    exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
-    """(tok2vec → LSTM → pool → dropout) ‖ linear_model → output layer; nI is inferred at init."""
+    """(tok2vec → cell → pool → dropout) ‖ linear_model → output layer; nI is inferred at init."""
     output_layer = Softmax(nO=nO) if exclusive_classes else Linear(nO=nO)
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
-    deep = chain(*layers, pool, Dropout(dropout))
+    deep = chain(*layers)
     model = chain(concatenate(deep, linear_model), *tail)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
@@ -115,10 +105,7 @@ def _resize_before_init(model: Model, new_nO: int, *, output_layer: Model, linea
     """Set the label count while the model is uninitialised (``textcat.add_label`` does this
     for every label in ``initialize``); afterwards the concatenated input cannot be resized."""
     if output_layer.has_param("W"):  # None (falsy) while declared but unset
-        raise ValueError(
-            "spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization: "
-            "add every label before nlp.initialize (or leave linear_model out)."
-        )
+        raise ValueError(Errors.E045.format(nO=new_nO))
     if "resize_output" in linear_model.attrs:
         linear_model.attrs["resize_output"](linear_model, new_nO)
     else:

@@ -1,8 +1,10 @@
-"""Layers between spaCy's per-doc arrays and our time-major LSTM, and pooling over docs.
+"""Layers between spaCy's per-doc arrays and our time-major recurrent cells, and pooling over docs.
 
-`spacy_lm.SequenceLSTM.v1`: ``List[Floats2d]`` (one ``(len_i, nI)`` array per doc, as a
-spaCy tok2vec gives) → padded time-major batch + lengths → `spacy_lm.LSTM.v1` → back to
-``List[Floats2d]`` of ``(len_i, nO * dirs)``. Zero-length docs give ``(0, nO * dirs)``.
+``with_time_major(rnn)``: ``List[Floats2d]`` (one ``(len_i, nI)`` array per doc, as a spaCy
+tok2vec gives) → padded time-major batch, sorted longest first, + lengths → any recurrent cell
+with the contract of recurrent.py (`spacy_lm.LSTM.v1`, `spacy_lm.GRU.v1`), from the zero
+state → back to ``List[Floats2d]`` of ``(len_i, nO * dirs)``. Zero-length docs give
+``(0, nO * dirs)``. `spacy_lm.SequenceLSTM.v1` is ``with_time_major(LSTM(...))``.
 
 `spacy_lm.MeanMaxPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, 2 * nI)``, the mean and
 the max of each doc's rows, concatenated. An empty doc pools to zeros.
@@ -18,7 +20,29 @@ from typing import Callable, List, Optional, Tuple
 from thinc.api import Model, registry
 from thinc.types import Floats2d
 
+from ..errors import Errors
+from ..ops import softmax
 from .lstm import LSTM
+
+
+def with_time_major(rnn: Model) -> Model[List[Floats2d], List[Floats2d]]:
+    """Run the recurrent cell ``rnn`` over a list of per-doc arrays. The wrapper is named
+    ``sequence_<cell>`` with the cell as its one layer and ref ``<cell>`` (so an LSTM gives the
+    node tree `spacy_lm.SequenceLSTM.v1` always had); its ``nO`` is the cell's times its directions."""
+    for missing, ok in (("'bidirectional' attr", "bidirectional" in rnn.attrs),
+                        ("'nO' dim", rnn.has_dim("nO") is not False), ("'nI' dim", rnn.has_dim("nI") is not False)):
+        if not ok:
+            raise ValueError(Errors.E046.format(name=rnn.name, missing=missing))
+    dirs = 2 if rnn.attrs["bidirectional"] else 1
+    nO = rnn.maybe_get_dim("nO")
+    return Model(
+        f"sequence_{rnn.name}",
+        _time_major_forward,
+        init=_time_major_init,
+        layers=[rnn],
+        refs={rnn.name: rnn},
+        dims={"nO": None if nO is None else nO * dirs, "nI": rnn.maybe_get_dim("nI")},
+    )
 
 
 @registry.layers("spacy_lm.SequenceLSTM.v1")
@@ -31,35 +55,26 @@ def SequenceLSTM(
     dropout: float = 0.0,
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Run `spacy_lm.LSTM.v1` over a list of per-doc arrays; ``nO`` is the width of one direction."""
-    lstm = LSTM(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
-    dirs = 2 if bidirectional else 1
-    return Model(
-        "sequence_lstm",
-        _sequence_forward,
-        init=_sequence_init,
-        layers=[lstm],
-        refs={"lstm": lstm},
-        dims={"nO": None if nO is None else nO * dirs, "nI": nI},
-    )
+    return with_time_major(LSTM(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout))
 
 
-def _sequence_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
-    lstm = model.get_ref("lstm")
+def _time_major_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    rnn = model.layers[0]
     if not model.has_dim("nI"):
         if X:
             model.set_dim("nI", X[0].shape[1])
-        elif lstm.has_dim("nI"):
-            model.set_dim("nI", lstm.get_dim("nI"))
-    if model.has_dim("nI") and not lstm.has_dim("nI"):
-        lstm.set_dim("nI", model.get_dim("nI"))
-    lstm.initialize()
+        elif rnn.has_dim("nI"):
+            model.set_dim("nI", rnn.get_dim("nI"))
+    if model.has_dim("nI") and not rnn.has_dim("nI"):
+        rnn.set_dim("nI", model.get_dim("nI"))
+    rnn.initialize()
 
 
-def _sequence_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def _time_major_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[List[Floats2d], Callable]:
     ops = model.ops
     xp = ops.xp
-    lstm = model.get_ref("lstm")
-    nI = lstm.get_dim("nI")
+    rnn = model.layers[0]
+    nI = rnn.get_dim("nI")
     nO = model.get_dim("nO")
     lengths = [int(X.shape[0]) for X in Xs]
     B = len(Xs)
@@ -68,7 +83,7 @@ def _sequence_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
     if T == 0:
         Ys = [xp.zeros((0, nO), dtype=dtype) for _ in Xs]
         return Ys, lambda dYs: [xp.zeros((0, nI), dtype=dtype) for _ in dYs]
-    # Longest first: at inference the LSTM then steps only over the rows still running.
+    # Longest first: at inference the cell then steps only over the rows still running.
     order = sorted(range(B), key=lambda b: -lengths[b])
     column = [0] * B
     for j, b in enumerate(order):
@@ -77,14 +92,14 @@ def _sequence_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
     for b, Xb in enumerate(Xs):
         X[: lengths[b], column[b]] = Xb
     lengths_arr = ops.asarray1i([lengths[b] for b in order])
-    (Y, _), bp_lstm = lstm((X, lengths_arr, None), is_train)
+    (Y, _), bp_rnn = rnn((X, lengths_arr, None), is_train)
     Ys = [Y[: lengths[b], column[b]] for b in range(B)]
 
     def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
         dY = xp.zeros(Y.shape, dtype=Y.dtype)
         for b, dYb in enumerate(dYs):
             dY[: lengths[b], column[b]] = dYb
-        dX, _ = bp_lstm((dY, None))
+        dX, _ = bp_rnn((dY, None))
         return [dX[: lengths[b], column[b]] for b in range(B)]
 
     return Ys, backprop
@@ -190,10 +205,7 @@ def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tupl
         if X.shape[0] == 0:
             weights.append(None)
             continue
-        scores = X @ q
-        scores = scores - scores.max()
-        a = xp.exp(scores)
-        a /= a.sum()
+        a = softmax(ops, X @ q)
         weights.append(a)
         Y[b] = a @ X
 

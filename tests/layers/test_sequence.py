@@ -1,9 +1,15 @@
-"""SequenceLSTM, MeanMaxPool and AttentionPool: shapes, empty docs, finite-difference gradients."""
+"""with_time_major / SequenceLSTM, MeanMaxPool and AttentionPool: shapes, empty docs,
+finite-difference gradients; with_time_major over an LSTM is SequenceLSTM, over any cell the
+cell run doc by doc."""
+import importlib.util
+
 import numpy
 import pytest
-from thinc.api import NumpyOps, Ops, fix_random_seed
+from thinc.api import Linear, NumpyOps, Ops, fix_random_seed
 
-from spacy_lm.layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM
+from spacy_lm.layers.lstm import LSTM
+from spacy_lm.layers.recurrent import build_cell
+from spacy_lm.layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM, with_time_major
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
 
@@ -75,6 +81,55 @@ def test_sequence_lstm_all_empty():
     Ys, backprop = model([numpy.zeros((0, 3), dtype="f")] * 2, is_train=True)
     assert [y.shape for y in Ys] == [(0, 4), (0, 4)]
     assert [d.shape for d in backprop(Ys)] == [(0, 3), (0, 3)]
+
+
+HAS_GRU = importlib.util.find_spec("spacy_lm.layers.gru") is not None
+CELLS = ["lstm", pytest.param("gru", marks=pytest.mark.skipif(not HAS_GRU, reason="spacy_lm/layers/gru.py not there yet"))]
+
+
+def test_with_time_major_over_lstm_is_sequence_lstm():
+    """Same node tree (so saved SequenceLSTM weights load) and, with the same weights, the same output."""
+    fix_random_seed(0)
+    old = SequenceLSTM(3, 4, depth=2, bidirectional=True, dropout=0.1)
+    new = with_time_major(LSTM(3, 4, depth=2, bidirectional=True, dropout=0.1))
+    assert [n.name for n in new.walk()] == [n.name for n in old.walk()] == ["sequence_lstm", "lstm"]
+    assert new.get_ref("lstm") is new.layers[0] and new.get_dim("nO") == old.get_dim("nO") == 6
+    old.initialize()
+    new.initialize()
+    new.from_bytes(old.to_bytes())
+    Xs = [x.astype("float32") for x in _docs([5, 0, 2, 4], 4)]
+    for Y_old, Y_new in zip(old(Xs, is_train=False)[0], new(Xs, is_train=False)[0]):
+        numpy.testing.assert_array_equal(Y_old, Y_new)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_with_time_major_equals_the_cell_doc_by_doc(cell):
+    """The padded, longest-first batch gives each doc what the cell gives it alone (time-major, B=1)."""
+    fix_random_seed(0)
+    rnn = build_cell(cell, 3, 4, depth=2, bidirectional=True)
+    model = with_time_major(rnn)
+    model.initialize()
+    Xs = [x.astype("float32") for x in _docs([2, 5, 0, 4], 4)]
+    Ys, _ = model(Xs, is_train=False)
+    for X, Y in zip(Xs, Ys):
+        assert Y.shape == (X.shape[0], 6)
+        if X.shape[0]:
+            (alone, _), _ = rnn((X.reshape(X.shape[0], 1, 4), None, None), False)
+            numpy.testing.assert_allclose(Y, alone[:, 0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_with_time_major_gradients(cell):
+    fix_random_seed(0)
+    model = with_time_major(build_cell(cell, 2, 3, depth=1, bidirectional=True))
+    model.initialize()
+    to_float64(model)
+    _check_layer(model, _docs([3, 0, 1], 3), out_is_list=True)
+
+
+def test_with_time_major_needs_a_recurrent_cell():
+    with pytest.raises(ValueError, match=r"E046.*'linear'.*bidirectional"):
+        with_time_major(Linear(2, 3))
 
 
 @pytest.mark.parametrize("ops_class", OPS_CLASSES)

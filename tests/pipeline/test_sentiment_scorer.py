@@ -245,3 +245,43 @@ def test_lm_listener_as_encoder():
         doc = nlp(text)
         assert (doc._.sentiment_polarity > 0) == (label == "POS")
         assert abs(sum(doc._.sentiment_tokens) + doc._.sentiment_base - doc._.sentiment_polarity) < 0.01
+
+
+# ------------------------------------------------------------------ the mode is chosen once
+def test_mode_is_picked_once_from_the_model(lexicon_path):
+    from spacy_lm.pipeline.sentiment_scorer import _LexiconMode, _TrainedMode
+
+    lexicon = lexicon_nlp(lexicon_path).get_pipe("sentiment_scorer")
+    nlp = spacy.blank("en")
+    trained = nlp.add_pipe("sentiment_scorer", config=neural_config(lexicon_path))
+    assert isinstance(lexicon._mode, _LexiconMode) and lexicon.kind == "lexicon"
+    assert isinstance(trained._mode, _TrainedMode) and trained.kind == "neural"
+
+
+def test_lexicon_mode_never_runs_trained_mode_code(lexicon_path, monkeypatch):
+    """Every trained-mode hook raises: a lexicon pipeline predicts, explains, initializes,
+    updates, evaluates and round-trips through bytes and disk without reaching one."""
+    from spacy_lm.explain import explain_texts
+    from spacy_lm.pipeline import sentiment_scorer as module
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("trained-mode code ran for a lexicon model")
+
+    for name, value in vars(module._TrainedMode).items():
+        if callable(value) and not name.startswith("__"):
+            monkeypatch.setattr(module._TrainedMode, name, forbidden)
+    for name in ("integrated_gradients", "logits_to_polarity"):
+        monkeypatch.setattr(module, name, forbidden)
+    nlp = lexicon_nlp(lexicon_path)
+    examples = examples_for(nlp, TRAIN, binary_cats)
+    nlp.initialize(lambda: examples)
+    assert nlp.update(examples, sgd=Adam(0.01))["sentiment_scorer"] == 0.0
+    pipe = nlp.get_pipe("sentiment_scorer")
+    assert pipe.get_loss(examples, None) == (0.0, None)
+    doc = explain_texts(nlp, ["I like it. I hate it."])[0]
+    assert len(doc._.sentiment_tokens) == len(doc)
+    assert "sentiment_score" in nlp.evaluate(examples)
+    pipe.from_bytes(pipe.to_bytes())
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        assert spacy.load(d)("great")._.sentiment_polarity == nlp("great")._.sentiment_polarity > 0

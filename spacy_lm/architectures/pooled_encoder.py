@@ -1,0 +1,57 @@
+"""The pooled encoder both classifiers share (`spacy_lm.TextCatLSTM.v1`, `spacy_lm.SentimentLSTM.v1`):
+
+    per-token vectors (List[Floats2d]) → with_time_major(cell) (bidirectional, ``depth`` layers;
+    skipped for ``depth=0``) → pooling (``mean_max`` or ``attention``) → dropout → Floats2d
+
+``cell`` names the recurrent stack (`spacy_lm.layers.recurrent.build_cell`: "lstm" or "gru").
+The pieces come back as a list for the caller to put in its own ``chain`` (not one nested
+model), so a model built with ``cell="lstm"`` has exactly the node tree it had before this
+function existed and pipelines saved then still load.
+"""
+from typing import List, NamedTuple, Optional
+
+from thinc.api import Dropout, Model
+
+from ..errors import Errors
+from ..layers.recurrent import CELLS, build_cell
+from ..layers.sequence import AttentionPool, MeanMaxPool, with_time_major
+
+POOLINGS = ("mean_max", "attention")
+
+
+class PooledEncoder(NamedTuple):
+    layers: List[Model]  # [sequence encoder (depth > 0)], pooling, dropout: chain them
+    nO: Optional[int]  # width of the pooled vector (None while the input width is unknown)
+
+
+def check_encoder_settings(architecture: str, *, width: int, depth: int, dropout: float, pooling: str,
+                           cell: str) -> None:
+    """Raise E043 (naming the architecture and the value) for a setting out of range."""
+    checks = (("pooling", f"one of {POOLINGS}", pooling, pooling in POOLINGS),
+              ("depth", "an integer >= 0", depth, isinstance(depth, int) and depth >= 0),
+              ("width", "an integer >= 1", width, isinstance(width, int) and width >= 1),
+              ("dropout", "in [0, 1)", dropout, 0.0 <= dropout < 1.0),
+              ("cell", f"one of {CELLS}", cell, cell in CELLS))
+    for setting, requirement, value, ok in checks:
+        if not ok:
+            raise ValueError(Errors.E043.format(architecture=architecture, setting=setting,
+                                                requirement=requirement, value=value))
+
+
+def build_pooled_encoder(nI: Optional[int], width: int, depth: int, dropout: float, pooling: str = "mean_max",
+                         cell: str = "lstm", *, architecture: str = "pooled encoder") -> PooledEncoder:
+    """nI: width of the input vectors (None: inferred at initialization). width: hidden size of
+    each direction (the recurrent output is ``2 * width``). depth: recurrent layers (0: pool the
+    inputs directly). dropout: between recurrent layers and after pooling. pooling: "mean_max"
+    (mean and max concatenated) or "attention" (learned query). cell: "lstm" or "gru"."""
+    check_encoder_settings(architecture, width=width, depth=depth, dropout=dropout, pooling=pooling, cell=cell)
+    layers: List[Model] = []
+    if depth > 0:
+        rnn = build_cell(cell, width, nI, depth=depth, bidirectional=True, dropout=dropout)
+        layers.append(with_time_major(rnn))
+        seq_width: Optional[int] = 2 * width
+    else:
+        seq_width = nI
+    pool = MeanMaxPool(seq_width) if pooling == "mean_max" else AttentionPool(seq_width)
+    layers += [pool, Dropout(dropout)]
+    return PooledEncoder(layers, None if seq_width is None else seq_width * pool.attrs["factor"])
