@@ -1,6 +1,8 @@
 """Shared pieces of the language-model benchmarks: WikiText-2 as pytorch/examples reads it,
-the PyTorch peer model (pytorch/examples word_language_model, LSTM, tied), and one training
-recipe (SGD, global-norm clipping, truncated BPTT) applied identically to both models.
+the PyTorch peer model (pytorch/examples word_language_model, LSTM or GRU, tied), and one
+training recipe (SGD, global-norm clipping, truncated BPTT) applied identically to both models.
+``cell`` ("lstm" or "gru") picks nn.LSTM / nn.GRU on the PyTorch side and the same cell in
+our language model.
 
 Reads ../shared/data/wikitext-2 (override with --data-dir); fails clearly when it is missing.
 """
@@ -23,6 +25,7 @@ RESULTS = Path(os.environ.get("SPACY_LM_RESULTS", REPO / "benchmarks" / "results
 # pytorch/examples word_language_model defaults.
 CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
               eval_batch_size=10, lr=20.0, clip=0.25, tied=True)
+CELLS = ("lstm", "gru")
 
 
 def read_split(data_dir: Path, split: str) -> List[str]:
@@ -68,15 +71,19 @@ def windows(source: numpy.ndarray, bptt: int):
 
 
 # ---------------------------------------------------------------- PyTorch peer
-def build_torch_model(n_vocab: int, cfg=CONFIG):
+def build_torch_model(n_vocab: int, cfg=CONFIG, cell: str = "lstm"):
     from torch import nn
+
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
 
     class RNNModel(nn.Module):
         def __init__(self):
             super().__init__()
             self.drop = nn.Dropout(cfg["dropout"])
             self.encoder = nn.Embedding(n_vocab, cfg["emsize"])
-            self.rnn = nn.LSTM(cfg["emsize"], cfg["nhid"], cfg["nlayers"], dropout=cfg["dropout"])
+            self.rnn = rnn_class(cfg["emsize"], cfg["nhid"], cfg["nlayers"], dropout=cfg["dropout"])
             self.decoder = nn.Linear(cfg["nhid"], n_vocab)
             if cfg["tied"]:
                 self.decoder.weight = self.encoder.weight
@@ -92,7 +99,7 @@ def build_torch_model(n_vocab: int, cfg=CONFIG):
         def init_hidden(self, bsz):
             w = next(self.parameters())
             shape = (cfg["nlayers"], bsz, cfg["nhid"])
-            return (w.new_zeros(shape), w.new_zeros(shape))
+            return (w.new_zeros(shape), w.new_zeros(shape)) if cell == "lstm" else w.new_zeros(shape)
 
     return RNNModel()
 
@@ -100,11 +107,11 @@ def build_torch_model(n_vocab: int, cfg=CONFIG):
 class TorchLM:
     name = "pytorch"
 
-    def __init__(self, n_vocab: int, seed: int = 0):
+    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm"):
         import torch
         torch.manual_seed(seed)
         self.torch = torch
-        self.model = build_torch_model(n_vocab)
+        self.model = build_torch_model(n_vocab, cell=cell)
         self.criterion = torch.nn.CrossEntropyLoss()
         self.hidden = None
 
@@ -114,7 +121,9 @@ class TorchLM:
     def train_step(self, data: numpy.ndarray, targets: numpy.ndarray, lr: float) -> float:
         torch = self.torch
         self.model.train()
-        self.hidden = tuple(h.detach() for h in self.hidden)
+        # an LSTM's hidden is (h, c), a GRU's one tensor
+        self.hidden = self.hidden.detach() if self.torch.is_tensor(self.hidden) else tuple(
+            h.detach() for h in self.hidden)
         self.model.zero_grad()
         out, self.hidden = self.model(torch.from_numpy(data).long(), self.hidden)
         loss = self.criterion(out, torch.from_numpy(targets).long())
@@ -135,24 +144,31 @@ class TorchLM:
 
 
 # ---------------------------------------------------------------- ours
+def build_thinc_model(cell: str):
+    """Our LM with ``cell``, and how it was built (recorded in the results)."""
+    from spacy_lm.architectures.lstm_lm import build_lstm_language_model
+
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    model = build_lstm_language_model(width=CONFIG["nhid"], depth=CONFIG["nlayers"], embed_size=CONFIG["emsize"],
+                                      dropout=CONFIG["dropout"], tie_weights=CONFIG["tied"], cell=cell)
+    return model, f"build_lstm_language_model(cell={cell!r})"
+
+
 class ThincLM:
     name = "spacy_lm"
 
-    def __init__(self, n_vocab: int, seed: int = 0):
+    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm"):
         from thinc.api import fix_random_seed
-        from spacy_lm.architectures.lstm_lm import build_lstm_language_model
         from spacy_lm.training import clip_global_grad_norm, sgd_step
 
         fix_random_seed(seed)
-        self.model = build_lstm_language_model(
-            width=CONFIG["nhid"], depth=CONFIG["nlayers"], embed_size=CONFIG["emsize"],
-            dropout=CONFIG["dropout"], tie_weights=CONFIG["tied"],
-        )
+        self.model, self.built_with = build_thinc_model(cell)
         self.model.set_dim("nV", n_vocab)
         self.model.initialize()
         self._clip = clip_global_grad_norm
         self._sgd = sgd_step
-        self.state = None
+        self.state = None  # opaque: an LSTM's (h, c), a GRU's h
 
     def reset(self, batch_size: int) -> None:
         self.state = None
@@ -216,7 +232,8 @@ def machine_info(threads: int) -> Dict[str, object]:
     import torch
     info = {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch.__version__,
             "thinc": thinc.__version__, "threads": threads, "cpus": os.cpu_count(),
-            "machine": platform.machine(), "processor": platform.processor()}
+            "machine": platform.machine(), "processor": platform.processor(),
+            "load_average_at_start": os.getloadavg()}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}

@@ -1,11 +1,13 @@
-"""Training and evaluation speed: spacy_lm's LSTM LM vs PyTorch nn.LSTM, in one process.
+"""Training and evaluation speed: spacy_lm's LSTM (or GRU) LM vs PyTorch nn.LSTM (nn.GRU),
+in one process.
 
 Config: pytorch/examples word_language_model (emsize 200, nhid 200, 2 layers, dropout 0.2,
 bptt 35, batch 20, tied, full softmax over WikiText-2's 33,278 words). Both models get the
 same threads and the same real WikiText-2 windows (../shared/data/wikitext-2, or --data-dir);
 timed batches alternate ours/peer after a warm-up, and medians are reported.
 
-    python benchmarks/lm_speed.py --threads 2 --batches 40
+    python benchmarks/lm_speed.py --threads 2 --batches 40             # -> results/lm_speed.json
+    python benchmarks/lm_speed.py --threads 2 --batches 40 --cell gru  # -> results/lm_speed_gru.json
 """
 import argparse
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy
 
-from _common import (CONFIG, DEFAULT_DATA, TorchLM, ThincLM, batchify, load_wikitext2, machine_info,
+from _common import (CELLS, CONFIG, DEFAULT_DATA, TorchLM, ThincLM, batchify, load_wikitext2, machine_info,
                      profile_top, set_threads, windows, write_results)
 
 
@@ -24,7 +26,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40, help="timed batches per model and mode")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="also profile our training step")
-    parser.add_argument("--output", default="lm_speed")
+    parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell of both models")
+    parser.add_argument("--output", default=None, help="results name (default lm_speed, lm_speed_gru)")
     args = parser.parse_args()
     set_threads(args.threads)
     data = load_wikitext2(args.data_dir)
@@ -34,7 +37,8 @@ def main() -> None:
     valid = batchify(data["ids"]["valid"], CONFIG["eval_batch_size"])
     train_windows = list(zip(range(args.warmup + args.batches), windows(train, CONFIG["bptt"])))
     eval_windows = list(zip(range(args.warmup + args.batches), windows(valid, CONFIG["bptt"])))
-    models = [ThincLM(n_vocab), TorchLM(n_vocab)]
+    output = args.output or ("lm_speed" if args.cell == "lstm" else f"lm_speed_{args.cell}")
+    models = [ThincLM(n_vocab, cell=args.cell), TorchLM(n_vocab, cell=args.cell)]
     times = {m.name: {"train": [], "eval": []} for m in models}
     for mode, batch_list, batch_size in (("train", train_windows, CONFIG["batch_size"]),
                                           ("eval", eval_windows, CONFIG["eval_batch_size"])):
@@ -51,7 +55,8 @@ def main() -> None:
                 elapsed = time.perf_counter() - start
                 if i >= args.warmup:
                     times[m.name][mode].append(x.size / elapsed)
-    result = {"config": CONFIG, "machine": machine_info(args.threads), "timed_batches": args.batches}
+    result = {"config": CONFIG, "cell": args.cell, "spacy_lm_built_with": models[0].built_with,
+              "machine": machine_info(args.threads), "timed_batches": args.batches}
     for name, modes in times.items():
         for mode, rates in modes.items():
             result[f"{name}_{mode}_tokens_per_s_median"] = float(numpy.median(rates))
@@ -66,7 +71,7 @@ def main() -> None:
         ours.reset(CONFIG["batch_size"])
         result["profile_train_top"] = profile_top(
             lambda: [ours.train_step(x, y, CONFIG["lr"]) for _, (x, y) in train_windows[: args.batches]])
-    write_results(args.output, result)
+    write_results(output, result)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""WikiText-2 perplexity: spacy_lm's LSTM LM vs PyTorch, same recipe, same budget.
+"""WikiText-2 perplexity: spacy_lm's LSTM (or GRU) LM vs PyTorch, same recipe, same budget.
 
 Recipe (pytorch/examples word_language_model, for both models): emsize 200, nhid 200,
 2 layers, dropout 0.2, tied; train batch 20, bptt 35, hidden state carried across windows
@@ -15,24 +15,32 @@ Reads ../shared/data/wikitext-2 (or --data-dir) and fails clearly when it is mis
     python benchmarks/lm_wikitext2.py --epochs 1 --model spacy_lm --threads 1 &
     python benchmarks/lm_wikitext2.py --epochs 1 --model pytorch --threads 1 &
     wait; python benchmarks/lm_wikitext2.py --merge
+    # the GRU (nn.GRU on the PyTorch side): add --cell gru to each of these commands; results go
+    # to lm_wikitext2_gru_{spacy_lm,pytorch}.json and lm_wikitext2_gru.json (the LSTM's stay).
 """
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy
 
-from _common import (CONFIG, DEFAULT_DATA, RESULTS, TorchLM, ThincLM, batchify, evaluate, load_wikitext2,
+from _common import (CELLS, CONFIG, DEFAULT_DATA, RESULTS, TorchLM, ThincLM, batchify, evaluate, load_wikitext2,
                      machine_info, set_threads, windows, write_results)
 
 MODELS = {"spacy_lm": ThincLM, "pytorch": TorchLM}
 KENLM_5GRAM_TEST_PPL = 220.1  # measured on this split (issue #2), for orientation
 
 
-def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_every: int):
+def results_name(cell: str, name: str = "") -> str:
+    base = "lm_wikitext2" if cell == "lstm" else f"lm_wikitext2_{cell}"
+    return f"{base}_{name}" if name else base
+
+
+def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_every: int, cell: str):
     n_vocab = len(data["vocab"])
-    lm = MODELS[name](n_vocab, seed=seed)
+    lm = MODELS[name](n_vocab, seed=seed, cell=cell)
     train = batchify(data["ids"]["train"], CONFIG["batch_size"])
     valid = batchify(data["ids"]["valid"], CONFIG["eval_batch_size"])
     test = batchify(data["ids"]["test"], CONFIG["eval_batch_size"])
@@ -53,7 +61,8 @@ def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_eve
             if log_every and (i + 1) % log_every == 0:
                 print(f"[{name}] epoch {epoch} batch {i + 1} loss {numpy.mean(losses[-log_every:]):.3f} "
                       f"ppl {numpy.exp(numpy.mean(losses[-log_every:])):.1f} "
-                      f"{n_tokens / (time.perf_counter() - start):,.0f} tok/s", flush=True)
+                      f"{n_tokens / (time.perf_counter() - start):,.0f} tok/s "
+                      f"load {os.getloadavg()[0]:.2f}", flush=True)
         train_seconds = time.perf_counter() - epoch_start
         val_ppl = evaluate(lm, valid)
         history.append({"epoch": epoch, "lr": lr, "train_loss_last_200": float(numpy.mean(losses[-200:])),
@@ -65,19 +74,20 @@ def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_eve
     test_ppl = evaluate(lm, test)
     final_val = history[-1]["valid_ppl"]
     print(f"[{name}] test ppl {test_ppl:.2f}", flush=True)
-    return {"valid_ppl": final_val, "test_ppl": test_ppl, "history": history,
+    return {"valid_ppl": final_val, "test_ppl": test_ppl, "history": history, "cell": cell,
+            "built_with": getattr(lm, "built_with", "nn.LSTM" if cell == "lstm" else "nn.GRU"),
             "train_tokens_per_s": n_tokens / (time.perf_counter() - start)}
 
 
-def merge() -> None:
-    parts = {name: json.loads((RESULTS / f"lm_wikitext2_{name}.json").read_text()) for name in MODELS}
+def merge(cell: str) -> None:
+    parts = {name: json.loads((RESULTS / f"{results_name(cell, name)}.json").read_text()) for name in MODELS}
     ours, peer = parts["spacy_lm"], parts["pytorch"]
     result = {"spacy_lm": ours, "pytorch": peer, "kenlm_5gram_test_ppl": KENLM_5GRAM_TEST_PPL,
               "test_ppl_ratio_ours_over_pytorch": ours["test_ppl"] / peer["test_ppl"],
               "valid_ppl_ratio_ours_over_pytorch": ours["valid_ppl"] / peer["valid_ppl"]}
     print(f"test ppl: spacy_lm {ours['test_ppl']:.2f}  pytorch {peer['test_ppl']:.2f}  "
           f"ratio {result['test_ppl_ratio_ours_over_pytorch']:.4f}  (KenLM 5-gram {KENLM_5GRAM_TEST_PPL})")
-    write_results("lm_wikitext2", result)
+    write_results(results_name(cell), result)
 
 
 def main() -> None:
@@ -89,22 +99,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-batches", type=int, default=0, help="cap batches per epoch (smoke runs)")
     parser.add_argument("--log-every", type=int, default=200)
+    parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell of both models")
     parser.add_argument("--merge", action="store_true", help="combine the two per-model result files")
     args = parser.parse_args()
     if args.merge:
-        return merge()
+        return merge(args.cell)
     set_threads(args.threads)
     data = load_wikitext2(args.data_dir)
     counts = {k: int(v.shape[0]) for k, v in data["ids"].items()}
     assert counts == {"train": 2088628, "valid": 217646, "test": 245569}, counts
     names = list(MODELS) if args.model == "both" else [args.model]
     for name in names:
-        result = train_one(name, data, args.epochs, args.max_batches, args.seed, args.log_every)
+        result = train_one(name, data, args.epochs, args.max_batches, args.seed, args.log_every, args.cell)
         result.update({"config": CONFIG, "epochs": args.epochs, "token_counts": counts,
                        "machine": machine_info(args.threads), "max_batches": args.max_batches})
-        write_results(f"lm_wikitext2_{name}", result)
+        write_results(results_name(args.cell, name), result)
     if args.model == "both":
-        merge()
+        merge(args.cell)
 
 
 if __name__ == "__main__":
