@@ -209,13 +209,14 @@ def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn):
             dh_new = dh + dY[t]
             if mask is not None:
                 dh_new *= mask[t]
-            _gate_grads_(ops, acts[t], Hprev[t], Hn[t], dh_new, dacts[t], dHH[t], nO)
+            _gate_grads_(ops, acts[t], Hprev[t], Hn[t], dh_new, dacts[t, :, 2 * nO :], dHH[t], nO)
             dh_prev = step_matmul(ops, dHH[t], U)
             dh_new *= acts[t, :, nO : 2 * nO]
             dh_prev += dh_new
             if mask is not None:
                 dh_prev += dh * (1 - mask[t])
             dh = dh_prev
+        dacts[:, :, : 2 * nO] = dHH[:, :, : 2 * nO]
         dacts2d = dacts.reshape(T * B, 3 * nO)
         dHH2d = dHH.reshape(T * B, 3 * nO)
         model.inc_grad(W_name, xp.matmul(dacts2d.T, X.reshape(T * B, nI)))
@@ -227,27 +228,29 @@ def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn):
     return backprop
 
 
-def _gate_grads_(ops: Ops, G, h, hn, dh_new, dG, dHH, nO: int) -> None:
-    """Fill ``dG`` / ``dHH`` (B, 3nO) from the activated gates ``G = [r, z, n]``, the previous
-    state ``h``, ``hn = W_hn h + b_hn`` and the gradient ``dh_new`` of h'."""
+def _gate_grads_(ops: Ops, G, h, hn, dh_new, d_an, dHH, nO: int) -> None:
+    """Fill ``d_an`` (B, nO) and ``dHH`` (B, 3nO) = ``[d_ar, d_az, d_an * r]`` from the
+    activated gates ``G = [r, z, n]``, the previous state ``h``, ``hn = W_hn h + b_hn`` and the
+    gradient ``dh_new`` of h'. (The input side's gradient is ``[d_ar, d_az, d_an]``.)"""
+    xp = ops.xp
     r, z, n = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO :]
-    d_ar, d_az, d_an = dG[:, :nO], dG[:, nO : 2 * nO], dG[:, 2 * nO :]
+    d_ar, d_az = dHH[:, :nO], dHH[:, nO : 2 * nO]
+    dh_omz = xp.subtract(1, z)
+    dh_omz *= dh_new  # dh' * (1 - z)
     # dz = dh' * (h - n), through the sigmoid: * z * (1 - z)
-    ops.xp.subtract(h, n, out=d_az)
-    d_az *= dh_new
+    xp.subtract(h, n, out=d_az)
     d_az *= z
-    d_az *= 1 - z
+    d_az *= dh_omz
     # dn = dh' * (1 - z), through the tanh: * (1 - n^2)
-    ops.xp.multiply(n, n, out=d_an)
-    ops.xp.subtract(1, d_an, out=d_an)
-    d_an *= dh_new
-    d_an *= 1 - z
-    # dr = d_an * hn, through the sigmoid
-    ops.xp.multiply(d_an, hn, out=d_ar)
+    xp.multiply(n, n, out=d_an)
+    xp.subtract(1, d_an, out=d_an)
+    d_an *= dh_omz
+    # dr = d_an * hn, through the sigmoid: * r * (1 - r)
+    xp.multiply(d_an, hn, out=d_ar)
     d_ar *= r
-    d_ar *= 1 - r
-    dHH[:, : 2 * nO] = dG[:, : 2 * nO]
-    ops.xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
+    xp.subtract(1, r, out=dh_omz)
+    d_ar *= dh_omz
+    xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
 
 
 def _run_direction_active(model, layer, direction, X, active: List[int], h0):
