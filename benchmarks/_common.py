@@ -233,7 +233,7 @@ def machine_info(threads: int) -> Dict[str, object]:
     info = {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch.__version__,
             "thinc": thinc.__version__, "threads": threads, "cpus": os.cpu_count(),
             "machine": platform.machine(), "processor": platform.processor(),
-            "load_average_at_start": os.getloadavg()}
+            "load_average_when_recorded": os.getloadavg()}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}

@@ -10,6 +10,7 @@ timed batches alternate ours/peer after a warm-up, and medians are reported.
     python benchmarks/lm_speed.py --threads 2 --batches 40 --cell gru  # -> results/lm_speed_gru.json
 """
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--output", default=None, help="results name (default lm_speed, lm_speed_gru)")
     args = parser.parse_args()
     set_threads(args.threads)
+    load_at_start = os.getloadavg()
     data = load_wikitext2(args.data_dir)
     n_vocab = len(data["vocab"])
     assert n_vocab == 33278, n_vocab
@@ -56,7 +58,8 @@ def main() -> None:
                 if i >= args.warmup:
                     times[m.name][mode].append(x.size / elapsed)
     result = {"config": CONFIG, "cell": args.cell, "spacy_lm_built_with": models[0].built_with,
-              "machine": machine_info(args.threads), "timed_batches": args.batches}
+              "machine": machine_info(args.threads), "timed_batches": args.batches,
+              "load_average_at_start": load_at_start}
     for name, modes in times.items():
         for mode, rates in modes.items():
             result[f"{name}_{mode}_tokens_per_s_median"] = float(numpy.median(rates))
