@@ -502,3 +502,54 @@ def test_decoding_input_errors_are_coded():
     lm.lm_vocab = None
     with pytest.raises(ValueError, match=r"\[E005\] 'BigramLM' is not initialized"):
         generate(lm, [[2]])
+
+
+class ConditionedLM:
+    """How a conditional model (a sentence VAE's z, a translator's source) meets the decoder:
+    the condition rides in the state and is reordered with it; prompts are target prefixes.
+    Here the condition of row i is a token that the row's distribution is pushed towards."""
+
+    def __init__(self, base: BigramLM, conditions: Sequence[int], boost: float = 8.0) -> None:
+        self.base = base
+        self.lm_vocab = base.lm_vocab
+        self.ops = base.ops
+        self.conditions = numpy.asarray(conditions, dtype="int32")
+        self.boost = boost
+
+    def _condition(self, log_probs, conditions):
+        scores = numpy.array(log_probs, dtype="float64")
+        scores[numpy.arange(len(conditions)), conditions] += self.boost
+        scores -= numpy.log(numpy.exp(scores).sum(axis=1, keepdims=True))
+        return scores.astype("float32")
+
+    def initial_state(self, batch_size: int):
+        return self.base.initial_state(batch_size), self.conditions[:batch_size].copy()
+
+    def prime(self, prompts):
+        log_probs, state = self.base.prime(prompts)
+        conditions = self.conditions[: len(prompts)].copy()
+        return self._condition(log_probs, conditions), (state, conditions)
+
+    def step(self, state, token_ids):
+        base_state, conditions = state
+        log_probs, base_state = self.base.step(base_state, token_ids)
+        return self._condition(log_probs, conditions), (base_state, conditions)
+
+    def select_state(self, state, indices):
+        base_state, conditions = state
+        return self.base.select_state(base_state, indices), conditions[numpy.asarray(indices)]
+
+
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_a_conditional_model_decodes_through_the_protocol(num_beams):
+    base = random_lm(n_vocab=10, seed=2, eos_bias=-6.0)
+    lm = ConditionedLM(base, conditions=[4, 7])
+    assert is_language_model(lm)
+    config = GenerationConfig(max_new_tokens=4, num_beams=num_beams, num_return_sequences=num_beams)
+    # The prompts are target prefixes: token 7 in the first prompt is neither checked against
+    # its condition (4) nor counted as anything but the target's own history.
+    results = generate(lm, [[7, 2], [3]], config)
+    for generations, condition in zip(results, [4, 7]):
+        assert len(generations) == num_beams
+        for generation in generations:  # beams were reordered: each kept its own condition
+            assert generation.token_ids.count(condition) >= 3

@@ -29,6 +29,7 @@ from typing import Callable, List, Optional, Tuple
 from thinc.api import Model, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
+from ..errors import Errors
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
                         param_names, project_inputs, step_matmul)
 
@@ -129,8 +130,7 @@ def _check_state(h0, n_states: int, B: int, nO: int) -> None:
     expected = (n_states, B, nO)
     if tuple(getattr(h0, "shape", ())) != expected:
         got = tuple(h0.shape) if hasattr(h0, "shape") else type(h0).__name__
-        raise ValueError(f"GRU state must have shape {expected} (depth * directions, batch, width), "
-                         f"one array h, got {got}")
+        raise ValueError(Errors.E100.format(cell="GRU", expected=expected, found=f"h {got}"))
 
 
 def _sigmoid_(xp, A):
@@ -279,7 +279,7 @@ def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUS
     ``x`` has shape ``(B, nI)``; the result equals one step of the full forward pass.
     """
     if model.attrs["bidirectional"]:
-        raise ValueError("gru_step needs a unidirectional GRU: a bidirectional one sees the future")
+        raise ValueError(Errors.E025.format(what="gru_step"))
     depth = model.attrs["depth"]
     _check_state(state, depth, x.shape[0], model.get_dim("nO"))
     h_out = model.ops.xp.empty_like(state)

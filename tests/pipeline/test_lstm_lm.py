@@ -264,3 +264,143 @@ def test_vocabulary_lookup_of_spacy_symbol_strings():
     doc = nlp.make_doc("number ORTH ADJ the")
     assert lm.lm_vocab.ids(doc) == [lm.lm_vocab.id_of(t.text) for t in doc]
     assert lm.lm_vocab.unk_id not in lm.lm_vocab.ids(doc)
+
+
+# ---------------------------------------------------------------- the model owns the contract
+from pathlib import Path  # noqa: E402
+
+from spacy.util import registry  # noqa: E402
+from thinc.api import Model  # noqa: E402
+
+from spacy_lm.layers.embedding import TokenEmbedding  # noqa: E402
+from spacy_lm.layers.output_softmax import OutputSoftmax  # noqa: E402
+from spacy_lm.ops import log_softmax, softmax_cross_entropy  # noqa: E402
+
+OLD_PIPELINE = Path(__file__).resolve().parent.parent / "data" / "lstm_lm_0.1.0"
+
+
+class NeuralBigramLM(Model):
+    """A recurrent-LM contract with no recurrence at all: the hidden state of a step is the
+    embedding of its input token, and the "state" is only a row count. Written here, outside
+    the package, to show that lstm_lm calls nothing but the contract."""
+
+    def __init__(self, width: int) -> None:
+        embedding = TokenEmbedding(width)
+        output = OutputSoftmax(nI=width)
+        super().__init__("neural_bigram_lm", lambda model, X, is_train: (X, lambda dY: dY), init=self._init,
+                         layers=[embedding, output], dims={"nV": None, "nO": width})
+
+    @staticmethod
+    def _init(model, X=None, Y=None):
+        model.layers[0].set_dim("nV", model.get_dim("nV"))
+        model.layers[1].set_dim("nO", model.get_dim("nV"))
+        for layer in model.layers:
+            layer.initialize()
+
+    def encode(self, ids, lengths, state, is_train):
+        hidden, backprop = self.layers[0](ids, is_train)
+        return (hidden, self.ops.xp.zeros((ids.shape[1], 0), dtype="float32")), backprop
+
+    def loss(self, hidden, targets, grad_scale):
+        logits, backprop = self.layers[1](hidden, True)
+        nll, d_logits = softmax_cross_entropy(self.ops, logits, targets, grad_scale=grad_scale)
+        return nll, backprop(d_logits)
+
+    def score(self, hidden, targets):
+        logits, _ = self.layers[1](hidden, False)
+        nll, _ = softmax_cross_entropy(self.ops, logits, targets)
+        return nll, logits.argmax(axis=1) == targets
+
+    def log_probs(self, hidden):
+        return log_softmax(self.ops, self.layers[1](hidden, False)[0])
+
+    def step(self, token_ids, state):
+        hidden, _ = self.layers[0](self.ops.asarray1i(token_ids), False)
+        return self.log_probs(hidden), state
+
+    def initial_state(self, batch_size):
+        return self.ops.xp.zeros((batch_size, 0), dtype="float32")
+
+    def select_state(self, state, indices):
+        return state[indices]
+
+
+@registry.architectures("test.NeuralBigramLM.v1")
+def build_neural_bigram_lm(width: int) -> NeuralBigramLM:
+    return NeuralBigramLM(width)
+
+
+def test_an_architecture_written_elsewhere_trains_scores_and_generates_through_lstm_lm(tmp_path):
+    config = {"model": {"@architectures": "test.NeuralBigramLM.v1", "width": 8}, "max_length": 4}
+    nlp, history = train_tiny_lm(n_steps=30, config=config)
+    assert history[-1] < 0.7 * history[0]
+    doc = nlp("the cat sat on the mat")
+    assert math.isfinite(doc._.lm_perplexity) and len(surprisals(doc)) == 7
+    # a bigram model: the surprisal of "mat" depends on "the" alone
+    assert nlp("a dog saw the mat")[-1]._.lm_surprisal == pytest.approx(doc[-1]._.lm_surprisal, rel=1e-5)
+    nlp.add_pipe("text_generator", config={"generation": {"max_new_tokens": 4}})
+    assert nlp("the cat")._.generations[0]["tokens"]
+    nlp.to_disk(tmp_path / "bigram")
+    loaded = spacy.load(tmp_path / "bigram")
+    assert surprisals(loaded("the cat sat on the mat")) == pytest.approx(surprisals(doc), rel=1e-6)
+
+
+def test_a_model_without_the_contract_is_refused_at_add_pipe():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=r"E022.*lacks encode"):
+        nlp.add_pipe("lstm_lm", config={"model": {"@architectures": "spacy.HashEmbedCNN.v2", "width": 8,
+                                                  "depth": 1, "embed_size": 100, "window_size": 1,
+                                                  "maxout_pieces": 2, "subword_features": False,
+                                                  "pretrained_vectors": None}})
+
+
+def test_a_pipeline_saved_by_spacy_lm_0_1_0_loads_and_scores_as_before():
+    import srsly
+
+    expected = srsly.read_json(OLD_PIPELINE / "expected.json")
+    nlp = spacy.load(OLD_PIPELINE)
+    doc = nlp(expected["text"])
+    assert doc._.lm_logprob == pytest.approx(expected["lm_logprob"], rel=1e-5)
+    assert [t._.lm_surprisal for t in doc] == pytest.approx(expected["surprisals"], rel=1e-5)
+
+
+GRU_CONFIG = {"model": {"width": 16, "depth": 2, "dropout": 0.0, "cell": "gru"}, "max_length": 5}
+
+
+def test_gru_language_model_overfits_saves_and_generates(tmp_path):
+    nlp, history = train_tiny_lm(n_steps=30, config=GRU_CONFIG)
+    assert history[-1] < 0.5 * history[0]
+    lm = nlp.get_pipe("lstm_lm")
+    assert lm.model.get_ref("rnn").name == "gru"
+    texts = ["the cat sat on the mat", "a dog", "the dog saw the cat on the mat"]
+    direct = [surprisals(nlp(t)) for t in texts]
+    assert [surprisals(d) for d in nlp.pipe(texts, batch_size=2)] == [pytest.approx(s, rel=1e-5) for s in direct]
+    nlp.to_disk(tmp_path / "gru")
+    loaded = spacy.load(tmp_path / "gru")
+    assert [surprisals(loaded(t)) for t in texts] == direct
+    loaded.add_pipe("text_generator", config={"generation": {"max_new_tokens": 5, "num_beams": 2}})
+    assert loaded("the cat")._.generations[0]["tokens"]
+
+
+@pytest.mark.parametrize("config", [TINY_LM_CONFIG, GRU_CONFIG])
+def test_prime_reads_long_prompts_in_windows(config, monkeypatch):
+    """Memory is bounded by the window whatever the prompt length, and the result is exact."""
+    nlp, _ = train_tiny_lm(n_steps=2, config=config)
+    lm = nlp.get_pipe("lstm_lm")
+    prompts = [lm.lm_vocab.ids(nlp.make_doc(t)) for t in [" ".join(TINY_TEXTS), "the cat", ""]]
+    reference, reference_state = lm.prime(prompts)
+    shapes = []
+    real_encode = lm.model.encode
+
+    def spy_encode(ids, lengths, state, is_train):
+        shapes.append(ids.shape)
+        return real_encode(ids, lengths, state, is_train)
+
+    monkeypatch.setattr(lm.model, "encode", spy_encode)
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)
+    log_probs, state = lm.prime(prompts)
+    assert max(s[0] for s in shapes) == 7 and len(shapes) == math.ceil((len(prompts[0]) + 1) / 7)
+    numpy.testing.assert_allclose(log_probs, reference, rtol=1e-5, atol=1e-6)
+    following = [lm.lm_vocab.eos_id] * 3
+    numpy.testing.assert_allclose(lm.step(state, following)[0], lm.step(reference_state, following)[0],
+                                  rtol=1e-5, atol=1e-6)

@@ -171,3 +171,37 @@ def test_listener_update_computes_the_plain_lm_loss():
     a = plain.get_pipe("lstm_lm").update(examples)["lstm_lm"]
     b = nlp.get_pipe("lstm_lm").update(examples)["lstm_lm"]
     assert a == pytest.approx(b, rel=1e-6)
+
+
+def test_freezing_the_listening_component_does_not_stop_the_lm_learning():
+    """textcat frozen, lstm_lm trained: the listener never sends a gradient, and the LM still
+    learns from its own loss in every step."""
+    nlp, examples = build()
+    before_lm = lm_params(nlp)
+    textcat = nlp.get_pipe("textcat")
+    before_textcat = textcat.model.to_bytes()
+    optimizer = Adam(0.02)
+    history = []
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, exclude=["textcat"])
+        history.append(losses["lstm_lm"])
+    assert "textcat" not in losses
+    assert history[-1] < 0.8 * history[0]
+    after = lm_params(nlp)
+    assert any(not numpy.array_equal(v, after[k]) for k, v in before_lm.items())
+    assert textcat.model.to_bytes() == before_textcat
+
+
+def test_listener_reads_states_stored_on_docs_when_batches_differ():
+    """As spaCy's Tok2VecListener reads doc.tensor: a downstream component that batches
+    differently still gets the upstream's states, with no reference to the upstream."""
+    nlp, _ = build()
+    texts = [t for t, _ in TRAIN]
+    reference = [nlp(t).cats for t in texts]
+    docs = list(nlp.pipe(texts, component_cfg={"textcat": {"batch_size": 3}, "lstm_lm": {"batch_size": 2}}))
+    for doc, cats in zip(docs, reference):
+        assert doc.cats == pytest.approx(cats, abs=1e-5)
+    (listener,) = nlp.get_pipe("lstm_lm").listeners
+    assert not any(isinstance(getattr(listener, a, None), type(nlp.get_pipe("lstm_lm")))
+                   for a in dir(listener) if not a.startswith("__"))
