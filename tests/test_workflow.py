@@ -19,7 +19,8 @@ LINES = [
 
 
 @pytest.mark.slow
-def test_spacy_train_then_load_without_import(tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_spacy_train_then_load_without_import(tmp_path, cell):
     train = tmp_path / "train.txt"
     dev = tmp_path / "dev.txt"
     train.write_text("\n".join(LINES * 10) + "\n", encoding="utf-8")
@@ -29,7 +30,7 @@ def test_spacy_train_then_load_without_import(tmp_path):
            "--paths.train", str(train), "--paths.dev", str(dev), "--output", str(out),
            "--training.max_steps", "30", "--training.eval_frequency", "10",
            "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1",
-           "--training.optimizer.learn_rate", "0.01"]
+           "--training.optimizer.learn_rate", "0.01", "--components.lstm_lm.model.cell", cell]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     meta = json.loads((out / "model-best" / "meta.json").read_text())
@@ -39,6 +40,7 @@ def test_spacy_train_then_load_without_import(tmp_path):
         f"nlp = spacy.load({str(out / 'model-best')!r})\n"
         "doc = nlp('the cat sat on the <unk> mat @-@ log .')\n"
         "print(json.dumps({'tokens': len(doc), 'ppl': doc._.lm_perplexity,"
+        " 'cell': nlp.config['components']['lstm_lm']['model']['cell'],"
         " 'imported': 'spacy_lm' in sys.modules}))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -46,6 +48,7 @@ def test_spacy_train_then_load_without_import(tmp_path):
     info = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert info["tokens"] == 10  # the whitespace tokenizer keeps <unk> and @-@ whole
     assert info["ppl"] is not None and info["ppl"] < 30
+    assert info["cell"] == cell
     cli = subprocess.run([sys.executable, "-m", "spacy", "lm", "perplexity", str(out / "model-best"), str(dev),
                           "--json"], capture_output=True, text=True)
     assert cli.returncode == 0, cli.stderr
