@@ -120,19 +120,25 @@ def test_scoring_is_exact_whatever_the_window(trained_lm, monkeypatch):
     numpy.testing.assert_allclose(surprisals(nlp(text)), reference, rtol=1e-5)
 
 
+def spy_on_encode(model, monkeypatch) -> list:
+    """Record the shape of every window the component hands to ``model.encode``."""
+    shapes = []
+    real_encode = model.encode
+
+    def spy_encode(ids, lengths, state, is_train):
+        shapes.append(ids.shape)
+        return real_encode(ids, lengths, state, is_train)
+
+    monkeypatch.setattr(model, "encode", spy_encode)
+    return shapes
+
+
 def test_long_doc_is_windowed_with_bounded_memory(trained_lm, monkeypatch):
     nlp, _ = trained_lm
     words = (" ".join(TINY_TEXTS)).split()
     doc = Doc(nlp.vocab, words=(words * (100_000 // len(words) + 1))[:100_000])
     lm = nlp.get_pipe("lstm_lm")
-    window_shapes = []
-    real_encode = lm.model.encode
-
-    def spy_encode(ids, lengths, state, is_train):
-        window_shapes.append(ids.shape)
-        return real_encode(ids, lengths, state, is_train)
-
-    monkeypatch.setattr(lm.model, "encode", spy_encode)
+    window_shapes = spy_on_encode(lm.model, monkeypatch)
     lm(doc)
     assert doc._.lm_n_predicted == 100_001
     assert math.isfinite(doc._.lm_perplexity)
@@ -389,14 +395,7 @@ def test_prime_reads_long_prompts_in_windows(config, monkeypatch):
     lm = nlp.get_pipe("lstm_lm")
     prompts = [lm.lm_vocab.ids(nlp.make_doc(t)) for t in [" ".join(TINY_TEXTS), "the cat", ""]]
     reference, reference_state = lm.prime(prompts)
-    shapes = []
-    real_encode = lm.model.encode
-
-    def spy_encode(ids, lengths, state, is_train):
-        shapes.append(ids.shape)
-        return real_encode(ids, lengths, state, is_train)
-
-    monkeypatch.setattr(lm.model, "encode", spy_encode)
+    shapes = spy_on_encode(lm.model, monkeypatch)
     monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)
     log_probs, state = lm.prime(prompts)
     assert max(s[0] for s in shapes) == 7 and len(shapes) == math.ceil((len(prompts[0]) + 1) / 7)
