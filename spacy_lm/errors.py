@@ -56,6 +56,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E023 = ("'{name}': the saved model's vocabulary size nV={found} differs from the vocabulary's "
             "{expected} entries. The directory mixes files of two pipelines; save it again with nlp.to_disk.")
     E024 = "{what} needs at least one prompt."
+    E033 = "{what} needs at least one state to join."
     E025 = ("{what} needs a unidirectional recurrent stack: a bidirectional one reads the future.")
     E026 = ("The {listener} (upstream '{upstream}') received no hidden states for this batch. Put the "
             "upstream lstm_lm before this component; if it is in [training] frozen_components, also list "

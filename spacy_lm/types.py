@@ -92,6 +92,10 @@ class RecurrentLMModel(Protocol):
     def select_state(self, state: State, indices: Ints1d) -> State:
         """Rows ``indices`` of a batch state, in that order (indices may repeat)."""
 
+    def concat_states(self, states: Sequence[State]) -> State:
+        """One batch state from several (their rows side by side, in order): how stream
+        training joins carried states with fresh ones."""
+
 
 def is_language_model(obj: Any) -> bool:
     return isinstance(obj, LanguageModel)

@@ -2,14 +2,14 @@
 
 The model works on id windows, not Docs, and owns the contract a recurrent LM component
 calls (:class:`spacy_lm.types.RecurrentLMModel`: ``encode``, ``loss``, ``score``,
-``log_probs``, ``step``, ``initial_state``, ``select_state``), so the `lstm_lm` component
+``log_probs``, ``step``, ``initial_state``, ``select_state``, ``concat_states``), so the `lstm_lm` component
 serves training, scoring and one-token-at-a-time generation without knowing the cell or its
 state layout (an LSTM's ``(h, c)``, a GRU's ``h``).
 
 Called as a Thinc model: ``(ids, lengths, state)`` → ``(logits, state)``, logits of shape
 ``(T * B, nV)`` (row ``t * B + b``); backprop takes ``(d_logits, d_state)``.
 """
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from spacy.util import registry
 from thinc.api import Model
@@ -139,3 +139,6 @@ class RecurrentLanguageModel(Model):
 
     def select_state(self, state: Any, indices: Ints1d) -> Any:
         return recurrent.select_state(self.get_ref("rnn"), state, indices)
+
+    def concat_states(self, states: Sequence[Any]) -> Any:
+        return recurrent.concat_states(self.get_ref("rnn"), states)

@@ -49,7 +49,8 @@ def GRU(
 ) -> Model[GRUInput, GRUOutput]:
     """A stateful GRU stack; ``dropout`` is applied between layers while training."""
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
-                            initial_state=gru_initial_state, step=gru_step, select_state=select_gru_state)
+                            initial_state=gru_initial_state, step=gru_step, select_state=select_gru_state,
+                            concat_states=concat_gru_states)
     return Model("gru", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
@@ -298,6 +299,11 @@ def gru_initial_state(model: Model, batch_size: int, dtype="float32") -> GRUStat
     """Zero state for ``batch_size`` sequences."""
     n = model.attrs["depth"] * n_directions(model)
     return model.ops.xp.zeros((n, batch_size, model.get_dim("nO")), dtype=dtype)
+
+
+def concat_gru_states(model: Model, states: List[GRUState]) -> GRUState:
+    """``h`` states side by side on the batch axis."""
+    return model.ops.xp.concatenate(states, axis=1)
 
 
 def select_gru_state(model: Model, state: GRUState, index) -> GRUState:

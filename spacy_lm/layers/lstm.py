@@ -43,7 +43,8 @@ def LSTM(
 ) -> Model[LSTMInput, LSTMOutput]:
     """A stateful LSTM stack; ``dropout`` is applied between layers while training."""
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
-                            initial_state=initial_state, step=lstm_step, select_state=select_lstm_state)
+                            initial_state=initial_state, step=lstm_step, select_state=select_lstm_state,
+                            concat_states=concat_lstm_states)
     return Model("lstm", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
@@ -300,6 +301,12 @@ def initial_state(model: Model, batch_size: int, dtype="float32") -> LSTMState:
     shape = (n, batch_size, model.get_dim("nO"))
     xp = model.ops.xp
     return xp.zeros(shape, dtype=dtype), xp.zeros(shape, dtype=dtype)
+
+
+def concat_lstm_states(model: Model, states: List[LSTMState]) -> LSTMState:
+    """``(h, c)`` states side by side on the batch axis."""
+    xp = model.ops.xp
+    return xp.concatenate([h for h, _ in states], axis=1), xp.concatenate([c for _, c in states], axis=1)
 
 
 def select_lstm_state(model: Model, state: LSTMState, index) -> LSTMState:

@@ -6,9 +6,9 @@ Cell contract (`spacy_lm.LSTM.v1`, `spacy_lm.GRU.v1`): a Thinc model whose forwa
 ``state`` None for zeros) and returns ``(Y, state)``; backprop takes ``(dY, d_state)`` and
 returns ``(dX, d_state0)``. The state's layout (an LSTM's ``(h, c)``, a GRU's ``h``) is the
 cell's own business: callers use the three functions the cell keeps in its attrs, through
-:func:`initial_state`, :func:`step` and :func:`select_state` below.
+:func:`initial_state`, :func:`step`, :func:`select_state` and :func:`concat_states` below.
 """
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy
 from thinc.api import Model, NumpyOps, Ops
@@ -17,18 +17,19 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 from ..errors import Errors
 
 State = Any
-CELL_FUNCTIONS = ("initial_state", "step", "select_state")
+CELL_FUNCTIONS = ("initial_state", "step", "select_state", "concat_states")
 
 
 def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_state: Callable,
-                    step: Callable, select_state: Callable) -> dict:
+                    step: Callable, select_state: Callable, concat_states: Callable) -> dict:
     """The attrs every cell layer carries (the functions are rebuilt from config, not saved)."""
     if depth < 1:
         raise ValueError(Errors.E009.format(setting="recurrent depth", requirement="at least 1", value=depth))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E009.format(setting="recurrent dropout", requirement="in [0, 1)", value=dropout))
     return {"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout,
-            "initial_state": initial_state, "step": step, "select_state": select_state}
+            "initial_state": initial_state, "step": step, "select_state": select_state,
+            "concat_states": concat_states}
 
 
 def initial_state(cell: Model, batch_size: int) -> State:
@@ -44,6 +45,14 @@ def step(cell: Model, x: Floats2d, state: State):
 def select_state(cell: Model, state: State, index) -> State:
     """Rows ``index`` of a batch state, in that order (rows may repeat)."""
     return cell.attrs["select_state"](cell, state, index)
+
+
+def concat_states(cell: Model, states: Sequence[State]) -> State:
+    """One batch state from several, rows in the order given (e.g. streams carried across
+    updates beside fresh ones)."""
+    if not states:
+        raise ValueError(Errors.E033.format(what="concat_states"))
+    return cell.attrs["concat_states"](cell, list(states))
 
 
 def n_directions(model: Model) -> int:

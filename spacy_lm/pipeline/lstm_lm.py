@@ -35,7 +35,8 @@ from .serialization import LMSerializationMixin
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
-MODEL_METHODS = ("encode", "loss", "score", "log_probs", "step", "initial_state", "select_state")
+MODEL_METHODS = ("encode", "loss", "score", "log_probs", "step", "initial_state", "select_state",
+                 "concat_states")
 
 DEFAULT_LSTM_LM_MODEL = """
 [model]

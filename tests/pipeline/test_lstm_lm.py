@@ -330,6 +330,9 @@ class NeuralBigramLM(Model):
     def select_state(self, state, indices):
         return state[indices]
 
+    def concat_states(self, states):
+        return self.ops.xp.concatenate(states, axis=0)
+
 
 @registry.architectures("test.NeuralBigramLM.v1")
 def build_neural_bigram_lm(width: int) -> NeuralBigramLM:
