@@ -61,7 +61,7 @@ def test_project_configs_are_the_repository_configs(name, configs):
 # ---------------------------------------------------------------------------- wikitext2_lm
 WIKI_LINES = [" = Valkyria Chronicles = ", "", " the cat sat on the mat . the dog sat on the log . ",
               " a cat saw a dog and the dog saw a <unk> . ", "", " the <unk> sat on the mat @-@ log . "]
-TINY_LM = vars_(expected_tokens="any", max_steps=10, eval_frequency=5, width=16, depth=1, ngram_order=3)
+TINY_LM = vars_(expected_tokens="any", max_steps=10, evals=2, width=16, depth=1, ngram_order=3)
 
 
 def write_wikitext(data_dir):
@@ -96,6 +96,35 @@ def test_wikitext2_lm_workflow_runs_on_tiny_data(tmp_path):
     assert again.returncode == 0, again.stderr
     for step in ("preprocess", "train", "ngram", "evaluate", "generate"):
         assert f"Skipping '{step}'" in again.stdout
+
+
+def load_project_script(project: str, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{project}_{name}", PROJECTS / project / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wikitext2_lm_train_evaluates_on_the_last_step_and_refuses_an_untrained_model_best(tmp_path):
+    import srsly
+
+    train = load_project_script("wikitext2_lm", "train")
+    assert train.plan_evaluations(100, 4) == (25, 100)
+    assert train.plan_evaluations(10, 4) == (2, 10)
+    assert train.plan_evaluations(3, 5) == (1, 3)
+    log = tmp_path / "train_log.jsonl"
+    srsly.write_jsonl(log, [{"step": 0, "score": 0.004}, {"step": 50, "score": 0.003}, {"step": 100, "score": 0.004}])
+    with pytest.raises(SystemExit, match="model-best never improved on the first evaluation"):
+        train.check_improved(log)
+    srsly.write_jsonl(log, [{"step": 0, "score": 0.004}])
+    with pytest.raises(SystemExit, match="never improved"):
+        train.check_improved(log)
+    srsly.write_jsonl(log, [{"step": 0, "score": 0.004}, {"step": 50, "score": 0.009}])
+    assert "best score 0.009000 at step 50" in train.check_improved(log)
+    with pytest.raises(SystemExit, match="No training log"):
+        train.check_improved(tmp_path / "missing.jsonl")
 
 
 def test_wikitext2_lm_without_data_says_how_to_get_it(tmp_path):
