@@ -77,6 +77,13 @@ class Errors(metaclass=ErrorsWithCodes):
     E100 = "{cell} state must have shape {expected} (depth * directions, batch, width), got {found}."
     E101 = ("Cannot tie output weights ({nO} x {nI}) to an embedding table ({nV} x {width}): sizes differ.")
     E102 = "A recurrent layer got {n} lengths for a batch of {B} sequences."
+    # E103-E104: output layers.
+    E103 = ("AdaptiveSoftmax cutoffs must be strictly increasing integers in [1, nO - 1], where nO is "
+            "the number of classes (a language model's vocabulary size nV); got cutoffs={cutoffs} for "
+            "nO={nO}. Ids are frequency-sorted, so a cutoff is the id where a cluster starts: lower the "
+            "cutoffs (or use output = \"full\" for a small vocabulary).")
+    E104 = ("Cannot tie the adaptive softmax head ({c0} words x {nI}) to an embedding table ({nV} x "
+            "{width}): the embedding width must equal nI and its table must have nO={nO} rows.")
 
     # E060-E067: n-gram tables, corpus readers.
     E060 = ("The n-gram tables are inconsistent: {reason}. The model data is corrupt or was edited by "

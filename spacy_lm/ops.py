@@ -27,6 +27,16 @@ def log_softmax(ops: Ops, logits: Floats2d, *, inplace: bool = False) -> Floats2
     return out
 
 
+def log_softmax_backward(ops: Ops, log_probs: Floats2d, d_log_probs: Floats2d) -> Floats2d:
+    """Gradient w.r.t. the logits of ``log_softmax``, given its output and the gradient of
+    that output: ``d - softmax * sum(d)`` (a fresh array)."""
+    xp = ops.xp
+    out = xp.exp(log_probs)
+    out *= -d_log_probs.sum(axis=-1, keepdims=True)
+    out += d_log_probs
+    return out
+
+
 def softmax_cross_entropy(
     ops: Ops, logits: Floats2d, targets: Ints1d, weights: Optional[Floats1d] = None,
     *, grad_scale: float = 1.0, overwrite: bool = False

@@ -1,4 +1,7 @@
-"""`spacy_lm.LSTMLanguageModel.v1`: embedding → recurrent stack (LSTM or GRU) → softmax.
+"""`spacy_lm.LSTMLanguageModel.v1` / `.v2`: embedding → recurrent stack (LSTM or GRU) → output
+layer: a full softmax (v1, and v2's ``output="full"``) or an adaptive softmax (v2's
+``output="adaptive"``, `spacy_lm.AdaptiveSoftmax.v1`). The model reaches its output layer
+only through the output contract (:mod:`spacy_lm.layers.output`).
 
 The model works on id windows, not Docs, and owns the contract a recurrent LM component
 calls (:class:`spacy_lm.types.RecurrentLMModel`: ``encode``, ``loss``, ``score``,
@@ -7,23 +10,27 @@ serves training, scoring and one-token-at-a-time generation without knowing the 
 state layout (an LSTM's ``(h, c)``, a GRU's ``h``).
 
 Called as a Thinc model: ``(ids, lengths, state)`` → ``(logits, state)``, logits of shape
-``(T * B, nV)`` (row ``t * B + b``); backprop takes ``(d_logits, d_state)``.
+``(T * B, nV)`` (row ``t * B + b``) whose log_softmax is the next-token distribution (an
+adaptive output gives log-probabilities, already normalised); backprop takes
+``(d_logits, d_state)``. Training through ``loss`` is the fast path.
 """
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from ..errors import Errors
+from ..layers import output as output_contract
 from ..layers import recurrent
+from ..layers.adaptive_softmax import AdaptiveSoftmax
 from ..layers.embedding import TokenEmbedding
+from ..layers.output import OUTPUT_ROWS  # read at call time: tests patch this module's binding
 from ..layers.output_softmax import OutputSoftmax
-from ..ops import log_softmax, softmax_cross_entropy
 
 LMInput = Tuple[Ints2d, Optional[Ints1d], Any]
 LMOutput = Tuple[Floats2d, Any]
-OUTPUT_ROWS = 2048  # rows of (rows x vocab) logits computed at once when scoring
+OUTPUTS = ("full", "adaptive")
 
 
 @registry.architectures("spacy_lm.LSTMLanguageModel.v1")
@@ -35,8 +42,27 @@ def build_lstm_language_model(
     tie_weights: Optional[bool] = None,
     cell: str = "lstm",
 ) -> "RecurrentLanguageModel":
-    """A recurrent LM. ``tie_weights=None`` ties input and output embeddings when
-    ``embed_size == width`` (the default); ``True`` insists on it. ``cell``: "lstm" or "gru"."""
+    """A recurrent LM with a full softmax. ``tie_weights=None`` ties input and output embeddings
+    when ``embed_size == width`` (the default); ``True`` insists on it. ``cell``: "lstm" or "gru"."""
+    return build_lstm_language_model_v2(width=width, depth=depth, embed_size=embed_size, dropout=dropout,
+                                        tie_weights=tie_weights, cell=cell, output="full")
+
+
+@registry.architectures("spacy_lm.LSTMLanguageModel.v2")
+def build_lstm_language_model_v2(
+    width: int = 200,
+    depth: int = 2,
+    embed_size: Optional[int] = None,
+    dropout: float = 0.2,
+    tie_weights: Optional[bool] = None,
+    cell: str = "lstm",
+    output: str = "full",
+    cutoffs: List[int] = [2000, 10000],
+    div_value: float = 4.0,
+) -> "RecurrentLanguageModel":
+    """v1 plus a choice of output layer: ``output="full"`` (v1's softmax) or ``"adaptive"``
+    (`spacy_lm.AdaptiveSoftmax.v1` with ``cutoffs`` and ``div_value``, no head bias as in
+    PyTorch; much faster to train on large vocabularies; tying ties the head's word rows)."""
     embed_size = width if embed_size is None else embed_size
     if tie_weights is None:
         tie_weights = embed_size == width
@@ -46,10 +72,17 @@ def build_lstm_language_model(
         raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
     if cell not in recurrent.CELLS:
         raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {recurrent.CELLS}", value=cell))
+    if output not in OUTPUTS:
+        raise ValueError(Errors.E009.format(setting="output", requirement=f"one of {OUTPUTS}", value=output))
     embedding = TokenEmbedding(embed_size)
     rnn = recurrent.build_cell(cell, width, embed_size, depth=depth, dropout=dropout)
-    output = OutputSoftmax(nI=width, tied_embedding=embedding if tie_weights else None)
-    return RecurrentLanguageModel(embedding, rnn, output, dropout=dropout, tied=bool(tie_weights))
+    tied_embedding = embedding if tie_weights else None
+    if output == "full":
+        output_layer = OutputSoftmax(nI=width, tied_embedding=tied_embedding)
+    else:
+        output_layer = AdaptiveSoftmax(nI=width, cutoffs=list(cutoffs), div_value=div_value,
+                                       tied_embedding=tied_embedding)
+    return RecurrentLanguageModel(embedding, rnn, output_layer, dropout=dropout, tied=bool(tie_weights))
 
 
 def _init(model: Model, X=None, Y=None) -> None:
@@ -84,7 +117,7 @@ def _forward(model: "RecurrentLanguageModel", inputs: LMInput, is_train: bool) -
 
 
 class RecurrentLanguageModel(Model):
-    """Embedding → recurrent stack → output softmax, with the LM contract as methods."""
+    """Embedding → recurrent stack → output layer, with the LM contract as methods."""
 
     def __init__(self, embedding: Model, rnn: Model, output: Model, *, dropout: float, tied: bool) -> None:
         # The node tree (name, layers, params) is that of spacy-lm 0.1.0, so saved models load.
@@ -109,25 +142,13 @@ class RecurrentLanguageModel(Model):
         return (hidden, state_out), backprop
 
     def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
-        logits, bp_output = self.get_ref("output")(hidden, True)
-        nll, d_logits = softmax_cross_entropy(self.ops, logits, targets, grad_scale=grad_scale, overwrite=True)
-        return nll, bp_output(d_logits)
+        return output_contract.loss(self.get_ref("output"), hidden, targets, grad_scale)
 
     def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
-        xp = self.ops.xp
-        nll = xp.empty((hidden.shape[0],), dtype="float32")
-        correct = xp.empty((hidden.shape[0],), dtype="bool")
-        output = self.get_ref("output")
-        for start in range(0, hidden.shape[0], OUTPUT_ROWS):
-            rows = slice(start, start + OUTPUT_ROWS)
-            logits, _ = output(hidden[rows], False)
-            correct[rows] = logits.argmax(axis=1) == targets[rows]
-            nll[rows], _ = softmax_cross_entropy(self.ops, logits, targets[rows], overwrite=True)
-        return nll, correct
+        return output_contract.score(self.get_ref("output"), hidden, targets, rows=OUTPUT_ROWS)
 
     def log_probs(self, hidden: Floats2d) -> Floats2d:
-        logits, _ = self.get_ref("output")(hidden, False)
-        return log_softmax(self.ops, logits, inplace=True)
+        return output_contract.log_probs(self.get_ref("output"), hidden)
 
     def step(self, token_ids: Ints1d, state: Any) -> Tuple[Floats2d, Any]:
         vectors, _ = self.get_ref("embedding")(self.ops.asarray(token_ids, dtype="int32"), False)

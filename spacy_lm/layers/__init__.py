@@ -1,3 +1,4 @@
+from .adaptive_softmax import AdaptiveSoftmax  # noqa: F401
 from .embedding import TokenEmbedding  # noqa: F401
 from .gru import GRU  # noqa: F401
 from .lstm import LSTM  # noqa: F401

@@ -3,13 +3,16 @@
 At inference it returns logits, like Thinc's ``Softmax_v2(normalize_outputs=False)``;
 the loss is :func:`spacy_lm.ops.softmax_cross_entropy` over integer targets, which never
 builds a dense one-hot matrix (Thinc's ``CategoricalCrossentropy`` does, and is 7x slower here).
+``loss`` / ``score`` / ``log_probs`` in its attrs implement the output contract
+(:mod:`spacy_lm.layers.output`).
 """
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from thinc.api import Model, registry
-from thinc.types import Floats2d
+from thinc.types import Floats1d, Floats2d, Ints1d
 
 from ..errors import Errors
+from ..ops import log_softmax, softmax_cross_entropy
 
 
 @registry.layers("spacy_lm.OutputSoftmax.v1")
@@ -26,7 +29,7 @@ def OutputSoftmax(
         dims={"nO": nO, "nI": nI},
         layers=tied,
         refs={"embedding": tied_embedding} if tied else {},
-        attrs={"tied": tied_embedding is not None},
+        attrs={"tied": tied_embedding is not None, "loss": loss, "score": score, "log_probs": log_probs},
     )
 
 
@@ -63,3 +66,29 @@ def forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callab
         return xp.matmul(d_logits, W)
 
     return logits, backprop
+
+
+# ---------------------------------------------------------------- the output contract
+def loss(model: Model, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+    """Fused softmax cross-entropy; the logits buffer is reused for their gradient."""
+    logits, bp_output = model(hidden, True)
+    nll, d_logits = softmax_cross_entropy(model.ops, logits, targets, grad_scale=grad_scale, overwrite=True)
+    return nll, bp_output(d_logits)
+
+
+def score(model: Model, hidden: Floats2d, targets: Ints1d, rows: int) -> Tuple[Floats1d, Any]:
+    """NLL and top-1 hits, ``rows`` rows of logits at a time (bounded memory on long docs)."""
+    xp = model.ops.xp
+    nll = xp.empty((hidden.shape[0],), dtype="float32")
+    correct = xp.empty((hidden.shape[0],), dtype="bool")
+    for start in range(0, hidden.shape[0], rows):
+        chunk = slice(start, start + rows)
+        logits, _ = model(hidden[chunk], False)
+        correct[chunk] = logits.argmax(axis=1) == targets[chunk]
+        nll[chunk], _ = softmax_cross_entropy(model.ops, logits, targets[chunk], overwrite=True)
+    return nll, correct
+
+
+def log_probs(model: Model, hidden: Floats2d) -> Floats2d:
+    logits, _ = model(hidden, False)
+    return log_softmax(model.ops, logits, inplace=True)

@@ -1,0 +1,273 @@
+"""`spacy_lm.AdaptiveSoftmax.v1`: the adaptive softmax of Grave et al. (2017), as PyTorch's
+``torch.nn.AdaptiveLogSoftmaxWithLoss``, for large vocabularies.
+
+Ids are frequency-sorted (the LM vocabulary: special tokens, then words by descending count),
+so ``cutoffs`` are id boundaries: the head scores the ``cutoffs[0]`` most frequent words plus
+one token per tail cluster; cluster ``i`` (ids ``[cutoffs[i], cutoffs[i + 1])``, the last
+ending at ``nO``) is scored through a projection to ``nI // div_value ** (i + 1)`` dims (at
+least 1). ``log p(w) = log p_head(cluster of w) + log p_cluster(w)``. Weights have PyTorch's
+layouts: ``W`` (head, ``(cutoffs[0] + n_clusters, nI)``) or, tied, ``C`` (the cluster rows
+only, the word rows being the embedding's ``E[:cutoffs[0]]``); ``b`` (head bias, if asked);
+``P{i}`` ``(proj_i, nI)`` and ``T{i}`` ``(size_i, proj_i)`` per cluster, without bias.
+
+Called as a Thinc model, it returns the full normalised log-probabilities ``(rows, nO)``
+(their ``log_softmax`` is themselves, so it is a drop-in for the logits of
+`spacy_lm.OutputSoftmax.v1`), with a backprop. Training should use ``loss`` (the output
+contract, :mod:`spacy_lm.layers.output`): it scores each tail only on the rows whose target is
+in it and never builds a ``(rows, nO)`` array; that is where the speed comes from.
+"""
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from thinc.api import Model, registry
+from thinc.types import Floats1d, Floats2d, Ints1d
+
+from ..errors import Errors
+from ..ops import log_softmax, log_softmax_backward, softmax_cross_entropy
+
+
+@registry.layers("spacy_lm.AdaptiveSoftmax.v1")
+def AdaptiveSoftmax(
+    nO: Optional[int] = None, nI: Optional[int] = None, *, cutoffs: Sequence[int], div_value: float = 4.0,
+    head_bias: bool = False, tied_embedding: Optional[Model] = None,
+) -> Model[Floats2d, Floats2d]:
+    """Log-probabilities over ``nO`` classes; with ``tied_embedding`` the head's word rows
+    are the first ``cutoffs[0]`` rows of its table ``E``."""
+    cutoffs = check_cutoffs(cutoffs, nO)
+    if div_value <= 0:
+        raise ValueError(Errors.E009.format(setting="div_value", requirement="positive", value=div_value))
+    tied = tied_embedding is not None
+    n_clusters = len(cutoffs)
+    params = ["C" if tied else "W"] + (["b"] if head_bias else [])
+    params += [f"{name}{i}" for i in range(n_clusters) for name in ("P", "T")]
+    # The tied table is also a child layer: Thinc restores refs only within a node's own tree.
+    return Model(
+        "adaptive_softmax",
+        forward,
+        init=init,
+        dims={"nO": nO, "nI": nI},
+        params={name: None for name in params},
+        layers=[tied_embedding] if tied else [],
+        refs={"embedding": tied_embedding} if tied else {},
+        attrs={"cutoffs": cutoffs, "div_value": float(div_value), "head_bias": bool(head_bias), "tied": tied,
+               "loss": loss, "score": score, "log_probs": log_probs},
+    )
+
+
+def check_cutoffs(cutoffs: Sequence[int], nO: Optional[int]) -> List[int]:
+    """Strictly increasing ints in ``[1, nO - 1]`` (the upper bound once ``nO`` is known)."""
+    values = list(cutoffs)
+    ok = bool(values) and all(isinstance(c, int) and not isinstance(c, bool) for c in values)
+    ok = ok and values[0] >= 1 and all(a < b for a, b in zip(values, values[1:]))
+    if not ok or (nO is not None and values[-1] >= nO):
+        raise ValueError(Errors.E103.format(cutoffs=values, nO=nO))
+    return values
+
+
+def projection_size(nI: int, div_value: float, cluster: int) -> int:
+    return max(1, int(nI // div_value ** (cluster + 1)))
+
+
+def _bounds(model: Model) -> List[int]:
+    """Cluster boundaries: the head ends at ``bounds[0]``, cluster ``i`` spans ``bounds[i:i + 2]``."""
+    return model.attrs["cutoffs"] + [model.get_dim("nO")]
+
+
+def init(model: Model, X=None, Y=None) -> None:
+    nO, nI = model.get_dim("nO"), model.get_dim("nI")
+    bounds = [*check_cutoffs(model.attrs["cutoffs"], nO), nO]
+    n_clusters = len(bounds) - 1
+    xp = model.ops.xp
+
+    def uniform(shape: Tuple[int, int], fan_in: int):  # nn.Linear's default initialisation
+        bound = fan_in ** -0.5
+        return model.ops.asarray(xp.random.uniform(-bound, bound, shape).astype("float32"))
+
+    if model.attrs["tied"]:
+        embedding = model.get_ref("embedding")
+        if embedding.get_dim("nO") != nI or embedding.get_dim("nV") != nO:
+            raise ValueError(Errors.E104.format(c0=bounds[0], nI=nI, nO=nO, nV=embedding.get_dim("nV"),
+                                                width=embedding.get_dim("nO")))
+        model.set_param("C", uniform((n_clusters, nI), nI))
+    else:
+        model.set_param("W", uniform((bounds[0] + n_clusters, nI), nI))
+    if model.attrs["head_bias"]:
+        model.set_param("b", uniform((bounds[0] + n_clusters, 1), nI).reshape(-1))
+    for i in range(n_clusters):
+        proj = projection_size(nI, model.attrs["div_value"], i)
+        model.set_param(f"P{i}", uniform((proj, nI), nI))
+        model.set_param(f"T{i}", uniform((bounds[i + 1] - bounds[i], proj), proj))
+
+
+# ---------------------------------------------------------------- head and tails
+def _head_weight(model: Model) -> Floats2d:
+    if model.attrs["tied"]:
+        E = model.get_ref("embedding").get_param("E")
+        return model.ops.xp.concatenate((E[: model.attrs["cutoffs"][0]], model.get_param("C")))
+    return model.get_param("W")
+
+
+def _head_logits(model: Model, X: Floats2d) -> Tuple[Floats2d, Floats2d]:
+    W = _head_weight(model)
+    H = model.ops.xp.matmul(X, W.T)
+    if model.attrs["head_bias"]:
+        H += model.get_param("b")
+    return H, W
+
+
+def _head_backward(model: Model, X: Floats2d, dH: Floats2d, W: Floats2d) -> Floats2d:
+    """Accumulate the head's gradients; return d(X) (a fresh array)."""
+    xp = model.ops.xp
+    dW = xp.matmul(dH.T, X)
+    if model.attrs["tied"]:
+        c0 = model.attrs["cutoffs"][0]
+        _inc_rows_grad(model.get_ref("embedding"), "E", c0, dW[:c0])
+        model.inc_grad("C", dW[c0:])
+    else:
+        model.inc_grad("W", dW)
+    if model.attrs["head_bias"]:
+        model.inc_grad("b", dH.sum(axis=0))
+    return xp.matmul(dH, W)
+
+
+def _inc_rows_grad(owner: Model, name: str, n_rows: int, value: Floats2d) -> None:
+    """Add ``value`` to the first rows of a parameter's gradient, without a dense temporary
+    the size of the whole table once the gradient exists (the tied embedding's)."""
+    if owner.has_grad(name):
+        owner.get_grad(name)[:n_rows] += value
+    else:
+        grad = owner.ops.xp.zeros(owner.get_param(name).shape, dtype=value.dtype)
+        grad[:n_rows] = value
+        owner.set_grad(name, grad)
+
+
+def _tail_logits(model: Model, i: int, X: Floats2d) -> Tuple[Floats2d, Floats2d]:
+    """Cluster ``i``'s projection of ``X`` and its logits."""
+    xp = model.ops.xp
+    projected = xp.matmul(X, model.get_param(f"P{i}").T)
+    return projected, xp.matmul(projected, model.get_param(f"T{i}").T)
+
+
+def _tail_backward(model: Model, i: int, X: Floats2d, projected: Floats2d, d_logits: Floats2d) -> Floats2d:
+    xp = model.ops.xp
+    T = model.get_param(f"T{i}")
+    model.inc_grad(f"T{i}", xp.matmul(d_logits.T, projected))
+    d_projected = xp.matmul(d_logits, T)
+    model.inc_grad(f"P{i}", xp.matmul(d_projected.T, X))
+    return xp.matmul(d_projected, model.get_param(f"P{i}"))
+
+
+def _clusters(model: Model, targets: Ints1d) -> Tuple[Any, Ints1d]:
+    """Per target: its cluster (-1 for head words) and its id in the head's output."""
+    xp = model.ops.xp
+    bounds = _bounds(model)
+    cluster = xp.searchsorted(xp.asarray(bounds, dtype=targets.dtype), targets, side="right") - 1
+    head_targets = xp.where(cluster < 0, targets, bounds[0] + cluster)
+    return cluster, head_targets
+
+
+def _rows_of(model: Model, mask) -> Optional[Ints1d]:
+    """Indices where ``mask`` holds, or None (so absent clusters are skipped)."""
+    rows = model.ops.xp.nonzero(mask)[0]
+    return rows if rows.size else None
+
+
+# ---------------------------------------------------------------- the output contract
+def loss(model: Model, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+    """Head cross-entropy on every row, each tail's only on its own rows (absent clusters
+    are skipped and get no gradient, as in PyTorch); NLL = head NLL + tail NLL."""
+    xp = model.ops.xp
+    targets = xp.asarray(targets)
+    bounds = _bounds(model)
+    cluster, head_targets = _clusters(model, targets)
+    H, W = _head_logits(model, hidden)
+    nll, dH = softmax_cross_entropy(model.ops, H, head_targets, grad_scale=grad_scale, overwrite=True)
+    d_hidden = _head_backward(model, hidden, dH, W)
+    for i in range(len(bounds) - 1):
+        rows = _rows_of(model, cluster == i)
+        if rows is None:
+            continue
+        X_i = hidden[rows]
+        projected, logits = _tail_logits(model, i, X_i)
+        nll_i, d_logits = softmax_cross_entropy(model.ops, logits, targets[rows] - bounds[i],
+                                                grad_scale=grad_scale, overwrite=True)
+        nll[rows] += nll_i
+        d_hidden[rows] += _tail_backward(model, i, X_i, projected, d_logits)
+    return nll, d_hidden
+
+
+def score(model: Model, hidden: Floats2d, targets: Ints1d, rows: int) -> Tuple[Floats1d, Any]:
+    """Exact NLL and top-1 hits of the full distribution, ``rows`` rows at a time."""
+    xp = model.ops.xp
+    targets = xp.asarray(targets)
+    nll = xp.empty((hidden.shape[0],), dtype=hidden.dtype)
+    correct = xp.empty((hidden.shape[0],), dtype="bool")
+    for start in range(0, hidden.shape[0], rows):
+        chunk = slice(start, start + rows)
+        nll[chunk], correct[chunk] = _score_rows(model, hidden[chunk], targets[chunk])
+    return nll, correct
+
+
+def _score_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
+    """The full argmax without the full distribution: a word of cluster ``i`` scores at most
+    ``log p(cluster i)``, so a tail is scored only on rows where that beats the best so far
+    (clusters in id order, so ties keep the lower id, as ``argmax`` does)."""
+    xp = model.ops.xp
+    bounds = _bounds(model)
+    c0 = bounds[0]
+    cluster, head_targets = _clusters(model, targets)
+    head_lp = log_softmax(model.ops, _head_logits(model, hidden)[0], inplace=True)
+    index = xp.arange(hidden.shape[0])
+    nll = -head_lp[index, head_targets]
+    best = head_lp[:, :c0].argmax(axis=1)
+    best_lp = head_lp[index, best]
+    for i in range(len(bounds) - 1):
+        rows = _rows_of(model, (cluster == i) | (head_lp[:, c0 + i] > best_lp))
+        if rows is None:
+            continue
+        tail_lp = log_softmax(model.ops, _tail_logits(model, i, hidden[rows])[1], inplace=True)
+        tail_lp += head_lp[rows, c0 + i].reshape(-1, 1)  # as log_probs adds them
+        own = cluster[rows] == i
+        nll[rows[own]] = -tail_lp[xp.nonzero(own)[0], targets[rows[own]] - bounds[i]]
+        top = tail_lp.argmax(axis=1)
+        top_lp = tail_lp[xp.arange(rows.shape[0]), top]
+        better = top_lp > best_lp[rows]
+        best[rows[better]] = bounds[i] + top[better]
+        best_lp[rows[better]] = top_lp[better]
+    return nll, best == targets
+
+
+def log_probs(model: Model, hidden: Floats2d) -> Floats2d:
+    return forward(model, hidden, False)[0]
+
+
+def forward(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable]:
+    """Full log-probabilities: the head's for its words, ``log p(cluster) + log p(word | cluster)``
+    for the others."""
+    xp = model.ops.xp
+    bounds = _bounds(model)
+    c0 = bounds[0]
+    H, W = _head_logits(model, X)
+    head_lp = log_softmax(model.ops, H, inplace=True)
+    out = xp.empty((X.shape[0], bounds[-1]), dtype=head_lp.dtype)
+    out[:, :c0] = head_lp[:, :c0]
+    tails = []
+    for i in range(len(bounds) - 1):
+        projected, logits = _tail_logits(model, i, X)
+        tail_lp = log_softmax(model.ops, logits, inplace=True)
+        out[:, bounds[i] : bounds[i + 1]] = tail_lp + head_lp[:, c0 + i].reshape(-1, 1)
+        tails.append((projected, tail_lp))
+
+    def backprop(d_out: Floats2d) -> Floats2d:
+        d_head_lp = xp.empty(head_lp.shape, dtype=d_out.dtype)
+        d_head_lp[:, :c0] = d_out[:, :c0]
+        dX = None
+        for i, (projected, tail_lp) in enumerate(tails):
+            d_tail = d_out[:, bounds[i] : bounds[i + 1]]
+            d_head_lp[:, c0 + i] = d_tail.sum(axis=1)
+            d_logits = log_softmax_backward(model.ops, tail_lp, d_tail)
+            dX_i = _tail_backward(model, i, X, projected, d_logits)
+            dX = dX_i if dX is None else dX + dX_i
+        dX += _head_backward(model, X, log_softmax_backward(model.ops, head_lp, d_head_lp), W)
+        return dX
+
+    return out, backprop

@@ -1,0 +1,40 @@
+"""The output-layer contract: what a language model asks of its vocabulary projection.
+
+An output layer (`spacy_lm.OutputSoftmax.v1`, `spacy_lm.AdaptiveSoftmax.v1`) is a Thinc model
+from hidden rows ``(rows, nI)`` to scores ``(rows, nO)`` whose ``log_softmax`` is the
+next-token distribution (a full softmax returns logits, an adaptive one log-probabilities).
+Beside its forward it keeps three functions in its attrs, called through this module, so a
+language model never knows which output layer it has (as the cells' ``initial_state`` /
+``step`` / ``select_state`` in layers/recurrent.py):
+
+* ``loss(layer, hidden, targets, grad_scale) -> (nll, d_hidden)``: training. NLL (nats) per
+  row of integer ``targets``, and ``grad_scale * d(NLL)/d(hidden)``; the layer's own parameter
+  gradients are accumulated. The fast path: an adaptive softmax never builds ``(rows, nO)``.
+* ``score(layer, hidden, targets, rows) -> (nll, correct)``: inference. NLL per row and
+  whether the target is the argmax of the full distribution, at most ``rows`` rows at once.
+* ``log_probs(layer, hidden) -> (rows, nO)``: normalised log-probabilities, a fresh array.
+
+The functions are rebuilt from the config with the layer (Thinc does not save them).
+"""
+from typing import Any, Tuple
+
+from thinc.api import Model
+from thinc.types import Floats1d, Floats2d, Ints1d
+
+OUTPUT_FUNCTIONS = ("loss", "score", "log_probs")
+OUTPUT_ROWS = 2048  # rows of (rows x vocab) scores computed at once when scoring
+
+
+def loss(layer: Model, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+    """Training NLL per row and ``grad_scale`` * d(NLL)/d(hidden)."""
+    return layer.attrs["loss"](layer, hidden, targets, grad_scale)
+
+
+def score(layer: Model, hidden: Floats2d, targets: Ints1d, rows: int = OUTPUT_ROWS) -> Tuple[Floats1d, Any]:
+    """Inference NLL per row and whether each target is the top-1 prediction."""
+    return layer.attrs["score"](layer, hidden, targets, rows)
+
+
+def log_probs(layer: Model, hidden: Floats2d) -> Floats2d:
+    """Next-token log-probabilities ``(rows, nO)``, a fresh array."""
+    return layer.attrs["log_probs"](layer, hidden)
