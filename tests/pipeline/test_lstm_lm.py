@@ -406,3 +406,33 @@ def test_prime_reads_long_prompts_in_windows(config, monkeypatch):
     following = [lm.lm_vocab.eos_id] * 3
     numpy.testing.assert_allclose(lm.step(state, following)[0], lm.step(reference_state, following)[0],
                                   rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- adaptive softmax output (#12)
+ADAPTIVE_CONFIG = {"model": {"@architectures": "spacy_lm.LSTMLanguageModel.v2", "width": 16, "depth": 1,
+                             "dropout": 0.0, "output": "adaptive", "cutoffs": [4, 8]}, "max_length": 5}
+
+
+def test_adaptive_softmax_language_model_trains_scores_saves_and_generates(tmp_path, monkeypatch):
+    nlp, history = train_tiny_lm(n_steps=30, config=ADAPTIVE_CONFIG)
+    assert history[-1] < 0.5 * history[0]
+    lm = nlp.get_pipe("lstm_lm")
+    assert lm.model.get_ref("output").name == "adaptive_softmax" and len(lm.lm_vocab) > 8
+    texts = ["the cat sat on the mat", "a dog", "the dog saw the cat on the mat"]
+    direct = [surprisals(nlp(t)) for t in texts]
+    assert all(math.isfinite(s) and s >= 0 for s in sum(direct, []))
+    assert [surprisals(d) for d in nlp.pipe(texts, batch_size=2)] == [pytest.approx(s, rel=1e-5) for s in direct]
+    scores = nlp.evaluate(make_examples(nlp, texts))
+    assert 1 < scores["lm_perplexity"] < len(lm.lm_vocab)
+    monkeypatch.setattr(lstm_lm_architecture, "OUTPUT_ROWS", 3)
+    assert [surprisals(nlp(t)) for t in texts] == [pytest.approx(s, rel=1e-5) for s in direct]
+    assert nlp.evaluate(make_examples(nlp, texts))["lm_accuracy"] == pytest.approx(scores["lm_accuracy"])
+    monkeypatch.undo()
+    nlp.to_disk(tmp_path / "adaptive")
+    loaded = spacy.load(tmp_path / "adaptive")
+    assert loaded.config["components"]["lstm_lm"]["model"]["output"] == "adaptive"
+    assert [surprisals(loaded(t)) for t in texts] == direct
+    loaded.add_pipe("text_generator", config={"generation": {"max_new_tokens": 5, "num_beams": 2}})
+    assert loaded("the cat")._.generations[0]["tokens"]
+    log_probs, _ = loaded.get_pipe("lstm_lm").prime([[lm.lm_vocab.id_of("the")]])
+    numpy.testing.assert_allclose(numpy.exp(log_probs).sum(axis=1), 1, rtol=1e-5)
