@@ -20,11 +20,19 @@ def softmax(ops: Ops, scores: FloatsXd) -> FloatsXd:
 def log_softmax(ops: Ops, logits: Floats2d, *, inplace: bool = False) -> Floats2d:
     """Row-wise log-probabilities; with ``inplace`` the logits buffer is overwritten
     (one (rows x vocab) allocation less per decoding step)."""
-    xp = ops.xp
     out = logits if inplace else logits.copy()
     out -= out.max(axis=-1, keepdims=True)
-    out -= xp.log(xp.exp(out).sum(axis=-1, keepdims=True))
+    out -= log_normalizer(ops, out)[..., None]
     return out
+
+
+def log_normalizer(ops: Ops, shifted: FloatsXd, *, overwrite: bool = False) -> FloatsXd:
+    """``log(sum(exp(shifted)))`` along the last axis, for scores already shifted by their
+    row max: what :func:`log_softmax` subtracts, so callers that need only some entries
+    (a target, a maximum) get exactly its values. ``overwrite`` exponentiates in place."""
+    xp = ops.xp
+    exp = xp.exp(shifted, out=shifted) if overwrite else xp.exp(shifted)
+    return xp.log(exp.sum(axis=-1))
 
 
 def log_softmax_backward(ops: Ops, log_probs: Floats2d, d_log_probs: Floats2d) -> Floats2d:

@@ -22,7 +22,7 @@ from thinc.api import Model, registry
 from thinc.types import Floats1d, Floats2d, Ints1d
 
 from ..errors import Errors
-from ..ops import log_softmax, log_softmax_backward, softmax_cross_entropy
+from ..ops import log_normalizer, log_softmax, log_softmax_backward, softmax_cross_entropy
 
 
 @registry.layers("spacy_lm.AdaptiveSoftmax.v1")
@@ -208,9 +208,11 @@ def score(model: Model, hidden: Floats2d, targets: Ints1d, rows: int) -> Tuple[F
 
 
 def _score_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
-    """The full argmax without the full distribution: a word of cluster ``i`` scores at most
-    ``log p(cluster i)``, so a tail is scored only on rows where that beats the best so far
-    (clusters in id order, so ties keep the lower id, as ``argmax`` does)."""
+    """The full argmax without the full distribution. A word of cluster ``i`` scores at most
+    ``log p(cluster i) + max - mean - log(size)`` (its tail's log-normaliser is at least
+    ``mean + log(size)``), so a tail is exponentiated only on its targets' rows and on rows
+    where that bound beats the best word so far (clusters in id order, so ties keep the lower
+    id, as ``argmax`` does). Values are computed as ``log_probs`` computes them."""
     xp = model.ops.xp
     bounds = _bounds(model)
     c0 = bounds[0]
@@ -224,12 +226,22 @@ def _score_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats
         rows = _rows_of(model, (cluster == i) | (head_lp[:, c0 + i] > best_lp))
         if rows is None:
             continue
-        tail_lp = log_softmax(model.ops, _tail_logits(model, i, hidden[rows])[1], inplace=True)
-        tail_lp += head_lp[rows, c0 + i].reshape(-1, 1)  # as log_probs adds them
+        cluster_lp = head_lp[rows, c0 + i]
+        logits = _tail_logits(model, i, hidden[rows])[1]
+        top = logits.argmax(axis=1)
+        logits -= logits[xp.arange(rows.shape[0]), top].reshape(-1, 1)  # shift by the row max
         own = cluster[rows] == i
-        nll[rows[own]] = -tail_lp[xp.nonzero(own)[0], targets[rows[own]] - bounds[i]]
-        top = tail_lp.argmax(axis=1)
-        top_lp = tail_lp[xp.arange(rows.shape[0]), top]
+        bound = cluster_lp - logits.mean(axis=1) - float(xp.log(logits.shape[1]))
+        keep = _rows_of(model, own | (bound > best_lp[rows] - 1e-4))  # margin for rounding
+        if keep is None:
+            continue
+        if keep.shape[0] < rows.shape[0]:
+            rows, cluster_lp, top, own, logits = rows[keep], cluster_lp[keep], top[keep], own[keep], logits[keep]
+        own_rows = xp.nonzero(own)[0]
+        target_shifted = logits[own_rows, targets[rows[own_rows]] - bounds[i]]
+        log_norm = log_normalizer(model.ops, logits, overwrite=True)
+        nll[rows[own_rows]] = -((target_shifted - log_norm[own_rows]) + cluster_lp[own_rows])
+        top_lp = (0 - log_norm) + cluster_lp
         better = top_lp > best_lp[rows]
         best[rows[better]] = bounds[i] + top[better]
         best_lp[rows[better]] = top_lp[better]
