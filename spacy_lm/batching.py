@@ -4,6 +4,11 @@
   previous line does in a corpus) and closes it, unless the doc already ends with an
   ``<eos>`` marker token. Whitespace tokens are not read. :func:`prepare_doc` applies it to
   docs, :func:`stream_prefix` to prompts; nothing else adds a start ``<eos>``.
+* **Stream chunks.** A doc marked by :func:`mark_chunk` (``spacy_lm.PlainTextStreamCorpus.v1``
+  marks every doc it yields) is a piece of a longer stream, read as a continuation: its targets
+  are its tokens (no closing ``<eos>``), its first input is the stream's previous token
+  (``<eos>`` at the stream start), so consecutive chunks join exactly as the stream reads.
+  :func:`stream_segments` joins prepared docs into one stream (and cuts it into segments).
 * **Batches** (:class:`SequenceBatch`): prepared docs sorted longest first, so at every step
   the running sequences are the first ``k`` and recurrent layers can skip the rest.
 * **Windows** (:func:`run_windows`): a batch in windows of ``size`` steps, each encoded by the
@@ -19,7 +24,7 @@
 Arrays handed to the model live on ``ops.xp``; bookkeeping stays on the host.
 """
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -27,16 +32,47 @@ from thinc.api import Ops
 from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
 
 from .errors import Errors
-from .types import RecurrentLMModel
-from .vocab import TokenVocab, lm_tokens
+from .types import RecurrentLMModel, State
+from .vocab import TokenVocab, lm_tokens, token_text
 
 # A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
 PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
 
+# doc.user_data key of a stream chunk's mark: plain ints and a str (msgpack-able, kept by
+# Doc.copy and DocBin).
+STREAM_KEY = "spacy_lm.stream"
+
+
+class ChunkMark(NamedTuple):
+    """Where a chunk doc sits in its corpus: stream index, chunk index within the stream, and
+    the stream's token before the chunk (None for chunk 0)."""
+
+    stream: int
+    chunk: int
+    previous: Optional[str]
+
+
+def mark_chunk(doc: Doc, stream: int, chunk: int, previous: Optional[str]) -> None:
+    """Mark ``doc`` as chunk ``chunk`` of stream ``stream``, after the token ``previous``."""
+    doc.user_data[STREAM_KEY] = (int(stream), int(chunk), previous)
+
+
+def chunk_mark(doc: Doc) -> Optional[ChunkMark]:
+    """The doc's stream mark, or None for an ordinary doc."""
+    mark = doc.user_data.get(STREAM_KEY)
+    return None if mark is None else ChunkMark(int(mark[0]), int(mark[1]), mark[2])
+
+
+def _previous_id(vocab: TokenVocab, doc: Doc, previous: Optional[str]) -> int:
+    if previous is None:
+        return vocab.eos_id
+    return vocab.id_of(token_text(doc.vocab[previous], vocab.attr))  # the attr of a lexeme, as of a token
+
 
 def prepare_doc(vocab: TokenVocab, doc: Doc) -> Optional[PreparedDoc]:
     """The doc as one stream: ``<eos>`` first, ``<eos>`` last (unless the doc already ends with
-    an ``<eos>`` token); None when it has no tokens but whitespace."""
+    an ``<eos>`` token); a marked chunk (:func:`mark_chunk`) as a continuation: its previous
+    token first, nothing appended. None when it has no tokens but whitespace."""
     if not isinstance(doc, Doc):
         raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
     tokens = lm_tokens(doc)
@@ -44,12 +80,35 @@ def prepare_doc(vocab: TokenVocab, doc: Doc) -> Optional[PreparedDoc]:
         return None
     targets = vocab.ids(tokens)
     positions = [t.i for t in tokens]
+    mark = chunk_mark(doc)
+    if mark is not None:
+        inputs = [_previous_id(vocab, doc, mark.previous)] + targets[:-1]
+        return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
+                numpy.asarray(positions, dtype="int32"))
     if targets[-1] != vocab.eos_id:
         targets.append(vocab.eos_id)
         positions.append(-1)
     inputs = [vocab.eos_id] + targets[:-1]
     return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
             numpy.asarray(positions, dtype="int32"))
+
+
+def check_n_segments(n_segments: Any) -> None:
+    if not isinstance(n_segments, int) or isinstance(n_segments, bool) or n_segments < 1:
+        raise ValueError(Errors.E009.format(setting="n_segments", requirement="an integer >= 1", value=n_segments))
+
+
+def stream_segments(prepared: Sequence[Optional[PreparedDoc]], n_segments: int = 1) -> List[PreparedDoc]:
+    """Prepared docs joined, in order, into one stream, cut into ``n_segments`` contiguous
+    segments of (nearly) equal length (none empty; positions count along the stream)."""
+    check_n_segments(n_segments)
+    parts = [p for p in prepared if p is not None]
+    if not parts:
+        return []
+    inputs = numpy.concatenate([p[0] for p in parts])
+    targets = numpy.concatenate([p[1] for p in parts])
+    bounds = numpy.linspace(0, len(targets), min(n_segments, len(targets)) + 1).astype("int64")
+    return [(inputs[a:b], targets[a:b], numpy.arange(a, b, dtype="int32")) for a, b in zip(bounds, bounds[1:])]
 
 
 def prompt_ids(vocab: TokenVocab, doc: Doc) -> List[int]:
@@ -177,11 +236,12 @@ class SequenceBatch:
 
 
 def run_windows(model: RecurrentLMModel, batch: SequenceBatch, size: int, is_train: bool, *,
-                keep_finished: bool = False) -> Iterator[Tuple[Window, Floats3d, Any, Callable]]:
+                keep_finished: bool = False, state: Optional[State] = None
+                ) -> Iterator[Tuple[Window, Floats3d, Any, Callable]]:
     """Encode a batch window by window, the state carried: ``(window, hidden (T, k, width),
     state after the window, backprop(d_hidden))`` per window. The one window loop of every
-    recurrent component."""
-    state = None
+    recurrent component. ``state``: the state before the first window, one row per sequence
+    in batch order (row ``j`` is doc ``batch.order[j]``); None: the model's initial state."""
     running = len(batch)
     for window in batch.windows(size, keep_finished):
         if state is not None and window.k < running:

@@ -117,6 +117,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "[initialize.components] labels or with add_label before training.")
     E076 = ("class_weights name label(s) {unknown} that '{name}' does not have (labels: {labels}). "
             "Fix the names in the component's class_weights.")
+    # E077-E078: stream reading and stream scoring.
+    E077 = ("{path} has {n_tokens} tokens, fewer than n_streams={n_streams}: every stream would be empty. "
+            "Lower n_streams (or limit = 0 to read the whole file).")
+    E078 = ("'{name}' cannot score a corpus as one stream (it has no score_stream method); drop --stream, "
+            "or pick a component that has one (lstm_lm, ngram_lm) with --component.")
 
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."

@@ -1,10 +1,12 @@
 """Corpus readers for language-model training and evaluation.
 
-Two registered readers, usable in ``[corpora]`` like ``spacy.Corpus.v1``:
+Registered readers, usable in ``[corpora]`` like ``spacy.Corpus.v1``:
 
 * ``spacy_lm.PlainTextCorpus.v1`` reads a pre-tokenised text file (WikiText, PTB) with
   ``str.split()``, optionally adding an end-of-line marker, so token counts match the
   published benchmarks exactly, whatever tokenizer the pipeline has.
+* ``spacy_lm.PlainTextStreamCorpus.v1`` reads the same file as one token stream in parallel
+  streams of chunks, for stream training (pytorch/examples' ``batchify``).
 * ``spacy_lm.HFDataset.v1`` reads any HuggingFace ``datasets`` dataset (hub or local
   text/json/parquet files) and tokenises it with the pipeline's own tokenizer.
 
@@ -109,6 +111,16 @@ def read_plain_text_docs(
     return _iter_plain_text_docs(loc, vocab, lines_per_doc, eos_marker, skip_empty, limit)
 
 
+def _iter_line_words(loc: Path, eos_marker: Optional[str]) -> Iterator[List[str]]:
+    """The tokens of each line: ``str.split()``, then the marker (if any), blank lines included."""
+    with open_text(loc) as file_:
+        for line in file_:
+            words = line.split()
+            if eos_marker is not None:
+                words.append(eos_marker)
+            yield words
+
+
 def _iter_plain_text_docs(
     loc: Path,
     vocab: Vocab,
@@ -125,20 +137,17 @@ def _iter_plain_text_docs(
         spaces = [True] * (len(words) - 1) + [False] if words else []
         return Doc(vocab, words=words, spaces=spaces)
 
-    with open_text(loc) as file_:
-        for line in file_:
-            words.extend(line.split())
-            if eos_marker is not None:
-                words.append(eos_marker)
-            n_lines += 1
-            if n_lines == lines_per_doc:
-                if words or not skip_empty:
-                    yield make_doc()
-                    n_docs += 1
-                    if limit >= 1 and n_docs >= limit:
-                        return
-                words = []
-                n_lines = 0
+    for line_words in _iter_line_words(loc, eos_marker):
+        words.extend(line_words)
+        n_lines += 1
+        if n_lines == lines_per_doc:
+            if words or not skip_empty:
+                yield make_doc()
+                n_docs += 1
+                if limit >= 1 and n_docs >= limit:
+                    return
+            words = []
+            n_lines = 0
     if n_lines and (words or not skip_empty):
         yield make_doc()
 
@@ -209,6 +218,108 @@ def create_plain_text_reader(
         skip_empty=skip_empty,
         limit=limit,
     )
+
+
+def _check_count(setting: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(Errors.E009.format(setting=setting, requirement=f"an integer >= {minimum}", value=value))
+
+
+class PlainTextStreamCorpus:
+    """Examples of a pre-tokenised text file read as one token stream in ``n_streams``
+    parallel streams of chunks (pytorch/examples' ``batchify`` + ``get_batch``); see
+    ``create_plain_text_stream_reader``."""
+
+    def __init__(self, path: Union[str, Path], *, eos_marker: Optional[str] = "<eos>", n_streams: int = 20,
+                 chunk_length: int = 35, limit: int = 0) -> None:
+        _check_eos_marker(eos_marker)
+        _check_count("n_streams", n_streams, 1)
+        _check_count("chunk_length", chunk_length, 1)
+        _check_count("limit", limit, 0)
+        self.path = ensure_path(path)
+        self.eos_marker = eos_marker
+        self.n_streams = n_streams
+        self.chunk_length = chunk_length
+        self.limit = limit
+
+    def read_tokens(self) -> List[str]:
+        """The file's tokens as one stream (the first ``limit``, if set), as
+        ``read_plain_text_docs`` reads them."""
+        loc = _check_text_file(self.path)
+        tokens: List[str] = []
+        for words in _iter_line_words(loc, self.eos_marker):
+            tokens.extend(words)
+            if self.limit and len(tokens) >= self.limit:
+                del tokens[self.limit :]
+                break
+        return tokens
+
+    def __call__(self, nlp: "Language") -> Iterator[Example]:
+        from .batching import mark_chunk
+
+        tokens = self.read_tokens()
+        B, L = self.n_streams, self.chunk_length
+        length = len(tokens) // B  # the remainder is dropped, as batchify does
+        if length == 0:
+            raise ValueError(Errors.E077.format(path=self.path, n_tokens=len(tokens), n_streams=B))
+        for chunk, offset in enumerate(range(0, length, L)):
+            size = min(L, length - offset)
+            for stream in range(B):
+                start = stream * length + offset
+                words = tokens[start : start + size]
+                doc = Doc(nlp.vocab, words=words, spaces=[True] * (size - 1) + [False])
+                mark_chunk(doc, stream, chunk, tokens[start - 1] if offset else None)
+                yield Example(doc, doc.copy())
+
+
+@registry.readers("spacy_lm.PlainTextStreamCorpus.v1")
+def create_plain_text_stream_reader(
+    path: Optional[Union[str, Path]],
+    *,
+    eos_marker: Optional[str] = "<eos>",
+    n_streams: int = 20,
+    chunk_length: int = 35,
+    limit: int = 0,
+) -> Callable[["Language"], Iterable[Example]]:
+    """Reader for stream training (and evaluation), as pytorch/examples' word_language_model.
+
+    The file's tokens (read as ``spacy_lm.PlainTextCorpus.v1`` reads them: ``str.split()`` of
+    each line, ``eos_marker`` after every line) form one stream, cut into ``n_streams``
+    contiguous segments of equal length (the remainder is dropped). Examples come in order:
+    chunk 0 of streams 0..n_streams-1, then chunk 1 of each, ...; a chunk holds ``chunk_length``
+    tokens (the last chunk of every stream may be shorter). Each Doc is one chunk (``<eos>``
+    stays a literal token), marked in ``doc.user_data`` (see ``spacy_lm.batching.mark_chunk``)
+    with its stream, chunk and the token before it: ``lstm_lm`` reads a chunk as the
+    continuation of the previous one and, in training, carries each stream's recurrent state
+    from one update to the next (truncated BPTT across updates).
+
+    path: UTF-8 text file, optionally ``.gz`` (None is a ValueError now; a missing file, or one
+        with fewer than ``n_streams`` tokens, when the reader is called).
+    eos_marker: token appended after every line ("<eos>", WikiText's convention); None adds none.
+    n_streams: parallel streams, the batch size of training (pytorch's ``batch_size``).
+    chunk_length: tokens per chunk (pytorch's ``bptt``); set ``max_length`` of ``lstm_lm``
+        to at least this, or chunks are split into windows again.
+    limit: maximum number of tokens read (0: all).
+
+    Training needs the chunks in order, one batch per chunk index::
+
+        [corpora.train]
+        @readers = "spacy_lm.PlainTextStreamCorpus.v1"
+        path = ${paths.train}
+        n_streams = 20
+        chunk_length = 35
+
+        [training]
+        max_epochs = -1  # stream the corpus in order (spaCy shuffles otherwise); bound with max_steps
+
+        [training.batcher]
+        @batchers = "spacy.batch_by_sequence.v1"
+        size = ${corpora.train.n_streams}
+    """
+    if path is None:
+        raise ValueError(Errors.E061.format(reader="spacy_lm.PlainTextStreamCorpus.v1"))
+    return PlainTextStreamCorpus(path, eos_marker=eos_marker, n_streams=n_streams, chunk_length=chunk_length,
+                                 limit=limit)
 
 
 # --------------------------------------------------------------------------------------

@@ -79,3 +79,64 @@ def test_window_loss_covers_real_positions_only():
     total, d_hidden = window_loss(model, window, hidden, 1.0, "lstm_lm")
     assert total > 0
     assert not d_hidden[2:, 1].any() and d_hidden[:2, 1].any()  # padded steps get no gradient
+
+
+# ---------------------------------------------------------------------- stream chunks
+def chunk_doc(words, stream, chunk, previous):
+    from spacy_lm.batching import mark_chunk
+
+    d = Doc(spacy.blank("en").vocab, words=words)
+    mark_chunk(d, stream, chunk, previous)
+    return d
+
+
+def test_a_marked_chunk_is_read_as_a_continuation():
+    from spacy_lm.batching import chunk_mark
+
+    first = chunk_doc(["the", "cat", "<eos>"], 3, 0, None)
+    assert chunk_mark(first) == (3, 0, None) and chunk_mark(doc("the cat")) is None
+    inputs, targets, positions = prepare_doc(VOCAB, first)
+    assert inputs.tolist() == [1, 2, 3] and targets.tolist() == [2, 3, 1] and positions.tolist() == [0, 1, 2]
+    inputs, targets, positions = prepare_doc(VOCAB, chunk_doc(["sat", "a"], 3, 1, "cat"))
+    assert inputs.tolist() == [3, 4] and targets.tolist() == [4, 5]  # no <eos> opens or closes it
+    inputs, _, _ = prepare_doc(VOCAB, chunk_doc(["dog"], 0, 2, "zebra"))
+    assert inputs.tolist() == [0]  # an unknown previous token is <unk>
+    lower = TokenVocab(["<unk>", "<eos>", "cat", "dog"], attr="LOWER")
+    assert prepare_doc(lower, chunk_doc(["dog"], 0, 1, "Cat"))[0].tolist() == [2]  # the vocabulary's attr
+    # unmarked docs keep the stream rule; a copy keeps the mark
+    assert prepare_doc(VOCAB, doc("the cat"))[1].tolist() == [2, 3, 1]
+    assert chunk_mark(first.copy()) == (3, 0, None)
+
+
+def test_stream_segments_join_docs_and_cut_them():
+    from spacy_lm.batching import stream_segments
+
+    prepared = [prepare_doc(VOCAB, doc("the cat")), None, prepare_doc(VOCAB, doc("a dog sat"))]
+    (whole,) = stream_segments(prepared)
+    assert whole[0].tolist() == [1, 2, 3, 1, 5, 6, 4] and whole[1].tolist() == [2, 3, 1, 5, 6, 4, 1]
+    parts = stream_segments(prepared, 3)
+    assert [len(p[1]) for p in parts] == [2, 2, 3]
+    assert numpy.concatenate([p[1] for p in parts]).tolist() == whole[1].tolist()
+    assert len(stream_segments(prepared, 50)) == 7 and stream_segments([None]) == []
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=r"E009.*n_segments"):
+            stream_segments(prepared, bad)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_run_windows_from_a_given_state_continues_exactly(cell):
+    """Two chunks in two runs, the first run's final rows (batch order) given to the second,
+    equal one run over the joined chunks; rows are matched through batch.order."""
+    model = make_model(cell)
+    ops = NumpyOps()
+    words = ["the", "cat", "sat", "a", "dog", "the", "cat", "a"]
+    whole = SequenceBatch.from_docs(ops, VOCAB, [chunk_doc(words, 0, 0, None), doc("a dog")])
+    expected = [h for _, h, _, _ in run_windows(model, whole, 100, False)][0][:, 0]
+    first = SequenceBatch.from_docs(ops, VOCAB, [doc("a"), chunk_doc(words[:3], 0, 0, None)])
+    assert first.order == [1, 0]
+    runs = list(run_windows(model, first, 2, False, keep_finished=True))
+    h1_rows = numpy.concatenate([h for _, h, _, _ in runs])[:3, 0]
+    carried = model.select_state(runs[-1][2], ops.asarray1i([0]))
+    second = SequenceBatch.from_docs(ops, VOCAB, [chunk_doc(words[3:], 0, 1, words[2])])
+    h2 = numpy.concatenate([h for _, h, _, _ in run_windows(model, second, 2, False, state=carried)])[:, 0]
+    numpy.testing.assert_allclose(numpy.concatenate([h1_rows, h2]), expected, rtol=1e-5, atol=1e-6)

@@ -355,3 +355,86 @@ def test_textcat_corpus_csv_gz_and_errors(tmp_path):
         list(create_textcat_reader(path, format="csv", labels={"1": "POS"})(spacy.blank("en")))
     with pytest.raises(ValueError, match=r"\[E009\] format must be one of .*'json'"):
         create_textcat_reader(path, format="json")
+
+
+# ---- plain text as parallel streams ------------------------------------------------------
+
+
+def stream_tokens(txt, nlp, eos_marker="<eos>"):
+    return [t.text for d in read_plain_text_docs(txt, nlp.vocab, eos_marker=eos_marker) for t in d]
+
+
+def test_stream_corpus_cuts_the_stream_as_batchify(txt, nlp):
+    from spacy_lm.batching import chunk_mark
+    from spacy_lm.readers import create_plain_text_stream_reader
+
+    tokens = stream_tokens(txt, nlp)
+    assert len(tokens) == N_WORDS + N_LINES == 27
+    examples = list(create_plain_text_stream_reader(txt, n_streams=4, chunk_length=4)(nlp))
+    length = 27 // 4  # 6 tokens per stream, 3 dropped; chunks of 4 and 2
+    assert [len(eg.reference) for eg in examples] == [4] * 4 + [2] * 4
+    expected_marks = [(s, c, tokens[s * length + 4 * c - 1] if c else None) for c in (0, 1) for s in range(4)]
+    assert [tuple(chunk_mark(eg.reference)) for eg in examples] == expected_marks
+    assert [tuple(chunk_mark(eg.predicted)) for eg in examples] == expected_marks
+    assert all([t.text for t in eg.predicted] == [t.text for t in eg.reference] for eg in examples)
+    for s in range(4):
+        stream = [t.text for eg in examples if chunk_mark(eg.reference).stream == s for t in eg.reference]
+        assert stream == tokens[s * length : (s + 1) * length]
+    assert "<eos>" in [t.text for eg in examples for t in eg.reference]  # a literal token
+
+
+def test_stream_corpus_limit_marker_and_registry(txt, nlp):
+    factory = registry.readers.get("spacy_lm.PlainTextStreamCorpus.v1")
+    tokens = stream_tokens(txt, nlp, eos_marker=None)
+    examples = list(factory(str(txt), eos_marker=None, n_streams=1, chunk_length=100)(nlp))
+    assert [[t.text for t in eg.reference] for eg in examples] == [tokens]
+    limited = list(factory(str(txt), n_streams=3, chunk_length=2, limit=10)(nlp))
+    assert sum(len(eg.reference) for eg in limited) == 9  # 10 tokens read, 3 streams of 3
+    assert [t.text for t in limited[0].reference] == stream_tokens(txt, nlp)[:2]
+    reader = factory(str(txt), n_streams=2, chunk_length=5)
+    assert len(list(reader(nlp))) == len(list(reader(nlp))) == 6  # reusable across epochs
+
+
+@pytest.mark.parametrize("setting,value", [("n_streams", 0), ("n_streams", 2.0), ("chunk_length", 0),
+                                           ("chunk_length", True), ("limit", -1), ("eos_marker", "a b")])
+def test_stream_corpus_bad_settings_are_coded(txt, setting, value):
+    from spacy_lm.readers import create_plain_text_stream_reader
+
+    with pytest.raises(ValueError, match=rf"E009.*{setting}"):
+        create_plain_text_stream_reader(txt, **{setting: value})
+
+
+def test_stream_corpus_path_errors_are_coded(tmp_path, txt, nlp):
+    from spacy_lm.readers import create_plain_text_stream_reader
+
+    with pytest.raises(ValueError, match=r"E061.*PlainTextStreamCorpus"):
+        create_plain_text_stream_reader(None)
+    with pytest.raises(ValueError, match=r"E062.*no such file"):
+        list(create_plain_text_stream_reader(tmp_path / "nope.txt")(nlp))
+    with pytest.raises(ValueError, match=r"E077.*27 tokens.*n_streams=30"):
+        list(create_plain_text_stream_reader(txt, n_streams=30)(nlp))
+
+
+def test_stream_corpus_config_batches_one_chunk_index_each(txt, nlp):
+    """The documented config: a batch of n_streams examples per chunk index, in order."""
+    from thinc.api import Config
+
+    from spacy_lm.batching import chunk_mark
+
+    config = Config().from_str(f"""
+[corpora]
+[corpora.train]
+@readers = "spacy_lm.PlainTextStreamCorpus.v1"
+path = "{txt}"
+n_streams = 3
+chunk_length = 4
+
+[training]
+[training.batcher]
+@batchers = "spacy.batch_by_sequence.v1"
+size = ${{corpora.train.n_streams}}
+""").interpolate()
+    resolved = registry.resolve(config)
+    batches = list(resolved["training"]["batcher"](resolved["corpora"]["train"](nlp)))
+    assert [[tuple(chunk_mark(eg.reference)[:2]) for eg in batch] for batch in batches] == [
+        [(s, c) for s in range(3)] for c in range(3)]  # 27 // 3 = 9 tokens: chunks of 4, 4, 1
