@@ -2,7 +2,10 @@
 the PyTorch peer model (pytorch/examples word_language_model, LSTM or GRU, tied), and one
 training recipe (SGD, global-norm clipping, truncated BPTT) applied identically to both models.
 ``cell`` ("lstm" or "gru") picks nn.LSTM / nn.GRU on the PyTorch side and the same cell in
-our language model.
+our language model. ``output`` ("full" or "adaptive") picks the output layer: a full softmax
+(tied, as pytorch/examples), or an adaptive softmax (ADAPTIVE's cutoffs and div_value, untied on
+both sides: PyTorch's nn.AdaptiveLogSoftmaxWithLoss cannot share rows with nn.Embedding; ours is
+spacy_lm.LSTMLanguageModel.v2 with output="adaptive").
 
 Reads ../shared/data/wikitext-2 (override with --data-dir); fails clearly when it is missing.
 """
@@ -26,6 +29,8 @@ RESULTS = Path(os.environ.get("SPACY_LM_RESULTS", REPO / "benchmarks" / "results
 CONFIG = dict(emsize=200, nhid=200, nlayers=2, dropout=0.2, bptt=35, batch_size=20,
               eval_batch_size=10, lr=20.0, clip=0.25, tied=True)
 CELLS = ("lstm", "gru")
+OUTPUTS = ("full", "adaptive")
+ADAPTIVE = dict(cutoffs=[2000, 10000], div_value=4.0)  # nn.AdaptiveLogSoftmaxWithLoss settings, head_bias False
 
 
 def read_split(data_dir: Path, split: str) -> List[str]:
@@ -71,11 +76,16 @@ def windows(source: numpy.ndarray, bptt: int):
 
 
 # ---------------------------------------------------------------- PyTorch peer
-def build_torch_model(n_vocab: int, cfg=CONFIG, cell: str = "lstm"):
+def build_torch_model(n_vocab: int, cfg=CONFIG, cell: str = "lstm", output: str = "full"):
+    """pytorch/examples' RNNModel; with ``output="adaptive"`` its ``forward`` returns hidden rows
+    and ``model.decoder`` is an nn.AdaptiveLogSoftmaxWithLoss (call it with the targets)."""
     from torch import nn
 
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    adaptive = output == "adaptive"
     rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
 
     class RNNModel(nn.Module):
@@ -84,16 +94,21 @@ def build_torch_model(n_vocab: int, cfg=CONFIG, cell: str = "lstm"):
             self.drop = nn.Dropout(cfg["dropout"])
             self.encoder = nn.Embedding(n_vocab, cfg["emsize"])
             self.rnn = rnn_class(cfg["emsize"], cfg["nhid"], cfg["nlayers"], dropout=cfg["dropout"])
+            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+            if adaptive:
+                self.decoder = nn.AdaptiveLogSoftmaxWithLoss(cfg["nhid"], n_vocab, **ADAPTIVE)
+                return
             self.decoder = nn.Linear(cfg["nhid"], n_vocab)
             if cfg["tied"]:
                 self.decoder.weight = self.encoder.weight
-            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
             nn.init.zeros_(self.decoder.bias)
 
         def forward(self, x, hidden):
             emb = self.drop(self.encoder(x))
             out, hidden = self.rnn(emb, hidden)
             out = self.drop(out)
+            if adaptive:
+                return out.view(-1, cfg["nhid"]), hidden
             return self.decoder(out).view(-1, n_vocab), hidden
 
         def init_hidden(self, bsz):
@@ -107,12 +122,16 @@ def build_torch_model(n_vocab: int, cfg=CONFIG, cell: str = "lstm"):
 class TorchLM:
     name = "pytorch"
 
-    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm"):
+    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm", output: str = "full"):
         import torch
         torch.manual_seed(seed)
         self.torch = torch
-        self.model = build_torch_model(n_vocab, cell=cell)
-        self.criterion = torch.nn.CrossEntropyLoss()
+        self.model = build_torch_model(n_vocab, cell=cell, output=output)
+        if output == "adaptive":
+            self.name = "pytorch_adaptive"
+            self.criterion = lambda rows, targets: self.model.decoder(rows, targets).loss
+        else:
+            self.criterion = torch.nn.CrossEntropyLoss()
         self.hidden = None
 
     def reset(self, batch_size: int) -> None:
@@ -131,7 +150,8 @@ class TorchLM:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), CONFIG["clip"])
         with torch.no_grad():
             for p in self.model.parameters():
-                p.add_(p.grad, alpha=-lr)
+                if p.grad is not None:  # an adaptive softmax's tail absent from the batch has none
+                    p.add_(p.grad, alpha=-lr)
         return float(loss.item())
 
     def eval_step(self, data: numpy.ndarray, targets: numpy.ndarray) -> float:
@@ -144,26 +164,34 @@ class TorchLM:
 
 
 # ---------------------------------------------------------------- ours
-def build_thinc_model(cell: str):
-    """Our LM with ``cell``, and how it was built (recorded in the results)."""
-    from spacy_lm.architectures.lstm_lm import build_lstm_language_model
+def build_thinc_model(cell: str, output: str = "full"):
+    """Our LM with ``cell`` and ``output``, and how it was built (recorded in the results)."""
+    from spacy_lm.architectures.lstm_lm import build_lstm_language_model, build_lstm_language_model_v2
 
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-    model = build_lstm_language_model(width=CONFIG["nhid"], depth=CONFIG["nlayers"], embed_size=CONFIG["emsize"],
-                                      dropout=CONFIG["dropout"], tie_weights=CONFIG["tied"], cell=cell)
+    sizes = dict(width=CONFIG["nhid"], depth=CONFIG["nlayers"], embed_size=CONFIG["emsize"], dropout=CONFIG["dropout"])
+    if output == "adaptive":
+        model = build_lstm_language_model_v2(**sizes, tie_weights=False, cell=cell, output="adaptive", **ADAPTIVE)
+        return model, f"build_lstm_language_model_v2(cell={cell!r}, output='adaptive', tie_weights=False, **{ADAPTIVE})"
+    model = build_lstm_language_model(**sizes, tie_weights=CONFIG["tied"], cell=cell)
     return model, f"build_lstm_language_model(cell={cell!r})"
 
 
 class ThincLM:
+    """Full softmax: the Thinc forward (logits) + softmax_cross_entropy, as before. Adaptive:
+    the component's path, ``encode`` + ``loss`` (training) and ``score`` (evaluation)."""
     name = "spacy_lm"
 
-    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm"):
+    def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm", output: str = "full"):
         from thinc.api import fix_random_seed
         from spacy_lm.training import clip_global_grad_norm, sgd_step
 
         fix_random_seed(seed)
-        self.model, self.built_with = build_thinc_model(cell)
+        self.adaptive = output == "adaptive"
+        if self.adaptive:
+            self.name = "spacy_lm_adaptive"
+        self.model, self.built_with = build_thinc_model(cell, output)
         self.model.set_dim("nV", n_vocab)
         self.model.initialize()
         self._clip = clip_global_grad_norm
@@ -177,10 +205,16 @@ class ThincLM:
         from spacy_lm.ops import softmax_cross_entropy
 
         ops = self.model.ops
-        (logits, self.state), backprop = self.model((data, None, self.state), is_train=True)
-        nll, d_logits = softmax_cross_entropy(ops, logits, targets, grad_scale=1.0 / targets.shape[0],
-                                              overwrite=True)
-        backprop((d_logits, None))
+        if self.adaptive:
+            (hidden, self.state), backprop = self.model.encode(data, None, self.state, is_train=True)
+            T, B, width = hidden.shape
+            nll, d_hidden = self.model.loss(hidden.reshape(T * B, width), targets, 1.0 / targets.shape[0])
+            backprop(d_hidden.reshape(T, B, width))
+        else:
+            (logits, self.state), backprop = self.model((data, None, self.state), is_train=True)
+            nll, d_logits = softmax_cross_entropy(ops, logits, targets, grad_scale=1.0 / targets.shape[0],
+                                                  overwrite=True)
+            backprop((d_logits, None))
         self._clip(self.model, CONFIG["clip"])
         self._sgd(self.model, lr)
         return float(nll.mean())
@@ -188,6 +222,10 @@ class ThincLM:
     def eval_step(self, data: numpy.ndarray, targets: numpy.ndarray) -> float:
         from spacy_lm.ops import softmax_cross_entropy
 
+        if self.adaptive:  # score also finds the top-1 word, as the component's evaluation does
+            (hidden, self.state), _ = self.model.encode(data, None, self.state, is_train=False)
+            nll, _ = self.model.score(hidden.reshape(-1, hidden.shape[-1]), targets)
+            return float(nll.sum())
         (logits, self.state), _ = self.model((data, None, self.state), is_train=False)
         nll, _ = softmax_cross_entropy(self.model.ops, logits, targets, overwrite=True)
         return float(nll.sum())
