@@ -3,7 +3,8 @@
 
 `spacy_lm.perplexity_scorer.v1` reads the annotations every LM component writes
 (see extensions.py) and pools them over the corpus: perplexity is exp of the mean NLL
-over all predicted tokens, not a mean of per-doc perplexities.
+over all predicted tokens, not a mean of per-doc perplexities. `spacy_lm.perplexity_scorer.v2`
+adds the corpus read as one stream (``lm_stream_*``, from the component's ``score_stream``).
 """
 import math
 from functools import partial
@@ -41,6 +42,52 @@ def perplexity_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, An
 @registry.scorers("spacy_lm.perplexity_scorer.v1")
 def make_perplexity_scorer() -> Callable[..., Dict[str, Any]]:
     return perplexity_score
+
+
+def stream_scores(total_nll: float, n_correct: int, n_predicted: int) -> Dict[str, Any]:
+    """The ``lm_stream_*`` keys of a corpus read as one stream (``score_stream`` of an LM
+    component): perplexity, mean NLL (nats), top-1 accuracy, tokens predicted."""
+    if n_predicted == 0:
+        return {"lm_stream_perplexity": None, "lm_stream_loss": None, "lm_stream_accuracy": None,
+                "lm_stream_n_predicted": 0}
+    loss = total_nll / n_predicted
+    return {"lm_stream_perplexity": math.exp(loss), "lm_stream_loss": loss,
+            "lm_stream_accuracy": n_correct / n_predicted, "lm_stream_n_predicted": n_predicted}
+
+
+def takes_lm(scorer: Optional[Callable]) -> bool:
+    """Whether a scorer wants the LM component itself (``lm=component``) next to the examples:
+    scorers made by ``spacy_lm.perplexity_scorer.v2`` do; others get only what spaCy passes."""
+    return bool(getattr(scorer, "takes_lm", False))
+
+
+def perplexity_stream_score(examples: Iterable[Example], *, lm: Any = None, stream: bool = True,
+                            n_segments: int = 1, **kwargs: Any) -> Dict[str, Any]:
+    """``perplexity_score``'s keys, plus (with ``stream`` and an ``lm`` that has
+    ``score_stream``) the ``lm_stream_*`` keys of the predicted docs read in corpus order as one
+    stream: the state carried across docs, as the benchmarks read a test set."""
+    examples = list(examples)
+    scores = perplexity_score(examples)
+    if stream and lm is not None:
+        scores.update(lm.score_stream([eg.predicted for eg in examples], n_segments=n_segments))
+    return scores
+
+
+@registry.scorers("spacy_lm.perplexity_scorer.v2")
+def make_perplexity_scorer_v2(stream: bool = True, n_segments: int = 1) -> Callable[..., Dict[str, Any]]:
+    """v1's per-doc keys, and with ``stream`` the ``lm_stream_*`` keys (``lstm_lm`` and
+    ``ngram_lm`` pass themselves as ``lm``). n_segments > 1 reads the stream as that many
+    contiguous segments in one batch, each from a fresh state (pytorch/examples evaluates in
+    10): faster, and slightly different from one stream."""
+    from .batching import check_n_segments
+
+    check_n_segments(n_segments)
+
+    def score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        return perplexity_stream_score(examples, **{**kwargs, "stream": stream, "n_segments": n_segments})
+
+    score.takes_lm = True  # type: ignore[attr-defined]
+    return score
 
 
 # ---------------------------------------------------------------------- text classification

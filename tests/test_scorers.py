@@ -90,3 +90,70 @@ def test_textcat_scorer_rejects_unknown_gold_labels():
     examples = [_cats_example({"A": 1.0, "C": 0.0}, {"A": 1.0, "B": 0.0})]
     with pytest.raises(ValueError, match="C"):
         registry.scorers.get("spacy_lm.textcat_scorer.v1")()(examples, labels=["A", "B"])
+
+
+# ---------------------------------------------------------------------- stream scores (v2)
+STREAM_TEXTS = ["the cat sat on the mat", "a dog", "the dog saw the cat"]
+
+
+def _tiny_lm(scorer=None):
+    import spacy
+
+    from .conftest import TINY_LM_CONFIG, make_examples
+
+    nlp = spacy.blank("en")
+    config = dict(TINY_LM_CONFIG)
+    if scorer is not None:
+        config["scorer"] = scorer
+    nlp.add_pipe("lstm_lm", config=config)
+    nlp.initialize(lambda: make_examples(nlp))
+    return nlp
+
+
+def test_perplexity_scorer_v2_adds_stream_scores_of_the_corpus_in_order():
+    from spacy_lm.scorers import takes_lm
+
+    nlp = _tiny_lm({"@scorers": "spacy_lm.perplexity_scorer.v2"})
+    lm = nlp.get_pipe("lstm_lm")
+    assert takes_lm(lm.scorer) and not takes_lm(registry.scorers.get("spacy_lm.perplexity_scorer.v1")())
+    examples = [Example(nlp.make_doc(t), nlp.make_doc(t)) for t in STREAM_TEXTS]
+    scores = nlp.evaluate(examples)
+    expected = lm.score_stream([nlp.make_doc(t) for t in STREAM_TEXTS])
+    for key, value in expected.items():
+        assert scores[key] == pytest.approx(value, rel=1e-6)
+    assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 6 + 2 + 5 + 3
+    assert scores["lm_stream_loss"] != pytest.approx(scores["lm_loss"], rel=1e-4)  # the state is carried
+    reordered = lm.score_stream([nlp.make_doc(t) for t in reversed(STREAM_TEXTS)])
+    assert reordered["lm_stream_loss"] != pytest.approx(expected["lm_stream_loss"], rel=1e-6)  # order matters
+
+
+def test_perplexity_scorer_v2_settings_and_v1_unchanged():
+    nlp = _tiny_lm()
+    lm = nlp.get_pipe("lstm_lm")
+    docs = list(nlp.pipe(STREAM_TEXTS))
+    examples = [Example(d, d) for d in docs]
+    v1 = registry.scorers.get("spacy_lm.perplexity_scorer.v1")()
+    v2 = registry.scorers.get("spacy_lm.perplexity_scorer.v2")
+    assert not any(k.startswith("lm_stream") for k in nlp.evaluate(examples))  # v1: the factory default
+    assert not any(k.startswith("lm_stream") for k in v1(examples, lm=lm))
+    assert v2()(examples) == perplexity_score(examples)  # no lm given: per-doc keys only
+    assert v2(stream=False)(examples, lm=lm) == perplexity_score(examples)
+    two = v2(n_segments=2)(examples, lm=lm)
+    assert two["lm_stream_loss"] == pytest.approx(lm.score_stream(docs, n_segments=2)["lm_stream_loss"], rel=1e-6)
+    with pytest.raises(ValueError, match=r"E009.*n_segments"):
+        v2(n_segments=0)
+
+
+def test_ngram_stream_scores_equal_its_per_doc_scores_on_lines():
+    """The n-gram context restarts at every <eos>: read as one stream, lines score as alone."""
+    import spacy
+
+    from .conftest import make_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ngram_lm", config={"order": 3, "scorer": {"@scorers": "spacy_lm.perplexity_scorer.v2"}})
+    nlp.initialize(lambda: make_examples(nlp))
+    scores = nlp.evaluate([Example(nlp.make_doc(t), nlp.make_doc(t)) for t in STREAM_TEXTS + ["a zebra"]])
+    assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 19
+    assert scores["lm_stream_loss"] == pytest.approx(scores["lm_loss"], rel=1e-5)
+    assert scores["lm_stream_accuracy"] == pytest.approx(scores["lm_accuracy"])

@@ -12,6 +12,12 @@ from ``predict`` (no gradient) and ``update``, as spaCy's `tok2vec` feeds `Tok2V
 In ``update`` the LM's own loss is backpropagated at once, so the LM learns even when the
 listening component is frozen; a listener's gradient, when it comes, is backpropagated
 through the same windows and applied at the next ``finish_update``.
+
+Stream training (``spacy_lm.PlainTextStreamCorpus.v1``): a batch holds chunk ``c`` of each
+stream; ``update`` starts a chunk from the state its stream had after chunk ``c - 1`` in the
+previous update (kept detached: truncated BPTT across updates), any other doc from the
+initial state. The carried states serve training only: ``predict`` neither reads nor changes
+them. ``score_stream`` reads a corpus as one stream (the evaluation of the benchmarks).
 """
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -25,10 +31,20 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
 from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
-from ..batching import SequenceBatch, real_rows, run_windows, stream_prefix, window_loss
+from ..batching import (
+    ChunkMark,
+    SequenceBatch,
+    chunk_mark,
+    prepare_doc,
+    real_rows,
+    run_windows,
+    stream_prefix,
+    stream_segments,
+    window_loss,
+)
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
-from ..scorers import perplexity_score
+from ..scorers import perplexity_score, stream_scores, takes_lm
 from ..types import RecurrentLMModel, State
 from ..vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
@@ -110,6 +126,8 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
                                     "spacy_lm_version": __version__}
         self.listener_map: Dict[str, List[Model]] = {}
         self.listening_components: List[str] = []
+        # Stream training: stream index -> (chunk index, batch state after it, its row there).
+        self._carried: Dict[int, Tuple[int, State, int]] = {}
 
     # ------------------------------------------------------------------ listeners
     # As spaCy's Tok2Vec: `nlp.initialize` and sourcing call find_listeners for every
@@ -203,6 +221,37 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         for doc, result in zip(docs, scores):
             set_lm_annotations(doc, result)
 
+    def score_stream(self, docs: Iterable[Doc], n_segments: int = 1) -> Dict[str, Any]:
+        """The docs, in the order given, read as ONE stream: their prepared sequences joined (each
+        doc keeps its ``<eos>`` rule, so line docs and stream chunks join as the corpus stream
+        does), in windows of PREDICT_WINDOW with the state carried (exact; memory bounded).
+        Returns lm_stream_perplexity, lm_stream_loss (mean NLL, nats), lm_stream_accuracy and
+        lm_stream_n_predicted (None values for an empty stream).
+
+        n_segments > 1 cuts the stream into that many contiguous segments of nearly equal
+        length, read side by side in one batch, each from a fresh state (pytorch/examples
+        evaluates in 10 streams): faster, and slightly worse at each segment start. Carried
+        training states are neither read nor changed."""
+        vocab = self._require_initialized()
+        segments = stream_segments([prepare_doc(vocab, doc) for doc in docs], n_segments)
+        batch = SequenceBatch(self.model.ops, segments)
+        total_nll, n_correct, n_predicted = 0.0, 0, 0
+        for window, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False):
+            nll, correct = self.model.score(real_rows(window, hidden), window.targets[window.real])
+            total_nll += float(nll.sum(dtype="float64"))
+            n_correct += int(correct.sum())
+            n_predicted += len(window.real_host)
+        if not numpy.isfinite(total_nll):
+            raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
+        return stream_scores(total_nll, n_correct, n_predicted)
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """The scorer's scores; a scorer that asks for it (``takes_lm``: perplexity_scorer.v2)
+        also gets this component, to score the corpus as one stream."""
+        if takes_lm(self.scorer):
+            kwargs["lm"] = self
+        return super().score(examples, **kwargs)
+
     # ------------------------------------------------------------------ training
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
@@ -218,11 +267,16 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         listening = bool(self.listeners)
         docs = [eg.predicted if listening else eg.reference for eg in examples]
         batch = self._batch(docs)
+        marks = [chunk_mark(doc) for doc in docs]
+        streaming = any(mark is not None for mark in marks)
+        state = self._carried_state(batch, marks) if streaming else None
         set_dropout_rate(self.model, drop)
         n_total = batch.n_targets
         total_nll = 0.0
         windows, backprops = [], []
-        for window, hidden, _, backprop in run_windows(self.model, batch, self.cfg["max_length"], True):
+        # Streaming keeps finished rows, so every chunk's final state is there to carry.
+        for window, hidden, state, backprop in run_windows(self.model, batch, self.cfg["max_length"], True,
+                                                           keep_finished=streaming, state=state):
             window_nll, d_hidden = window_loss(self.model, window, hidden, 1.0 / n_total, self.name)
             total_nll += window_nll
             backprop(d_hidden)
@@ -231,11 +285,47 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
                 backprops.append(backprop)
         if n_total:
             losses[self.name] += total_nll / n_total
+        if streaming:
+            self._carry(batch, marks, state)
         if listening:
             self._send_to_listeners(docs, batch, windows, backprops, sgd)
         if sgd is not None:
             self.finish_update(sgd)
         return losses
+
+    def _carried_state(self, batch: SequenceBatch, marks: Sequence[Optional[ChunkMark]]) -> Optional[State]:
+        """The state before a batch, in batch order: a chunk whose stream's carried state is
+        that of the chunk just before it continues from it; every other row starts afresh.
+        None when every row does (the model's initial state)."""
+        sources: List[Tuple[Optional[State], int]] = []  # (carried batch state or None, its row)
+        for i in batch.order:
+            mark = marks[i]
+            entry = self._carried.get(mark.stream) if mark is not None else None
+            if entry is not None and entry[0] == mark.chunk - 1:
+                sources.append((entry[1], entry[2]))
+            else:
+                sources.append((None, 0))
+        if all(source is None for source, _ in sources):
+            return None
+        # Rows of one source in a run are selected at once, fresh runs made at once.
+        runs: List[Tuple[Optional[State], List[int]]] = []
+        for source, row in sources:
+            if runs and runs[-1][0] is source:
+                runs[-1][1].append(row)
+            else:
+                runs.append((source, [row]))
+        states = [self.model.initial_state(len(rows)) if source is None
+                  else self.model.select_state(source, self.model.ops.asarray1i(rows))
+                  for source, rows in runs]
+        return states[0] if len(states) == 1 else self.model.concat_states(states)
+
+    def _carry(self, batch: SequenceBatch, marks: Sequence[Optional[ChunkMark]], state: State) -> None:
+        """Keep each marked chunk's final state (row ``j`` of ``state``) for its stream's next
+        chunk. The model cuts the state's gradient, so what is kept is detached."""
+        for j, i in enumerate(batch.order):
+            mark = marks[i]
+            if mark is not None:
+                self._carried[mark.stream] = (mark.chunk, state, j)
 
     def _send_to_listeners(self, docs: List[Doc], batch: SequenceBatch, windows, backprops: List[Callable],
                            sgd: Optional[Optimizer]) -> None:
@@ -282,6 +372,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
         self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"],
                                                max_size=max_size)
+        self._carried = {}
         self._set_vocab_size()
         self.model.initialize()
 
@@ -336,6 +427,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         return {"lm_vocab": vocab.to_bytes(), "model": self.model.to_bytes()}
 
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
+        self._carried = {}
         try:
             self.lm_vocab = TokenVocab.from_bytes(read("lm_vocab"))
             self.cfg.update(cfg)

@@ -29,11 +29,11 @@ from thinc.api import NumpyOps
 from thinc.util import to_numpy
 
 from .. import __version__
-from ..batching import prepare_doc
+from ..batching import prepare_doc, stream_segments
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..ngram import DEFAULT_FALLBACK, LN10, NGramModel, check_prune, estimate, read_arpa, sentence_stream, write_arpa
-from ..scorers import perplexity_score
+from ..scorers import perplexity_score, stream_scores, takes_lm
 from ..vocab import ATTRS, SPECIALS, TokenVocab
 from .serialization import LMSerializationMixin
 
@@ -212,6 +212,26 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
     def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
         for doc, result in zip(docs, scores):
             set_lm_annotations(doc, result)
+
+    def score_stream(self, docs: Iterable[Doc], n_segments: int = 1) -> Dict[str, Any]:
+        """The docs read as one stream (``lm_stream_*`` keys, as ``lstm_lm.score_stream``).
+        Every ``<eos>`` restarts the n-gram context, so for docs that end with one (lines) the
+        stream scores equal the pooled per-doc scores. A segment of ``n_segments`` > 1 that
+        starts inside a sentence starts without context."""
+        vocab, model = self._require_initialized()
+        total_nll, n_correct, n_predicted = 0.0, 0, 0
+        for inputs, targets, _ in stream_segments([prepare_doc(vocab, doc) for doc in docs], n_segments):
+            log10p, correct = model.score(sentence_stream(inputs, targets, vocab.eos_id, model.bos_id))
+            total_nll -= float(log10p.sum()) * LN10
+            n_correct += int(correct.sum())
+            n_predicted += len(targets)
+        return stream_scores(total_nll, n_correct, n_predicted)
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """The scorer's scores; a scorer that asks for it (perplexity_scorer.v2) gets ``lm=self``."""
+        if takes_lm(self.scorer):
+            kwargs["lm"] = self
+        return super().score(examples, **kwargs)
 
     # ------------------------------------------------------------------ language-model protocol
     # (spacy_lm.types.LanguageModel). A state is a (B, max(1, order - 1)) int64 array of the last

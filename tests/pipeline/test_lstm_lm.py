@@ -436,3 +436,198 @@ def test_adaptive_softmax_language_model_trains_scores_saves_and_generates(tmp_p
     assert loaded("the cat")._.generations[0]["tokens"]
     log_probs, _ = loaded.get_pipe("lstm_lm").prime([[lm.lm_vocab.id_of("the")]])
     numpy.testing.assert_allclose(numpy.exp(log_probs).sum(axis=1), 1, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- stream training and evaluation (#12)
+STREAM_LM_CONFIG = {"model": {"width": 8, "depth": 2, "dropout": 0.0}, "max_length": 3}
+STREAM_WORDS = "the cat sat on the mat <eos> a dog saw a cat <eos> the dog sat <eos>".split()
+
+
+def stream_lm(config=STREAM_LM_CONFIG):
+    from spacy.training import Example
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    lm = nlp.add_pipe("lstm_lm", config=config)
+    examples = [Example(Doc(nlp.vocab, words=STREAM_WORDS), Doc(nlp.vocab, words=STREAM_WORDS))]
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.02)
+    for _ in range(30):  # away from uniform predictions, so a wrong state shows
+        nlp.update(examples, sgd=optimizer)
+    return nlp, lm
+
+
+def chunk_example(nlp, words, stream, chunk, previous):
+    from spacy.training import Example
+
+    from spacy_lm.batching import mark_chunk
+
+    doc = Doc(nlp.vocab, words=words)
+    mark_chunk(doc, stream, chunk, previous)
+    return Example(doc, doc.copy())
+
+
+def nll_of(lm, doc):
+    return lm.predict([doc])[0]["nll"].astype("float64")
+
+
+def test_stream_chunks_in_two_updates_equal_one_long_chunk():
+    """Chunk 1 of each stream starts from the state its stream had after chunk 0, whatever the
+    batch order, unequal lengths or an unmarked doc beside it: the losses of two updates (no
+    optimizer, so no parameter changes) equal per-position losses of each stream read at once."""
+    nlp, lm = stream_lm()
+    a, b = STREAM_WORDS[:9], STREAM_WORDS[3:13]  # two streams; windows of 3 inside each chunk
+    long_a = nll_of(lm, chunk_example(nlp, a, 0, 0, None).reference)
+    long_b = nll_of(lm, chunk_example(nlp, b, 1, 0, None).reference)
+    plain = Doc(nlp.vocab, words="a dog saw the cat on the mat sat".split())
+    plain_nll = nll_of(lm, plain)
+    # the shorter chunk first: batch rows (longest first) are not the batch's order
+    loss1 = lm.update([chunk_example(nlp, b[:4], 1, 0, None), chunk_example(nlp, a[:5], 0, 0, None)])["lstm_lm"]
+    assert loss1 == pytest.approx((long_a[:5].sum() + long_b[:4].sum()) / 9, rel=1e-5)
+    from spacy.training import Example
+
+    second = [Example(plain, plain.copy()), chunk_example(nlp, b[4:], 1, 1, b[3]),
+              chunk_example(nlp, a[5:], 0, 1, a[4])]
+    loss2 = lm.update(second)["lstm_lm"]
+    expected = (plain_nll.sum() + long_a[5:].sum() + long_b[4:].sum()) / (len(plain_nll) + 4 + 6)
+    assert loss2 == pytest.approx(expected, rel=1e-5)
+    # Without the carried state chunk 1 would be scored differently: the test can fail.
+    fresh = nll_of(lm, chunk_example(nlp, a[5:], 0, 1, a[4]).reference)
+    assert abs(fresh.mean() - long_a[5:].mean()) > 0.01
+
+
+def test_stream_state_restarts_at_chunk_zero_and_after_a_gap():
+    nlp, lm = stream_lm()
+    first, rest = STREAM_WORDS[:6], STREAM_WORDS[6:12]
+    lm.update([chunk_example(nlp, first, 0, 0, None)])
+    lm.update([chunk_example(nlp, rest, 0, 1, first[-1])])
+    # A new epoch: chunk 0 again starts from zeros, as in a fresh component.
+    again = chunk_example(nlp, first, 0, 0, None)
+    assert lm.update([again])["lstm_lm"] == pytest.approx(nll_of(lm, again.reference).mean(), rel=1e-5)
+    # Chunk 2 after chunk 0 (chunk 1 missing): no carried state fits, so it starts afresh.
+    gap = chunk_example(nlp, rest, 0, 2, first[-1])
+    assert lm.update([gap])["lstm_lm"] == pytest.approx(nll_of(lm, gap.reference).mean(), rel=1e-5)
+
+
+def test_carried_states_serve_training_only_and_are_dropped_on_load():
+    nlp, lm = stream_lm()
+    first, rest = STREAM_WORDS[:6], STREAM_WORDS[6:12]
+    nxt = chunk_example(nlp, rest, 0, 1, first[-1])
+    before = nll_of(lm, nxt.reference)
+    lm.update([chunk_example(nlp, first, 0, 0, None)])
+    # predict / evaluate / score_stream neither read nor change the carried state
+    numpy.testing.assert_allclose(nll_of(lm, nxt.reference), before, rtol=1e-6)
+    nlp.evaluate([nxt])
+    lm.score_stream([nxt.reference])
+    carried = lm.update([chunk_example(nlp, rest, 0, 1, first[-1])])["lstm_lm"]
+    assert carried == pytest.approx(nll_of(lm, chunk_example(nlp, first + rest, 0, 0, None).reference)[6:].mean(),
+                                    rel=1e-5)
+    assert abs(carried - before.mean()) > 0.01
+    # from_bytes (and initialize) drop them: the next chunk 2 finds nothing to continue
+    lm.update([chunk_example(nlp, first, 0, 0, None)])
+    lm.from_bytes(lm.to_bytes())
+    assert lm.update([nxt])["lstm_lm"] == pytest.approx(before.mean(), rel=1e-5)
+
+
+def test_score_stream_reads_docs_as_one_stream(monkeypatch):
+    from spacy.training import Example
+
+    nlp, lm = stream_lm()
+    docs = [nlp.make_doc("the cat sat"), nlp.make_doc("   "), Doc(nlp.vocab, words=["a", "dog", "<eos>"]),
+            nlp.make_doc("the mat")]
+    # eos the cat sat eos a dog eos the mat eos: one chunk from the stream start
+    joined = chunk_example(nlp, "the cat sat <eos> a dog <eos> the mat <eos>".split(), 0, 0, None).reference
+    nll = nll_of(lm, joined)
+    scores = lm.score_stream(docs)
+    assert scores["lm_stream_n_predicted"] == len(nll) == 10
+    assert scores["lm_stream_loss"] == pytest.approx(nll.mean(), rel=1e-5)
+    assert scores["lm_stream_perplexity"] == pytest.approx(math.exp(nll.mean()), rel=1e-5)
+    assert 0 <= scores["lm_stream_accuracy"] <= 1
+    per_doc = nlp.evaluate([Example(d, d) for d in docs])
+    assert per_doc["lm_n_predicted"] == 10 and per_doc["lm_loss"] != pytest.approx(scores["lm_stream_loss"])
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 2)  # windows bound memory, the result is exact
+    assert lm.score_stream(docs)["lm_stream_loss"] == pytest.approx(scores["lm_stream_loss"], rel=1e-5)
+    # two segments side by side, each from a fresh state: targets 0..4 and 5..9
+    seg1 = chunk_example(nlp, "the cat sat <eos> a".split(), 0, 0, None).reference
+    seg2 = chunk_example(nlp, "dog <eos> the mat <eos>".split(), 0, 1, "a").reference
+    two = lm.score_stream(docs, n_segments=2)
+    assert two["lm_stream_n_predicted"] == 10
+    assert two["lm_stream_loss"] == pytest.approx((nll_of(lm, seg1).sum() + nll_of(lm, seg2).sum()) / 10, rel=1e-5)
+    empty = lm.score_stream([nlp.make_doc("  ")])
+    assert empty["lm_stream_perplexity"] is None and empty["lm_stream_n_predicted"] == 0
+    with pytest.raises(ValueError, match=r"E009.*n_segments"):
+        lm.score_stream(docs, n_segments=0)
+
+
+def test_stream_training_loop_lowers_the_loss(tmp_path):
+    """spaCy's own training loop with the documented stream settings."""
+    import io
+
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import train
+    from thinc.api import Config
+
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("\n".join(TINY_TEXTS) + "\n", encoding="utf-8")
+    dev_file = tmp_path / "dev.txt"
+    dev_file.write_text("\n".join(TINY_TEXTS[:5]) + "\n", encoding="utf-8")
+    config = Config().from_str(f"""
+[paths]
+train = "{train_file}"
+dev = "{dev_file}"
+
+[nlp]
+lang = "en"
+pipeline = ["lstm_lm"]
+tokenizer = {{"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}
+
+[components]
+[components.lstm_lm]
+factory = "lstm_lm"
+max_length = 5
+
+[components.lstm_lm.model]
+@architectures = "spacy_lm.LSTMLanguageModel.v1"
+width = 16
+depth = 1
+dropout = 0.0
+
+[components.lstm_lm.scorer]
+@scorers = "spacy_lm.perplexity_scorer.v2"
+
+[corpora]
+[corpora.train]
+@readers = "spacy_lm.PlainTextStreamCorpus.v1"
+path = ${{paths.train}}
+n_streams = 4
+chunk_length = 5
+
+[corpora.dev]
+@readers = "spacy_lm.PlainTextCorpus.v1"
+path = ${{paths.dev}}
+eos_marker = "<eos>"
+
+[training]
+max_epochs = -1
+max_steps = 120
+eval_frequency = 60
+seed = 0
+
+[training.batcher]
+@batchers = "spacy.batch_by_sequence.v1"
+size = ${{corpora.train.n_streams}}
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+learn_rate = 0.02
+""")
+    config = spacy.util.load_model_from_config(config, auto_fill=True).config
+    nlp = init_nlp(config)
+    dev_reader = registry.resolve(config.interpolate()["corpora"])["dev"]
+    before = nlp.get_pipe("lstm_lm").score_stream([eg.reference for eg in dev_reader(nlp)])["lm_stream_loss"]
+    log = io.StringIO()
+    nlp, _ = train(nlp, None, stdout=log, stderr=log)
+    scores = nlp.evaluate(list(dev_reader(nlp)))
+    assert scores["lm_stream_loss"] < 0.6 * before
+    assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 31 + 5
+    assert scores["lm_stream_perplexity"] == pytest.approx(math.exp(scores["lm_stream_loss"]))
