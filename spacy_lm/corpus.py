@@ -9,6 +9,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
+from .batching import check_n_segments
+from .errors import Errors
 from .pipeline_lookup import find_lm_component
 from .scorers import perplexity_score
 from .vocab import EOS
@@ -38,9 +40,17 @@ def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -
 
 
 def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional[str] = None,
-                      batch_size: int = 64, progress: bool = False) -> Dict[str, Any]:
-    """Run the pipeline up to the LM component over ``docs`` and pool perplexity scores."""
+                      batch_size: int = 64, progress: bool = False, stream: bool = False,
+                      n_segments: int = 1) -> Dict[str, Any]:
+    """Run the pipeline up to the LM component over ``docs`` and pool perplexity scores.
+    With ``stream``, also the docs read in order as one stream (the component's
+    ``score_stream``, in ``n_segments`` segments): the ``lm_stream_*`` keys."""
     name = find_lm_component(nlp, component)
+    pipe = nlp.get_pipe(name)
+    if stream:
+        check_n_segments(n_segments)
+        if not callable(getattr(pipe, "score_stream", None)):
+            raise ValueError(Errors.E078.format(name=name))
     upto = nlp.pipe_names.index(name)
     enabled = nlp.pipe_names[: upto + 1]
     if progress:
@@ -50,6 +60,8 @@ def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional
     with nlp.select_pipes(enable=enabled):
         examples = [Example(doc, doc) for doc in nlp.pipe(docs, batch_size=batch_size)]
     scores = perplexity_score(examples)
+    if stream:
+        scores.update(pipe.score_stream([eg.predicted for eg in examples], n_segments=n_segments))
     scores["n_docs"] = len(examples)
     scores["component"] = name
     return scores

@@ -27,8 +27,13 @@ def perplexity_cli(
     limit: int = typer.Option(0, "--limit", help="Score at most this many docs (0: all)"),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU"),
+    stream: bool = typer.Option(False, "--stream", help="Also read DATA as one stream, the state carried "
+                                "across docs (lm_stream_* scores, as the benchmarks report)"),
+    segments: int = typer.Option(1, "--segments", help="With --stream: cut the stream into N segments "
+                                 "read side by side, each from a fresh state (faster, slightly different)"),
 ) -> None:
-    """Corpus perplexity of DATA under MODEL, pooled over all predicted tokens."""
+    """Corpus perplexity of DATA under MODEL, pooled over all predicted tokens; with --stream
+    also of DATA read as one token stream."""
     import spacy
     from thinc.api import require_gpu
 
@@ -39,12 +44,13 @@ def perplexity_cli(
     nlp = spacy.load(model)
     docs = read_corpus_docs(nlp, data, limit=limit)
     scores = corpus_perplexity(nlp, docs, component=component, batch_size=batch_size,
-                               progress=not as_json)
+                               progress=not as_json, stream=stream, n_segments=segments)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
     else:
+        width = max([16] + [len(key) for key in scores])
         for key, value in scores.items():
-            typer.echo(f"{key:<16} {value}")
+            typer.echo(f"{key:<{width}} {value}")
 
 
 @lm_app.command("generate")

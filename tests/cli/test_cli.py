@@ -63,3 +63,57 @@ def test_generate_command_plain_json_stream_and_stdin(saved_pipeline):
     assert len(lines.output.strip().splitlines()) == 2
     bad = runner.invoke(lm_app, ["generate", str(path), "x", "--top-p", "1.5"])
     assert bad.exit_code != 0 and "top_p" in str(bad.exception)
+
+
+def test_perplexity_command_stream_adds_stream_scores(saved_pipeline):
+    path, data = saved_pipeline
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(lm_app, ["perplexity", str(path), str(data), "--json"]).output)
+    result = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--json", "--stream"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert {k: scores[k] for k in plain} == pytest.approx(plain)  # today's keys are kept
+    assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 6 + 1 + 5 + 1
+    assert scores["lm_stream_perplexity"] > 1 and scores["lm_stream_loss"] != pytest.approx(scores["lm_loss"])
+    two = json.loads(runner.invoke(lm_app, ["perplexity", str(path), str(data), "--json", "--stream",
+                                            "--segments", "2"]).output)
+    assert two["lm_stream_n_predicted"] == 13 and two["lm_stream_loss"] != pytest.approx(scores["lm_stream_loss"])
+    text = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--stream"])
+    assert text.exit_code == 0 and "lm_stream_perplexity" in text.output and "lm_perplexity" in text.output
+    bad = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--stream", "--segments", "0"])
+    assert bad.exit_code != 0 and "E009" in str(bad.exception)
+
+
+def test_perplexity_stream_with_an_ngram_and_without_score_stream(tmp_path):
+    import spacy
+    from spacy.language import Language
+
+    from spacy_lm.corpus import corpus_perplexity
+
+    from ..conftest import make_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ngram_lm", config={"order": 3})
+    nlp.initialize(lambda: make_examples(nlp))
+    nlp.to_disk(tmp_path / "ngram")
+    data = tmp_path / "dev.txt"
+    data.write_text("the cat sat on the mat\na dog saw a cat\n", encoding="utf-8")
+    result = CliRunner().invoke(lm_app, ["perplexity", str(tmp_path / "ngram"), str(data), "--json", "--stream"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["lm_stream_loss"] == pytest.approx(scores["lm_loss"], rel=1e-5)  # contexts restart at <eos>
+
+    class NoStream:
+        def __init__(self):
+            self.initial_state = self.step = lambda *args: None
+
+        def __call__(self, doc):
+            return doc
+
+    if not Language.has_factory("test_lm_without_score_stream"):
+        Language.factory("test_lm_without_score_stream", func=lambda nlp, name: NoStream())
+    other = spacy.blank("en")
+    other.add_pipe("test_lm_without_score_stream", name="other_lm")
+    with pytest.raises(ValueError, match=r"E078.*'other_lm'"):
+        corpus_perplexity(other, [other.make_doc("a cat")], stream=True)
+    assert "lm_stream_loss" not in corpus_perplexity(other, [other.make_doc("a cat")])
