@@ -16,6 +16,7 @@ Called as a Thinc model, it returns the full normalised log-probabilities ``(row
 contract, :mod:`spacy_lm.layers.output`): it scores each tail only on the rows whose target is
 in it and never builds a ``(rows, nO)`` array; that is where the speed comes from.
 """
+import math
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from thinc.api import Model, registry
@@ -231,7 +232,7 @@ def _score_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats
         top = logits.argmax(axis=1)
         logits -= logits[xp.arange(rows.shape[0]), top].reshape(-1, 1)  # shift by the row max
         own = cluster[rows] == i
-        bound = cluster_lp - logits.mean(axis=1) - float(xp.log(logits.shape[1]))
+        bound = cluster_lp - logits.mean(axis=1) - math.log(logits.shape[1])
         keep = _rows_of(model, own | (bound > best_lp[rows] - 1e-4))  # margin for rounding
         if keep is None:
             continue

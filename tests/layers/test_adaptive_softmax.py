@@ -190,3 +190,28 @@ def test_tying_needs_a_matching_embedding():
     layer.get_ref("embedding").initialize()
     with pytest.raises(ValueError, match="E104"):
         layer.initialize()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tied", [False, True])
+def test_cupy_ops_give_the_numpy_results(tied):
+    from thinc.api import CupyOps
+
+    ops = CupyOps()
+    host, device = make_layer(tied=tied), make_layer(ops, tied=tied)
+    for host_node, device_node in zip(host.walk(), device.walk()):
+        for name in host_node.param_names:
+            device_node.set_param(name, ops.asarray(host_node.get_param(name)))
+    X = hidden_rows(scale=4.0)
+    X_device, targets_device = ops.asarray(X), ops.asarray(TARGETS)
+    pairs = [(output.log_probs(device, X_device), output.log_probs(host, X)),
+             (output.loss(device, X_device, targets_device, 0.5)[0], output.loss(host, X, TARGETS, 0.5)[0]),
+             (output.score(device, X_device, targets_device, 4)[0], output.score(host, X, TARGETS, 4)[0])]
+    for got, expected in pairs:
+        numpy.testing.assert_allclose(ops.to_numpy(got), expected, rtol=1e-4, atol=1e-5)
+    numpy.testing.assert_array_equal(ops.to_numpy(output.score(device, X_device, targets_device, 4)[1]),
+                                     output.score(host, X, TARGETS, 4)[1])
+    for host_node, device_node in zip(host.walk(), device.walk()):
+        for name in host_node.param_names:
+            numpy.testing.assert_allclose(ops.to_numpy(device_node.get_grad(name)), host_node.get_grad(name),
+                                          rtol=1e-4, atol=1e-5)
