@@ -19,6 +19,7 @@ previous update (kept detached: truncated BPTT across updates), any other doc fr
 initial state. The carried states serve training only: ``predict`` neither reads nor changes
 them. ``score_stream`` reads a corpus as one stream (the evaluation of the benchmarks).
 """
+import math
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
@@ -45,6 +46,7 @@ from ..batching import (
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..scorers import perplexity_score, stream_scores, takes_lm
+from ..training import clip_global_grad_norm
 from ..types import RecurrentLMModel, State
 from ..vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
@@ -77,6 +79,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
         "min_freq": 1,
         "max_size": 50000,
         "max_length": 35,
+        "grad_norm_clip": None,
         "scorer": {"@scorers": "spacy_lm.perplexity_scorer.v1"},
     },
     default_score_weights={"lm_score": 1.0, "lm_accuracy": 0.0, "lm_perplexity": None, "lm_loss": None},
@@ -89,6 +92,7 @@ def make_lstm_lm(
     min_freq: int,
     max_size: Optional[int],
     max_length: int,
+    grad_norm_clip: Optional[float],
     scorer: Optional[Callable],
 ) -> "LSTMLanguageModel":
     """A recurrent LM writing token surprisal, doc log-probability and perplexity.
@@ -96,9 +100,12 @@ def make_lstm_lm(
     attr: token attribute the vocabulary is built on (ORTH, LOWER or NORM).
     min_freq / max_size: vocabulary cut-offs applied in ``initialize``.
     max_length: training window in tokens (the truncated-BPTT length).
+    grad_norm_clip: scale the gradients so that their joint L2 norm is at most this before each
+        optimizer step (PyTorch's clip_grad_norm_, as LM recipes use; Thinc's grad_clip clips each
+        array on its own); null: no clipping here.
     """
-    return LSTMLanguageModel(nlp.vocab, model, name, attr=attr, min_freq=min_freq,
-                             max_size=max_size, max_length=max_length, scorer=scorer)
+    return LSTMLanguageModel(nlp.vocab, model, name, attr=attr, min_freq=min_freq, max_size=max_size,
+                             max_length=max_length, grad_norm_clip=grad_norm_clip, scorer=scorer)
 
 
 class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
@@ -106,9 +113,13 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
-                 scorer: Optional[Callable] = perplexity_score) -> None:
+                 grad_norm_clip: Optional[float] = None, scorer: Optional[Callable] = perplexity_score) -> None:
         if max_length < 1:
             raise ValueError(Errors.E009.format(setting="max_length", requirement="at least 1", value=max_length))
+        if grad_norm_clip is not None and not (isinstance(grad_norm_clip, (int, float))
+                                               and math.isfinite(grad_norm_clip) and grad_norm_clip > 0):
+            raise ValueError(Errors.E009.format(setting="grad_norm_clip", requirement="a positive number or null",
+                                                value=grad_norm_clip))
         if attr not in ATTRS:
             raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
         missing = [m for m in MODEL_METHODS if not callable(getattr(model, m, None))]
@@ -122,7 +133,8 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         self.scorer = scorer
         self.lm_vocab: Optional[TokenVocab] = None
         self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
-                                    "max_length": max_length, "format": FORMAT_VERSION,
+                                    "max_length": max_length, "grad_norm_clip": grad_norm_clip,
+                                    "format": FORMAT_VERSION,
                                     "spacy_lm_version": __version__}
         self.listener_map: Dict[str, List[Model]] = {}
         self.listening_components: List[str] = []
@@ -351,6 +363,12 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             return []
 
         self._feed_listeners(docs, rows, backprop, accumulate_gradient)
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Clip the gradients to one global norm (``grad_norm_clip``), then take the optimizer step."""
+        if self.cfg.get("grad_norm_clip"):
+            clip_global_grad_norm(self.model, self.cfg["grad_norm_clip"])
+        super().finish_update(sgd)
 
     def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
         """Mean NLL per predicted token (nats) of ``predict`` output; the gradient is

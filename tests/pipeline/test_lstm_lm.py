@@ -631,3 +631,26 @@ learn_rate = 0.02
     assert scores["lm_stream_loss"] < 0.6 * before
     assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 31 + 5
     assert scores["lm_stream_perplexity"] == pytest.approx(math.exp(scores["lm_stream_loss"]))
+
+
+def test_grad_norm_clip_bounds_the_step_by_the_global_norm():
+    from thinc.api import SGD
+
+    from spacy_lm.training import global_grad_norm
+
+    nlp, _ = train_tiny_lm(n_steps=0, config={**TINY_LM_CONFIG, "grad_norm_clip": 0.01})
+    lm = nlp.get_pipe("lstm_lm")
+    lm.update(make_examples(nlp))  # gradients only
+    assert global_grad_norm(lm.model) > 0.01
+    before = {(node.id, name): node.get_param(name).copy() for node in lm.model.walk() for name in node.param_names}
+    lm.finish_update(SGD(1.0, L2=0.0, grad_clip=0.0, use_averages=False))
+    moved = sum(float(((node.get_param(name) - before[(node.id, name)]) ** 2).sum())
+                for node in lm.model.walk() for name in node.param_names)
+    assert math.sqrt(moved) == pytest.approx(0.01, rel=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "1"])
+def test_grad_norm_clip_must_be_positive(bad):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=r"E009.*grad_norm_clip"):
+        nlp.add_pipe("lstm_lm", config={**TINY_LM_CONFIG, "grad_norm_clip": bad})
