@@ -3,17 +3,29 @@ the pipeline's language model (what `spacy lm score`, the projects and the bench
 """
 from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
+from spacy.util import resolve_dot_names
 
 from .batching import check_n_segments
 from .errors import Errors
 from .pipeline_lookup import find_lm_component
 from .scorers import perplexity_score
 from .vocab import EOS
+
+
+
+def config_corpus(nlp: Optional[Language], corpus: str, name: str) -> Callable[[], Iterable[Example]]:
+    """``get_examples`` reading the corpus a pipeline config names (e.g. "corpora.train"): what a
+    component's ``initialize(corpus=...)`` counts when spaCy passes none (``spacy assemble``) or
+    only a sample (``spacy train`` with ``max_epochs = -1`` initializes on 100 examples)."""
+    if nlp is None:
+        raise ValueError(Errors.E028.format(name=name, corpus=corpus))
+    (reader,) = resolve_dot_names(nlp.config.interpolate(), [corpus])
+    return lambda: reader(nlp)
 
 
 def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -> Iterable[Doc]:

@@ -61,7 +61,7 @@ def test_project_configs_are_the_repository_configs(name, configs):
 # ---------------------------------------------------------------------------- wikitext2_lm
 WIKI_LINES = [" = Valkyria Chronicles = ", "", " the cat sat on the mat . the dog sat on the log . ",
               " a cat saw a dog and the dog saw a <unk> . ", "", " the <unk> sat on the mat @-@ log . "]
-TINY_LM = vars_(expected_tokens="any", max_steps=10, evals=2, width=16, depth=1, ngram_order=3)
+TINY_LM = vars_(expected_tokens="any", max_steps=10, evals=2, width=16, depth=1, ngram_order=3, cutoffs="[5,12]")
 
 
 def write_wikitext(data_dir):
@@ -153,7 +153,7 @@ def test_wikitext2_lm_checks_token_counts(tmp_path):
 POSITIVE = ["A fine, moving film.<br /><br />I loved it!", "Great fun from start to end.", "Wonderful acting."]
 NEGATIVE = ["Dull and far too long.<br />Avoid.", "A boring mess, badly acted.", "Terrible plot."]
 TINY_TEXTCAT = vars_(expected_rows="any", lm_steps=10, textcat_steps=10, eval_frequency=5, lm_width=16, lm_depth=1,
-                     textcat_width=8)
+                     lm_output="full", textcat_width=8)
 
 
 def write_imdb(data_dir):

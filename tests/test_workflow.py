@@ -19,8 +19,8 @@ LINES = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_spacy_train_then_load_without_import(tmp_path, cell):
+@pytest.mark.parametrize("cell,output", [("lstm", "adaptive"), ("gru", "full")])
+def test_spacy_train_then_load_without_import(tmp_path, cell, output):
     train = tmp_path / "train.txt"
     dev = tmp_path / "dev.txt"
     train.write_text("\n".join(LINES * 10) + "\n", encoding="utf-8")
@@ -30,7 +30,8 @@ def test_spacy_train_then_load_without_import(tmp_path, cell):
            "--paths.train", str(train), "--paths.dev", str(dev), "--output", str(out),
            "--training.max_steps", "30", "--training.eval_frequency", "10",
            "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1",
-           "--training.optimizer.learn_rate", "0.01", "--components.lstm_lm.model.cell", cell]
+           "--training.optimizer.learn_rate", "0.01", "--components.lstm_lm.model.cell", cell,
+           "--components.lstm_lm.model.output", output, "--components.lstm_lm.model.cutoffs", "[5,12]"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     meta = json.loads((out / "model-best" / "meta.json").read_text())
@@ -84,7 +85,8 @@ def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, froz
     meta = json.loads((out / "model-last" / "meta.json").read_text())
     assert "cats_accuracy" in meta["performance"]
     lm = _spacy_train("lstm_lm.cfg", tmp_path, "--paths.train", str(lm_text), "--paths.dev", str(lm_text),
-                      "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1")
+                      "--components.lstm_lm.model.width", "16", "--components.lstm_lm.model.depth", "1",
+                      "--components.lstm_lm.model.cutoffs", "[4,8]")
     out = _spacy_train("textcat_lstm_lm.cfg", tmp_path, *data, *small,
                        "--paths.lm_pipeline", str(lm / "model-last"),
                        "--components.textcat.model.tok2vec.width", "16",

@@ -43,6 +43,7 @@ from ..batching import (
     stream_segments,
     window_loss,
 )
+from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..scorers import perplexity_score, stream_scores, takes_lm
@@ -380,8 +381,15 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
         return float(numpy.concatenate(values).mean()), None
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
-                   vocab_size: Optional[int] = None) -> None:
-        """Build the token vocabulary from the training corpus and initialize the model."""
+                   vocab_size: Optional[int] = None, corpus: Optional[str] = None) -> None:
+        """Build the token vocabulary from the training corpus and initialize the model.
+
+        corpus: a dot name in the pipeline config (e.g. "corpora.train") to count instead of
+            ``get_examples``. Stream training needs it: with ``max_epochs = -1`` spaCy
+            initializes on the first 100 examples only, which would make a tiny vocabulary.
+        """
+        if corpus is not None:
+            get_examples = config_corpus(nlp, corpus, self.name)
         validate_get_examples(get_examples, "LSTMLanguageModel.initialize")
         attr = self.cfg["attr"]
         counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)

@@ -23,13 +23,14 @@ from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_get_examples
-from spacy.util import minibatch, resolve_dot_names
+from spacy.util import minibatch
 from spacy.vocab import Vocab
 from thinc.api import NumpyOps
 from thinc.util import to_numpy
 
 from .. import __version__
 from ..batching import prepare_doc, stream_segments
+from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..ngram import DEFAULT_FALLBACK, LN10, NGramModel, check_prune, estimate, read_arpa, sentence_stream, write_arpa
@@ -120,10 +121,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
             self.load_arpa(arpa)
             return
         if corpus is not None:
-            if nlp is None:
-                raise ValueError(Errors.E028.format(name=self.name, corpus=corpus))
-            (reader,) = resolve_dot_names(nlp.config.interpolate(), [corpus])
-            get_examples = lambda: reader(nlp)  # noqa: E731
+            get_examples = config_corpus(nlp, corpus, self.name)
         validate_get_examples(get_examples, "NGramLanguageModel.initialize")
         attr = self.cfg["attr"]
         counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)

@@ -654,3 +654,51 @@ def test_grad_norm_clip_must_be_positive(bad):
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match=r"E009.*grad_norm_clip"):
         nlp.add_pipe("lstm_lm", config={**TINY_LM_CONFIG, "grad_norm_clip": bad})
+
+
+@pytest.mark.parametrize("count_whole_corpus", [True, False])
+def test_initialize_corpus_counts_a_streamed_corpus_whole(tmp_path, count_whole_corpus):
+    """With max_epochs = -1 spaCy initializes on the first 100 examples; corpus = "corpora.train"
+    makes the vocabulary come from the whole corpus."""
+    from spacy.training.initialize import init_nlp
+    from thinc.api import Config
+
+    train_file = tmp_path / "train.txt"
+    train_file.write_text(" ".join(f"w{i}" for i in range(150)) + "\n", encoding="utf-8")
+    init = '[initialize.components.lstm_lm]\ncorpus = "corpora.train"\n' if count_whole_corpus else ""
+    init = "[initialize.components]\n" + init
+    config = Config().from_str(f"""
+[paths]
+train = "{train_file}"
+
+[nlp]
+lang = "en"
+pipeline = ["lstm_lm"]
+tokenizer = {{"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}
+
+[components]
+[components.lstm_lm]
+factory = "lstm_lm"
+[components.lstm_lm.model]
+@architectures = "spacy_lm.LSTMLanguageModel.v1"
+width = 8
+depth = 1
+
+[corpora]
+[corpora.train]
+@readers = "spacy_lm.PlainTextStreamCorpus.v1"
+path = ${{paths.train}}
+n_streams = 1
+chunk_length = 1
+[corpora.dev]
+@readers = "spacy_lm.PlainTextStreamCorpus.v1"
+path = ${{paths.train}}
+
+[training]
+max_epochs = -1
+
+[initialize]
+{init}""")
+    nlp = init_nlp(spacy.util.load_model_from_config(config, auto_fill=True).config)
+    vocab = nlp.get_pipe("lstm_lm").lm_vocab
+    assert ("w149" in vocab) is count_whole_corpus

@@ -5,7 +5,8 @@ max_steps // evals``, the last evaluation on the last step), so a shortened run 
 model-best from real evaluations. spaCy's ``ConsoleLogger.v3`` writes every evaluation to
 ``OUTPUT/train_log.jsonl``; if the best score was never better than the first evaluation's,
 model-best is (close to) the untrained model and the workflow stops here with a clear message
-instead of evaluating, sampling and packaging it.
+instead of evaluating, sampling and packaging it. ``decay_at`` moves the learning-rate drop of the
+config's ``constant_then.v1`` schedule to that fraction of the run, so it follows the budget too.
 
     python scripts/train.py configs/lstm_lm.cfg training/lstm_lm --max-steps 6000 --evals 6 \
         -- --paths.train corpus/train.txt --paths.dev corpus/valid.txt
@@ -51,16 +52,21 @@ def main(
     output: Path = typer.Argument(..., help="Training output directory (model-best, model-last)"),
     max_steps: int = typer.Option(..., "--max-steps"),
     evals: int = typer.Option(5, "--evals", help="How many evaluations over the run"),
+    decay_at: float = typer.Option(0.75, "--decay-at", min=0.0, max=1.0,
+                                   help="Fraction of the steps after which the learning rate drops (0: the config's step)"),
     overrides: List[str] = typer.Argument(None, help="More `spacy train` options, after --"),
 ) -> None:
     frequency, steps = plan_evaluations(max_steps, evals)
     log_path = output / LOG_NAME
     output.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
-    typer.echo(f"Training {steps} steps, evaluating every {frequency} steps (log: {log_path})")
+    typer.echo(f"Training {steps} steps, evaluating every {frequency} steps (log: {log_path}); "
+               f"learning rate drops after {int(steps * decay_at) if decay_at > 0 else 'the config step'}")
     cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output),
            "--training.max_steps", str(steps), "--training.eval_frequency", str(frequency),
            "--training.logger.output_file", str(log_path), *(overrides or [])]
+    if decay_at > 0:
+        cmd += ["--training.optimizer.learn_rate.steps", str(max(1, int(steps * decay_at)))]
     result = subprocess.run(cmd)
     if result.returncode != 0:
         sys.exit(result.returncode)
