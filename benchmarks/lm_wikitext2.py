@@ -38,7 +38,10 @@ def results_name(cell: str, name: str = "") -> str:
     return f"{base}_{name}" if name else base
 
 
-def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_every: int, cell: str):
+def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_every: int, cell: str,
+              seconds: float = 0.0):
+    """Train and evaluate one model; ``seconds`` > 0 stops training (valid evaluations included)
+    once that much wall-clock time has passed, for equal-time comparisons."""
     n_vocab = len(data["vocab"])
     lm = MODELS[name](n_vocab, seed=seed, cell=cell)
     train = batchify(data["ids"]["train"], CONFIG["batch_size"])
@@ -49,12 +52,16 @@ def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_eve
     history = []
     start = time.perf_counter()
     n_tokens = 0
+    out_of_time = False
     for epoch in range(1, epochs + 1):
         lm.reset(CONFIG["batch_size"])
         losses = []
         epoch_start = time.perf_counter()
         for i, (x, y) in enumerate(windows(train, CONFIG["bptt"])):
             if max_batches and i >= max_batches:
+                break
+            if seconds and time.perf_counter() - start > seconds:
+                out_of_time = True
                 break
             losses.append(lm.train_step(x, y, lr))
             n_tokens += x.size
@@ -71,12 +78,15 @@ def train_one(name: str, data, epochs: int, max_batches: int, seed: int, log_eve
         if best_val is not None and val_ppl >= best_val:
             lr /= 4.0
         best_val = val_ppl if best_val is None else min(best_val, val_ppl)
+        if out_of_time:
+            break
     test_ppl = evaluate(lm, test)
     final_val = history[-1]["valid_ppl"]
     print(f"[{name}] test ppl {test_ppl:.2f}", flush=True)
     return {"valid_ppl": final_val, "test_ppl": test_ppl, "history": history, "cell": cell,
             "built_with": getattr(lm, "built_with", "nn.LSTM" if cell == "lstm" else "nn.GRU"),
-            "train_tokens_per_s": n_tokens / (time.perf_counter() - start)}
+            "train_tokens_per_s": n_tokens / (time.perf_counter() - start), "train_tokens": n_tokens,
+            "seconds_budget": seconds, "seconds_used": time.perf_counter() - start}
 
 
 def merge(cell: str) -> None:
@@ -101,6 +111,9 @@ def main() -> None:
     parser.add_argument("--log-every", type=int, default=200)
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell of both models")
     parser.add_argument("--merge", action="store_true", help="combine the two per-model result files")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="wall-clock training budget (valid evaluations included); with --epochs as a cap. "
+                             "Results go to lm_wikitext2[_cell]_<model>_<seconds>s.json")
     args = parser.parse_args()
     if args.merge:
         return merge(args.cell)
@@ -110,11 +123,13 @@ def main() -> None:
     assert counts == {"train": 2088628, "valid": 217646, "test": 245569}, counts
     names = list(MODELS) if args.model == "both" else [args.model]
     for name in names:
-        result = train_one(name, data, args.epochs, args.max_batches, args.seed, args.log_every, args.cell)
+        result = train_one(name, data, args.epochs, args.max_batches, args.seed, args.log_every, args.cell,
+                           args.seconds)
         result.update({"config": CONFIG, "epochs": args.epochs, "token_counts": counts,
                        "machine": machine_info(args.threads), "max_batches": args.max_batches})
-        write_results(results_name(args.cell, name), result)
-    if args.model == "both":
+        suffix = f"_{int(args.seconds)}s" if args.seconds else ""
+        write_results(results_name(args.cell, name) + suffix, result)
+    if args.model == "both" and not args.seconds:
         merge(args.cell)
 
 

@@ -57,7 +57,7 @@ class LanguageModel(Protocol):
 
 @runtime_checkable
 class RecurrentLMModel(Protocol):
-    """The Thinc model of a recurrent LM component (``spacy_lm.LSTMLanguageModel.v1``).
+    """The Thinc model of a recurrent LM component (``spacy_lm.LSTMLanguageModel.v1``, ``.v2``).
 
     Ids are time-major ``(T, B)`` windows of the component's vocabulary; ``lengths`` (B,)
     marks real steps (a batch sorted longest first lets the cell skip finished rows). Hidden
