@@ -12,6 +12,8 @@ Reads ../shared/data/wikitext-2 (override with --data-dir) and fails clearly whe
 
     python benchmarks/lm_recipe.py --recipe adam --max-steps 1500 --evals 5
     python benchmarks/lm_recipe.py --recipe sgd --max-steps 1500 --evals 5
+    python benchmarks/lm_recipe.py --recipe sgd --max-steps 1500 --evals 5 \
+        --set components.lstm_lm.model.output '"full"' --results-name lm_recipe_sgd_full
 """
 import argparse
 import json
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output-dir", type=Path, default=Path("/tmp/lm_recipe"))
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                        help="more config overrides (JSON values), e.g. --set components.lstm_lm.model.output '\"adaptive\"'")
+                        help="more config overrides (JSON values), e.g. --set components.lstm_lm.model.output '\"full\"'")
+    parser.add_argument("--results-name", default=None, help="results/<name>.json (default lm_recipe_<recipe>)")
     args = parser.parse_args()
     train = next((p for p in (args.data_dir / "train.txt", args.data_dir / "train.txt.gz") if p.exists()), None)
     if train is None or not (args.data_dir / "valid.txt").exists():
@@ -87,11 +90,12 @@ def main() -> None:
                  **RECIPES[args.recipe], **{k: json.loads(v) for k, v in args.set}}
     load_at_start = os.getloadavg()
     start = time.perf_counter()
-    spacy_train(CONFIG, args.output_dir / args.recipe, overrides=overrides)
+    name = args.results_name or f"lm_recipe_{args.recipe}"
+    spacy_train(CONFIG, args.output_dir / name, overrides=overrides)
     payload = {"recipe": args.recipe, "overrides": {k: v for k, v in overrides.items() if k != "training.logger"},
                "curve": CURVE, "seconds": round(time.perf_counter() - start, 1), "load_average_at_start": load_at_start,
                "machine": machine_info(args.threads)}
-    write_results(f"lm_recipe_{args.recipe}", payload)
+    write_results(name, payload)
 
 
 if __name__ == "__main__":

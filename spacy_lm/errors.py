@@ -123,6 +123,11 @@ class Errors(metaclass=ErrorsWithCodes):
     E078 = ("'{name}' cannot score a corpus as one stream (it has no score_stream method); drop --stream, "
             "or pick a component that has one (lstm_lm, ngram_lm) with --component.")
 
+    # E079: non-finite outputs at inference (spacy_lm.checks.require_finite).
+    E079 = ("'{name}' computed {what} that are not finite (NaN or infinite): the model's weights are not "
+            "finite (training diverged, or its files were damaged). Load an earlier checkpoint (e.g. "
+            "model-best) or retrain it with a lower learning rate or gradient clipping.")
+
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."
     E041 = "The pipeline has no {what} component (components: {names})."
