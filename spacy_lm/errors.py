@@ -57,6 +57,12 @@ class Errors(metaclass=ErrorsWithCodes):
             "{expected} entries. The directory mixes files of two pipelines; save it again with nlp.to_disk.")
     E024 = "{what} needs at least one prompt."
     E033 = "{what} needs at least one state to join."
+    # E034-E035: loading a saved component (spacy_lm/pipeline/serialization.py).
+    E034 = ("'{name}': the vocabulary file lm_vocab in {path} does not match the one the model was "
+            "trained with ({detail}); the directory mixes files of two pipelines: save it again with "
+            "nlp.to_disk.")
+    E035 = ("'{name}': {configured} but the saved weights have {saved} ({detail}): the config was "
+            "edited after saving; restore it or retrain.")
     E025 = ("{what} needs a unidirectional recurrent stack: a bidirectional one reads the future.")
     E026 = ("The {listener} (upstream '{upstream}') received no hidden states for this batch. Put the "
             "upstream lstm_lm before this component; if it is in [training] frozen_components, also list "

@@ -5,9 +5,10 @@ Whitespace tokens (``token.is_space``) are not words and never enter the LM stre
 A token whose text is the end marker (``<eos>``, as benchmark readers insert one per line)
 maps to the `<eos>` id, so marked corpora keep the standard token counts.
 """
+import hashlib
+import json
 from collections import Counter
 from typing import Dict, Iterable, List, Optional
-
 
 import srsly
 from spacy.strings import get_string_id
@@ -43,6 +44,7 @@ class TokenVocab:
         self._hash_index: Dict[int, int] = {get_string_id(s): i for i, s in enumerate(self.strings)}
         self.unk_id = self._index[UNK]
         self.eos_id = self._index[EOS]
+        self._checksum: Optional[str] = None
 
     @classmethod
     def from_counts(cls, counts: Counter, *, attr: str = "ORTH", min_freq: int = 1,
@@ -65,6 +67,15 @@ class TokenVocab:
         for doc in docs:
             counts.update(token_text(t, attr) for t in lm_tokens(doc))
         return counts
+
+    @property
+    def checksum(self) -> str:
+        """sha256 (hex) of the strings in order, as a compact JSON list in UTF-8 (computed once):
+        tells this vocabulary from another of the same size, whose ids mean other words."""
+        if self._checksum is None:
+            data = json.dumps(self.strings, ensure_ascii=False, separators=(",", ":")).encode("utf8")
+            self._checksum = hashlib.sha256(data).hexdigest()
+        return self._checksum
 
     def __len__(self) -> int:
         return len(self.strings)

@@ -455,7 +455,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
         self._carried = {}
         try:
-            self.lm_vocab = TokenVocab.from_bytes(read("lm_vocab"))
+            self.lm_vocab = self._read_vocab(cfg, read)
             self.cfg.update(cfg)
             self._set_vocab_size()
             self.model.from_bytes(read("model"))

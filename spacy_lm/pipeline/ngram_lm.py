@@ -288,7 +288,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         return {"lm_vocab": vocab.to_bytes(), "model": srsly.msgpack_dumps(model.to_msg())}
 
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
-        vocab = TokenVocab.from_bytes(read("lm_vocab"))
+        vocab = self._read_vocab(cfg, read)
         model = NGramModel.from_msg(srsly.msgpack_loads(read("model")))
         if model.n_vocab != len(vocab):
             raise ValueError(Errors.E023.format(name=self.name, found=model.n_vocab, expected=len(vocab)))

@@ -3,19 +3,42 @@
 A component is three parts: ``cfg`` (JSON, with a ``format`` version), ``lm_vocab`` and
 ``model`` (msgpack/numpy bytes; nothing is pickled, so loading runs no code). On disk each
 part is a file; in bytes they are keys of one msgpack map. Missing, corrupt or
-foreign-format data raise clear errors (E006, E007) and leave nothing half-loaded.
+foreign-format data raise clear errors (E006, E007).
+
+Two checks tell a directory that mixes files, or whose config was edited, from a damaged one:
+- a component with an ``lm_vocab`` records its checksum and size in the saved ``cfg``
+  (``vocab_checksum``, ``vocab_size``); a vocabulary file that is not that one is refused (E034).
+  A ``cfg`` without them (saved by spacy-lm 0.1) loads unchecked.
+- Thinc model bytes whose layers, dims or refs disagree with the model built from the config
+  (e.g. ``width`` edited in config.cfg) are refused with the disagreement named (E035), with
+  the config setting that holds the configured value when config.cfg beside the component
+  has one. Anything else that fails to load stays E006.
 """
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import srsly
 from spacy.util import to_disk
+from thinc.api import Config, Model
 
 from ..errors import Errors
+from ..vocab import TokenVocab
+
+
+class Node(NamedTuple):
+    """One node of a Thinc model as Model.to_dict stores it (refs as node indices in walk
+    order); ``reach``: the nodes its own walk visits (known for a built model only)."""
+
+    name: str
+    dims: Dict[str, Any]
+    refs: Dict[str, Optional[int]]
+    reach: FrozenSet[int] = frozenset()
 
 
 class LMSerializationMixin:
-    """Needs ``name``, ``cfg``, ``format_version``, ``_payload()`` and ``_restore(cfg, read)``."""
+    """Needs ``name``, ``cfg``, ``format_version``, ``_payload()`` and ``_restore(cfg, read)``;
+    a component with a vocabulary keeps it in ``lm_vocab`` and reads it with ``_read_vocab``."""
 
     format_version: int
     name: str
@@ -30,7 +53,23 @@ class LMSerializationMixin:
         raise NotImplementedError
 
     def _parts(self) -> Dict[str, bytes]:
-        return {"cfg": srsly.json_dumps(self.cfg).encode("utf8"), **self._payload()}
+        payload = self._payload()
+        cfg = dict(self.cfg)
+        vocab = getattr(self, "lm_vocab", None)
+        if vocab is not None:
+            cfg.update(vocab_checksum=vocab.checksum, vocab_size=len(vocab))
+        return {"cfg": srsly.json_dumps(cfg).encode("utf8"), **payload}
+
+    def _read_vocab(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> TokenVocab:
+        """The saved vocabulary, refused (E034) unless it is the one ``cfg`` recorded."""
+        vocab = TokenVocab.from_bytes(read("lm_vocab"))
+        expected = cfg.get("vocab_checksum")
+        if expected is not None and vocab.checksum != expected:
+            detail = f"checksum {vocab.checksum[:16]}... of the file vs {expected[:16]}... in cfg"
+            if cfg.get("vocab_size") not in (None, len(vocab)):
+                detail += f"; {len(vocab)} entries vs {cfg['vocab_size']}"
+            raise _LoadMismatch(Errors.E034, detail=detail)
+        return vocab
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         return srsly.msgpack_dumps({k: v for k, v in self._parts().items() if k not in exclude})
@@ -67,8 +106,145 @@ class LMSerializationMixin:
         found = cfg.get("format") if isinstance(cfg, dict) else None
         if found != self.format_version:
             raise ValueError(Errors.E007.format(name=self.name, found=found, expected=self.format_version))
+        model = getattr(self, "model", None)
+        configured = model_nodes(model) if isinstance(model, Model) else None
         try:
             self._restore(cfg, read)
+        except _LoadMismatch as err:
+            raise ValueError(err.template.format(name=self.name, path=where, **err.fields)) from None
         except Exception as err:
+            problems = _disagreements(configured, _saved_nodes(read)) if configured else []
+            if problems:
+                raise ValueError(self._config_error(problems, where)) from err
             reason = f"{type(err).__name__}: {err}"
             raise ValueError(Errors.E006.format(name=self.name, path=where, reason=reason)) from err
+        # Thinc loads other layers (a GRU's weights into a configured LSTM) without a word.
+        problems = _disagreements(configured, model_nodes(self.model)) if configured else []
+        if problems:
+            raise ValueError(self._config_error(problems, where))
+
+    def _config_error(self, problems: List["Disagreement"], where) -> str:
+        """E035 for the first disagreement whose configured value a config setting holds (a
+        bidirectional layer's nO is twice its width: a later node has the width), else the first."""
+        settings = _config_settings(where, self.name)
+        for problem in problems:
+            setting = _setting_of(settings, problem.value)
+            if setting is not None:
+                configured = f"config.cfg says {setting} = {_show(problem.value)}"
+                saved = f"{setting.rsplit('.', 1)[-1]} {_show(problem.saved_value)}"
+                break
+        else:
+            problem = problems[0]
+            configured, saved = problem.configured, problem.saved
+        return Errors.E035.format(name=self.name, configured=configured, saved=saved, detail=problem.detail)
+
+
+class _LoadMismatch(ValueError):
+    """A coded error raised inside ``_restore``; ``_load`` adds the component's name and path."""
+
+    def __init__(self, template: str, **fields: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.fields = fields
+
+
+# ---------------------------------------------------------------------- config vs saved weights
+@dataclass
+class Disagreement:
+    configured: str  # "the configured model has nO = 128"
+    saved: str  # "nO = 64"
+    detail: str  # "layer lstm, dim nO"
+    value: Any = None  # the configured value, to find the config setting that holds it
+    saved_value: Any = None
+
+
+def model_nodes(model: Model) -> List[Node]:
+    """The model's nodes as Model.to_dict stores them (walk order), with what each reaches."""
+    nodes = list(model.walk())
+    index = {node.id: i for i, node in enumerate(nodes)}
+    return [Node(node.name, {d: node.get_dim(d) if node.has_dim(d) else None for d in node.dim_names},
+                 {r: index.get(node.get_ref(r).id) if node.has_ref(r) else None for r in node.ref_names},
+                 frozenset(index[n.id] for n in node.walk()))
+            for node in nodes]
+
+
+def _saved_nodes(read: Callable[[str], bytes]) -> Optional[List[Node]]:
+    """The nodes stored in the model bytes; None when they cannot be read (damaged data)."""
+    try:
+        msg = srsly.msgpack_loads(read("model"))
+        return [Node(info["name"], dict(info["dims"]), dict(info["refs"])) for info in msg["nodes"]]
+    except Exception:
+        return None
+
+
+def _disagreements(configured: List[Node], saved: Optional[List[Node]]) -> List[Disagreement]:
+    """How the saved nodes differ from the configured ones, dims (the usual edit: a size) before
+    layer names and refs, each in walk order; [] when they agree or cannot be read. A ref that
+    only the saved layer has counts only when the configured layer cannot reach its target (as
+    Thinc refuses it): older versions saved extra ref names (0.1.0's 'lstm') that load harmlessly."""
+    if saved is None:
+        return []
+    if len(saved) != len(configured):
+        return [Disagreement(f"the configured model has {len(configured)} layers", str(len(saved)),
+                            f"saved: {_names(saved)}; configured: {_names(configured)}")]
+    dims: List[Disagreement] = []
+    found: List[Disagreement] = []
+    for i, (node, saved_node) in enumerate(zip(configured, saved)):
+        where = f"layer {i + 1} of {len(saved)}"
+        for dim, value in node.dims.items():
+            saved_value = saved_node.dims.get(dim)
+            if value is not None and saved_value is not None and value != saved_value:
+                dims.append(Disagreement(f"the configured model has {dim} = {value}", f"{dim} = {saved_value}",
+                                         f"layer {node.name}, dim {dim}", value, saved_value))
+        if node.name != saved_node.name:
+            found.append(Disagreement(f"the configured model has layer {node.name!r}",
+                                      f"layer {saved_node.name!r}", where, node.name, saved_node.name))
+        for ref, saved_target in saved_node.refs.items():
+            target = node.refs.get(ref)
+            if ref not in node.refs and (saved_target is None or saved_target in node.reach):
+                continue
+            if saved_target != target:
+                found.append(Disagreement(f"the configured model has ref {ref!r} of layer {node.name} "
+                                          f"{_ref(configured, target)}", f"it {_ref(saved, saved_target)}", where))
+    return dims + found
+
+
+def _names(nodes: List[Node]) -> str:
+    return ", ".join(node.name for node in nodes)
+
+
+def _ref(nodes: List[Node], target: Optional[int]) -> str:
+    if target is None or not 0 <= target < len(nodes):
+        return "unset"
+    return f"pointing to layer {nodes[target].name}"
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _config_settings(where, name: str) -> List[Tuple[str, Any]]:
+    """(dotted name, value) of each setting of ``[components.<name>.model]`` in the config.cfg
+    beside the component directory ``where``; [] without one (bytes, a lone component)."""
+    if not isinstance(where, Path):
+        return []
+    try:
+        section = Config().from_disk(where.parent / "config.cfg")["components"][name]["model"]
+        return list(_flatten(section, f"components.{name}.model"))
+    except Exception:
+        return []
+
+
+def _setting_of(settings: List[Tuple[str, Any]], value: Any) -> Optional[str]:
+    """The first setting whose value is ``value`` (of its type: True is not 1)."""
+    if value is None:
+        return None
+    return next((key for key, setting in settings if type(setting) is type(value) and setting == value), None)
+
+
+def _flatten(section: Dict[str, Any], prefix: str) -> Iterable[Tuple[str, Any]]:
+    for key, value in section.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}.{key}")
+        elif not key.startswith("@"):
+            yield f"{prefix}.{key}", value

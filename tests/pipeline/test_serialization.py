@@ -1,0 +1,163 @@
+"""Loading saved components: a swapped vocabulary file (E034), a config edited after saving
+(E035), damaged data (E006), pipelines saved before the checks, and unedited round trips."""
+import pytest
+import spacy
+import srsly
+from spacy.training import Example
+from thinc.api import Config
+
+from spacy_lm.pipeline.lstm_lm import LSTMLanguageModel
+from spacy_lm.pipeline.ngram_lm import NGramLanguageModel
+from spacy_lm.vocab import SPECIALS, TokenVocab
+
+from ..conftest import make_examples, train_tiny_lm
+
+LM_CONFIG = {"model": {"width": 8, "depth": 1, "dropout": 0.0}, "max_length": 5}
+TEXTS = ["the cat sat on the mat", "a dog saw the cat", "the dog sat"]
+
+
+@pytest.fixture(scope="module")
+def lstm_nlp():
+    return train_tiny_lm(n_steps=2, texts=TEXTS, config=LM_CONFIG)[0]
+
+
+@pytest.fixture(scope="module")
+def ngram_nlp():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ngram_lm", config={"order": 2})
+    examples = make_examples(nlp, TEXTS)
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+def surprisals(nlp, texts=TEXTS):
+    return [[t._.lm_surprisal for t in doc] for doc in nlp.pipe(texts)]
+
+
+def same_size_other_strings(vocab: TokenVocab) -> bytes:
+    """A vocabulary of the same size whose ids mean other words (the strings reversed)."""
+    words = vocab.strings[len(SPECIALS):]
+    return TokenVocab(list(SPECIALS) + words[::-1], attr=vocab.attr).to_bytes()
+
+
+def fresh(nlp, name):
+    """An uninitialized component of the same configuration."""
+    if name == "ngram_lm":
+        return NGramLanguageModel(nlp.vocab)
+    return LSTMLanguageModel(nlp.vocab, spacy.blank("en").add_pipe("lstm_lm", config=LM_CONFIG).model)
+
+
+# ---------------------------------------------------------------- the vocabulary file
+@pytest.mark.parametrize("name", ["lstm_lm", "ngram_lm"])
+def test_a_same_size_vocabulary_of_other_strings_is_refused_from_disk(name, lstm_nlp, ngram_nlp, tmp_path):
+    nlp = lstm_nlp if name == "lstm_lm" else ngram_nlp
+    nlp.to_disk(tmp_path / "pipeline")
+    vocab_file = tmp_path / "pipeline" / name / "lm_vocab"
+    vocab_file.write_bytes(same_size_other_strings(nlp.get_pipe(name).lm_vocab))
+    with pytest.raises(ValueError, match=r"\[E034\]") as info:
+        spacy.load(tmp_path / "pipeline")
+    message = str(info.value)
+    assert f"'{name}': the vocabulary file lm_vocab in {tmp_path / 'pipeline' / name}" in message
+    assert "checksum" in message and "save it again with nlp.to_disk" in message
+
+
+@pytest.mark.parametrize("name", ["lstm_lm", "ngram_lm"])
+def test_a_same_size_vocabulary_of_other_strings_is_refused_from_bytes(name, lstm_nlp, ngram_nlp):
+    nlp = lstm_nlp if name == "lstm_lm" else ngram_nlp
+    pipe = nlp.get_pipe(name)
+    msg = srsly.msgpack_loads(pipe.to_bytes())
+    msg["lm_vocab"] = same_size_other_strings(pipe.lm_vocab)
+    component = fresh(nlp, name)
+    with pytest.raises(ValueError, match=r"\[E034\] '.*': the vocabulary file lm_vocab in bytes .*checksum"):
+        component.from_bytes(srsly.msgpack_dumps(msg))
+    assert component.lm_vocab is None
+
+
+def test_a_pipeline_saved_without_a_checksum_loads_unchecked(lstm_nlp, tmp_path):
+    """As spacy-lm 0.1 saved it (tests/data/lstm_lm_0.1.0 is loaded in test_lstm_lm.py)."""
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    cfg = srsly.read_json(path / "lstm_lm" / "cfg")
+    assert cfg["vocab_checksum"] == lstm_nlp.get_pipe("lstm_lm").lm_vocab.checksum
+    assert cfg["vocab_size"] == len(lstm_nlp.get_pipe("lstm_lm").lm_vocab)
+    del cfg["vocab_checksum"], cfg["vocab_size"]
+    srsly.write_json(path / "lstm_lm" / "cfg", cfg)
+    assert surprisals(spacy.load(path)) == surprisals(lstm_nlp)
+
+
+def test_the_checksum_is_of_the_strings_in_order():
+    vocab = TokenVocab(list(SPECIALS) + ["a", "b"])
+    assert vocab.checksum == TokenVocab(list(SPECIALS) + ["a", "b"], attr="LOWER").checksum
+    assert vocab.checksum != TokenVocab(list(SPECIALS) + ["b", "a"]).checksum
+    assert len(vocab.checksum) == 64 and int(vocab.checksum, 16) >= 0
+
+
+# ---------------------------------------------------------------- the config vs the saved weights
+def edit_config(path, name, **settings):
+    config = Config().from_disk(path / "config.cfg")
+    config["components"][name]["model"].update(settings)
+    config.to_disk(path / "config.cfg")
+
+
+def test_an_edited_width_is_named_not_called_corrupt(lstm_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    edit_config(path, "lstm_lm", width=12)
+    with pytest.raises(ValueError, match=r"\[E035\]") as info:
+        spacy.load(path)
+    message = str(info.value)
+    assert "config.cfg says components.lstm_lm.model.width = 12 but the saved weights have width 8" in message
+    assert "dim nO" in message and "the config was edited after saving" in message
+    assert "E006" not in message and "corrupt" not in message
+
+
+def test_an_edited_cell_is_named(lstm_nlp, tmp_path):
+    """Thinc itself would load the LSTM's weights into the configured GRU without a word."""
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    edit_config(path, "lstm_lm", cell="gru")
+    with pytest.raises(ValueError, match=r'\[E035\].*config.cfg says components.lstm_lm.model.cell = "gru" '
+                                         r'but the saved weights have cell "lstm"'):
+        spacy.load(path)
+
+
+def test_bytes_of_another_width_are_named_without_a_config(lstm_nlp):
+    config = {**LM_CONFIG, "model": {**LM_CONFIG["model"], "width": 12}}
+    wide = spacy.blank("en").add_pipe("lstm_lm", config=config)
+    with pytest.raises(ValueError, match=r"\[E035\] 'lstm_lm': the configured model has nO = 12 but the saved "
+                                         r"weights have nO = 8 \(layer lstm_language_model, dim nO\)"):
+        wide.from_bytes(lstm_nlp.get_pipe("lstm_lm").to_bytes())
+
+
+def test_an_edited_sentiment_width_is_named(tmp_path):
+    tok2vec = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 8, "attrs": ["NORM"], "rows": [50],
+               "include_static_vectors": False}
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer", config={"model": {"@architectures": "spacy_lm.SentimentLSTM.v1",
+                                                       "tok2vec": tok2vec, "width": 8, "depth": 1}})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"POS": p, "NEG": 1.0 - p}})
+                for t, p in [("good film", 1.0), ("bad film", 0.0)]]
+    nlp.initialize(lambda: examples)
+    nlp.to_disk(tmp_path / "pipeline")
+    edit_config(tmp_path / "pipeline", "sentiment_scorer", width=6)
+    with pytest.raises(ValueError, match=r"\[E035\] 'sentiment_scorer': config.cfg says "
+                                         r"components.sentiment_scorer.model.width = 6"):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_damaged_model_bytes_stay_incomplete_or_corrupt(lstm_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    (path / "lstm_lm" / "model").write_bytes(srsly.msgpack_dumps({"nodes": "not a model"}))
+    with pytest.raises(ValueError, match=r"\[E006\].*incomplete or corrupt"):
+        spacy.load(path)
+
+
+# ---------------------------------------------------------------- unedited round trips
+def test_unedited_round_trips_score_identically(lstm_nlp, ngram_nlp, tmp_path):
+    for nlp in (lstm_nlp, ngram_nlp):
+        nlp.to_disk(tmp_path / nlp.pipe_names[0])
+        assert surprisals(spacy.load(tmp_path / nlp.pipe_names[0])) == surprisals(nlp)
+        restored = spacy.blank("en")
+        restored.add_pipe(nlp.pipe_names[0], config=LM_CONFIG if nlp is lstm_nlp else {"order": 2})
+        assert surprisals(restored.from_bytes(nlp.to_bytes())) == surprisals(nlp)
