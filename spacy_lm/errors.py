@@ -38,9 +38,10 @@ class Errors(metaclass=ErrorsWithCodes):
             "or train on more text.")
     E013 = ("prune must list non-negative, non-decreasing raw-count thresholds per order, starting "
             "with 0 (unigrams are never pruned), e.g. [0, 0, 1]; got {prune}.")
-    E014 = ("The VADER lexicon needs the optional package `vaderSentiment` (MIT). Install it with "
-            "`pip install \"spacy-lm[sentiment]\"` (or `pip install vaderSentiment`), or point "
-            "`lexicon` at your own TSV file (word<TAB>valence per line).")
+    E014 = ("The VADER lexicon needs the package `vaderSentiment` (MIT), a dependency of spacy-lm that "
+            "is missing or damaged here: install it again with `pip install \"spacy-lm[sentiment]\"` (or "
+            "`pip install --force-reinstall vaderSentiment`), or point `lexicon` at your own TSV file "
+            "(word<TAB>valence per line).")
     E015 = "Cannot read the sentiment lexicon {path} (line {line}): {reason}."
     E016 = ("'{name}' has no sentiment labels. Give `label_values` ({{label: polarity in [-1, 1]}}) "
             "or [initialize.components.{name}] labels, or train on examples whose doc.cats name the labels.")
@@ -97,7 +98,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E061 = ("{reader} needs a path, got None: is paths.train / paths.dev set? Set it in the config or "
             "on the command line (--paths.train corpus.txt).")
     E062 = "Cannot read the text corpus {path}: {reason}."
-    E063 = "{reader} needs the 'datasets' package: pip install datasets"
+    E063 = ("{reader} needs HuggingFace `datasets`, an optional extra of spacy-lm (inference never "
+            "needs it): pip install \"spacy-lm[datasets]\" (or pip install datasets).")
     E064 = ("Text field '{field}' not in the dataset; available columns: {columns}. Set text_field to "
             "one of them.")
     E065 = "Record {i}: field '{field}' must be a str, got {type}{hint}."
@@ -134,6 +136,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "finite (training diverged, or its files were damaged). Load an earlier checkpoint (e.g. "
             "model-best) or retrain it with a lower learning rate or gradient clipping.")
 
+    # E085-E092: command-line options and inputs (spacy_lm/cli, corpus.py).
+    E087 = "Cannot read {path} as a DocBin (.spacy file written by DocBin.to_disk): {reason}"
+
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."
     E041 = "The pipeline has no {what} component (components: {names})."
@@ -145,3 +150,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "for {nO} labels): add every label before nlp.initialize (or leave linear_model out).")
     E046 = ("with_time_major wraps a recurrent cell (forward on (X, lengths, state), see "
             "spacy_lm/layers/recurrent.py); the layer {name!r} has no {missing}.")
+
+    # E047-E048: spacy_lm.TextCatCorpus.v1 reading DocBin (.spacy) files.
+    E047 = ("{path}: doc {i} has cats {unknown} that are neither raw labels nor names in the reader's "
+            "labels {labels}. A DocBin's cats are usually the category names already: add them to "
+            "`labels` (raw label -> name), or set `labels` to null to keep the cats as they are (with "
+            "configs/textcat_lstm.cfg: --corpora.train.labels null --corpora.dev.labels null).")
+    E048 = ("{path}: doc {i} ({text!r}) has no cats. Every doc of a text-classification corpus needs "
+            "its gold labels in doc.cats (e.g. {{\"POS\": 1.0, \"NEG\": 0.0}}) before DocBin.to_disk.")

@@ -506,10 +506,47 @@ def create_hf_dataset_reader(
 
 
 # --------------------------------------------------------------------------------------
-# Text classification corpora (SST, IMDB, any labelled CSV/TSV)
+# Text classification corpora (SST, IMDB, any labelled CSV/TSV, spaCy DocBin files)
 # --------------------------------------------------------------------------------------
 
 TEXTCAT_FORMATS = ("label_first", "csv", "tsv")
+# DocBin.to_bytes is zlib data: these two bytes start it, and never start UTF-8 text.
+DOCBIN_MAGIC = (b"\x78\x9c", b"\x78\xda")
+
+
+def is_docbin(path: Union[str, Path]) -> bool:
+    """A ``.spacy`` file, a directory (of ``.spacy`` files, as ``spacy.Corpus.v1`` reads) or a
+    file that starts as DocBin data does, whatever its name."""
+    loc = ensure_path(path)
+    if loc.suffix == ".spacy" or loc.is_dir():
+        return True
+    if not loc.is_file():
+        return False
+    with loc.open("rb") as handle:
+        return handle.read(2) in DOCBIN_MAGIC
+
+
+def iter_docbin_docs(path: Union[str, Path], vocab: Vocab) -> Iterator[Tuple[Path, Doc]]:
+    """(file, doc) for each doc of a DocBin file or of the ``.spacy`` files under a directory
+    (sorted, hidden ones skipped). A file that is not a DocBin raises E087."""
+    from spacy.tokens import DocBin
+
+    loc = ensure_path(path)
+    if not loc.exists():
+        raise ValueError(Errors.E062.format(path=loc, reason="no such file"))
+    files = [loc]
+    if loc.is_dir():
+        files = sorted(f for f in loc.rglob("*.spacy")
+                       if f.is_file() and not any(part.startswith(".") for part in f.relative_to(loc).parts))
+        if not files:
+            raise ValueError(Errors.E062.format(path=loc, reason="a directory with no .spacy files"))
+    for file in files:
+        try:
+            doc_bin = DocBin().from_disk(file)
+        except ValueError as err:
+            raise ValueError(Errors.E087.format(path=file, reason=err)) from err
+        for doc in doc_bin.get_docs(vocab):
+            yield file, doc
 
 
 def iter_labelled_texts(
@@ -552,7 +589,8 @@ def _bad_format(format: str) -> str:
 
 
 class TextCatCorpus:
-    """Examples with ``doc.cats`` (one-hot over ``labels``) for `textcat` training."""
+    """Examples with ``doc.cats`` (one-hot over ``labels``) for `textcat` training, from a
+    labelled text file or from DocBin files (their own ``doc.cats``, renamed by ``labels``)."""
 
     def __init__(self, path, *, format: str, labels: Optional[Dict[str, str]], text_column: str,
                  label_column: str, limit: int) -> None:
@@ -566,6 +604,9 @@ class TextCatCorpus:
             raise ValueError(_bad_format(format))
 
     def __call__(self, nlp: "Language") -> Iterator[Example]:
+        if is_docbin(self.path):
+            yield from self._docbin_examples(nlp)
+            return
         pairs = iter_labelled_texts(self.path, format=self.format, text_column=self.text_column,
                                     label_column=self.label_column)
         names = self.labels
@@ -585,6 +626,35 @@ class TextCatCorpus:
             ref.cats = {label: float(label == name) for label in all_names}
             yield Example(doc, ref)
 
+    def _docbin_examples(self, nlp: "Language") -> Iterator[Example]:
+        """The DocBin's docs as references (their annotations kept), ``nlp.make_doc`` of their
+        text as the predicted docs, as ``spacy.Corpus.v1`` makes them. Cats keys that are raw
+        labels of ``labels`` are renamed, keys that are names stay; any other key is E047, a
+        doc without cats E048. Labels a doc lacks are 0.0 (one-hot over all labels)."""
+        docs = iter_docbin_docs(self.path, nlp.vocab)
+        names = self.labels
+        if names:
+            all_names = sorted(set(names.values()))
+        else:  # the cats keys are the names: read them all first
+            docs = list(docs)
+            all_names = sorted({key for _, doc in docs for key in doc.cats})
+        for n, (file, ref) in enumerate(docs):
+            if self.limit and n >= self.limit:
+                break
+            if not ref.cats:
+                raise ValueError(Errors.E048.format(path=file, i=n, text=ref.text[:60]))
+            cats = self._rename_cats(ref.cats, file, n) if names else dict(ref.cats)
+            ref.cats = {label: float(cats.get(label, 0.0)) for label in all_names}
+            yield Example(nlp.make_doc(ref.text), ref)
+
+    def _rename_cats(self, cats: Dict[str, float], file: Path, n: int) -> Dict[str, float]:
+        names = self.labels
+        known = set(names.values())
+        unknown = sorted(key for key in cats if key not in names and key not in known)
+        if unknown:
+            raise ValueError(Errors.E047.format(path=file, i=n, unknown=unknown, labels=names))
+        return {names.get(key, key): value for key, value in cats.items()}
+
 
 @registry.readers("spacy_lm.TextCatCorpus.v1")
 def create_textcat_reader(
@@ -598,9 +668,13 @@ def create_textcat_reader(
 ) -> Callable[["Language"], Iterable[Example]]:
     """Reader for labelled text classification files (exclusive classes).
 
-    path: the file (``.gz`` allowed); None is a ValueError, as in spaCy's readers.
-    format: "label_first" (``<label> <text>`` lines: SST stsa.*), "csv" or "tsv" (header row).
-    labels: raw label → category name, e.g. {"0": "NEG", "1": "POS"}; null uses the raw labels.
+    path: the file (``.gz`` allowed); None is a ValueError, as in spaCy's readers. A ``.spacy``
+        DocBin file (or a directory of them, or a file holding DocBin data under another name) is
+        read as spaCy's own corpus reader reads it, with the gold labels from ``doc.cats``.
+    format: of text files: "label_first" (``<label> <text>`` lines: SST stsa.*), "csv" or "tsv"
+        (header row). DocBin files need no format.
+    labels: raw label → category name, e.g. {"0": "NEG", "1": "POS"}; null uses the raw labels
+        (a DocBin's cats as they are). DocBin cats keys may be raw labels or names.
     text_column / label_column: the columns of csv/tsv files.
     limit: maximum number of examples (0: all).
     """

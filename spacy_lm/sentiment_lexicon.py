@@ -1,8 +1,8 @@
 """A valence lexicon and the rules that turn it into per-token sentiment over spaCy tokens.
 
-Lexicons: VADER's (MIT-licensed, ~7,500 entries rated -4..+4, read from the optional
-`vaderSentiment` package: ``pip install "spacy-lm[sentiment]"``) or a user's TSV file,
-``word<TAB>valence`` per line (further columns ignored, ``#`` comments allowed).
+Lexicons: VADER's (MIT-licensed, ~7,500 entries rated -4..+4, read from the `vaderSentiment`
+package, a dependency of spacy-lm) or a user's TSV file, ``word<TAB>valence`` per line (further
+columns ignored, ``#`` comments allowed).
 
 Rules (VADER's, re-stated over spaCy tokens so they see the pipeline's tokenisation,
 ``n't`` included):
@@ -79,7 +79,8 @@ class SentimentRules:
 
 # ---------------------------------------------------------------------- lexicons
 def load_vader_lexicon() -> Dict[str, float]:
-    """VADER's lexicon from the installed `vaderSentiment` package (E014 if it is missing)."""
+    """VADER's lexicon from the installed `vaderSentiment` package (E014 if it is missing or has
+    no lexicon file)."""
     try:
         import vaderSentiment  # noqa: F401
     except ImportError as err:

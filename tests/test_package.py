@@ -7,6 +7,9 @@ come from this interpreter's site-packages through a folder of links that leaves
 out (its dist-info and its editable-install hook). spacy-lm itself is built here as a wheel
 and reaches the venv only because the pipeline wheel requires it: pip resolves it from
 `--find-links`, with `--no-index`.
+
+Both wheels' requirements are read too: inference must not pull in HuggingFace `datasets`
+(~280 MB with pyarrow and pandas), an extra of spacy-lm; VADER's lexicon is a dependency.
 """
 import json
 import site
@@ -32,6 +35,14 @@ def run(cmd, **kwargs):
     return result
 
 
+def wheel_requirements(wheel: Path) -> list:
+    """The Requires-Dist lines of a wheel's METADATA (markers included)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    return [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+
+
 def dependency_overlay(dest: Path) -> Path:
     dest.mkdir()
     for site_dir in site.getsitepackages():
@@ -52,13 +63,18 @@ def test_packaged_pipeline_installs_and_loads_in_a_fresh_venv(tmp_path):
     run([sys.executable, "-m", "spacy", "package", model, packages, "--name", NAME, "--version", VERSION,
          "--build", "wheel", "--force"])
     wheel = packages / f"en_{NAME}-{VERSION}" / "dist" / f"en_{NAME}-{VERSION}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as archive:
-        metadata = archive.read(f"en_{NAME}-{VERSION}.dist-info/METADATA").decode()
-    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    requires = wheel_requirements(wheel)
     assert any(req.startswith("spacy-lm") for req in requires), requires  # found by spaCy from the factories
+    assert not any(req.startswith("datasets") for req in requires), requires
 
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, REPO])
+    (ours,) = wheels.glob("spacy_lm-*.whl")
+    ours_requires = wheel_requirements(ours)
+    unconditional = [req for req in ours_requires if "extra ==" not in req]
+    assert not any(req.startswith("datasets") for req in unconditional), ours_requires
+    assert any(req.startswith("datasets") and 'extra == "datasets"' in req for req in ours_requires), ours_requires
+    assert any(req.lower().startswith("vadersentiment") for req in unconditional), ours_requires
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"

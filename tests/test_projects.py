@@ -252,7 +252,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 def test_readme_starts_with_the_main_job_and_the_tests():
     start = README.index("## Start here")
     first_block = README[start:].split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert first_block == ['pip install -e ".[dev]" && python -m spacy project run all projects/wikitext2_lm',
+    assert first_block == ['pip install -e ".[dev,datasets]" && python -m spacy project run all projects/wikitext2_lm',
                            "python -m pytest tests"]
 
 

@@ -211,6 +211,7 @@ def offline(monkeypatch, tmp_path):
     """No network: env vars for subprocesses/fresh imports, and the already-read config."""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pytest.importorskip("datasets", reason='datasets is an extra: pip install -e ".[dev,datasets]"')
     import datasets.config
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
@@ -438,3 +439,77 @@ size = ${{corpora.train.n_streams}}
     batches = list(resolved["training"]["batcher"](resolved["corpora"]["train"](nlp)))
     assert [[tuple(chunk_mark(eg.reference)[:2]) for eg in batch] for batch in batches] == [
         [(s, c) for s in range(3)] for c in range(3)]  # 27 // 3 = 9 tokens: chunks of 4, 4, 1
+
+
+# ---- spacy_lm.TextCatCorpus.v1 on DocBin (.spacy) files, and E063 naming the extra (#13) ----------
+def _write_docbin(path, items, nlp=None):
+    from spacy.tokens import DocBin
+
+    nlp = nlp or spacy.blank("en")
+    docs = []
+    for text, cats in items:
+        doc = nlp(text)
+        doc.cats = cats
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def test_textcat_corpus_reads_docbin_cats(tmp_path):
+    from spacy_lm.readers import create_textcat_reader
+
+    items = [("a fine film.", {"POS": 1.0, "NEG": 0.0}), ("dull", {"1": 0.0, "0": 1.0}), ("great", {"POS": 1.0})]
+    path = _write_docbin(tmp_path / "train.spacy", items)
+    examples = list(create_textcat_reader(path, labels={"0": "NEG", "1": "POS"})(spacy.blank("en")))
+    assert [eg.reference.text for eg in examples] == ["a fine film.", "dull", "great"]
+    assert [eg.reference.cats for eg in examples] == [{"NEG": 0.0, "POS": 1.0}, {"NEG": 1.0, "POS": 0.0},
+                                                      {"NEG": 0.0, "POS": 1.0}]
+    assert [t.text for t in examples[0].predicted] == ["a", "fine", "film", "."]  # nlp.make_doc
+    # no mapping: the cats as they are; limit; a directory of .spacy files; DocBin data named otherwise
+    named = [("good", {"positive": 1.0, "negative": 0.0}), ("bad", {"negative": 1.0})]
+    (tmp_path / "dir").mkdir()
+    _write_docbin(tmp_path / "dir" / "b.spacy", named)
+    _write_docbin(tmp_path / "dir" / "a.spacy", items[:1])
+    examples = list(create_textcat_reader(tmp_path / "dir")(spacy.blank("en")))
+    assert [eg.reference.text for eg in examples] == ["a fine film.", "good", "bad"]
+    assert examples[2].reference.cats == {"NEG": 0.0, "POS": 0.0, "negative": 1.0, "positive": 0.0}
+    (tmp_path / "train.bin").write_bytes((tmp_path / "dir" / "b.spacy").read_bytes())
+    examples = list(create_textcat_reader(tmp_path / "train.bin", limit=1)(spacy.blank("en")))
+    assert [eg.reference.cats for eg in examples] == [{"negative": 0.0, "positive": 1.0}]
+
+
+def test_textcat_corpus_docbin_errors(tmp_path):
+    from spacy_lm.readers import create_textcat_reader
+
+    nlp = spacy.blank("en")
+    labels = {"0": "NEG", "1": "POS"}
+    path = _write_docbin(tmp_path / "named.spacy", [("good", {"positive": 1.0, "negative": 0.0})])
+    with pytest.raises(ValueError, match=r"\[E047\] .*named.spacy: doc 0 has cats \['negative', 'positive'\]"
+                                         r".*--corpora.train.labels null"):
+        list(create_textcat_reader(path, labels=labels)(nlp))
+    path = _write_docbin(tmp_path / "nocats.spacy", [("good", {"POS": 1.0}), ("what", {})])
+    with pytest.raises(ValueError, match=r"\[E048\] .*nocats.spacy: doc 1 \('what'\) has no cats"):
+        list(create_textcat_reader(path, labels=labels)(nlp))
+    (tmp_path / "text.spacy").write_text("1 not a docbin\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\[E087\] Cannot read .*text.spacy as a DocBin"):
+        list(create_textcat_reader(tmp_path / "text.spacy")(nlp))
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(ValueError, match=r"\[E062\] .*empty_dir: a directory with no .spacy files"):
+        list(create_textcat_reader(tmp_path / "empty_dir")(nlp))
+
+
+def test_missing_datasets_names_the_extra(monkeypatch):
+    import builtins
+
+    from spacy_lm.readers import load_hf_dataset
+
+    real_import = builtins.__import__
+
+    def no_datasets(name, *args, **kwargs):
+        if name == "datasets" or name.startswith("datasets."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_datasets)
+    with pytest.raises(ImportError, match=r'\[E063\] spacy_lm.HFDataset.v1 .*pip install "spacy-lm\[datasets\]"'):
+        load_hf_dataset("text", data_files="x.txt")

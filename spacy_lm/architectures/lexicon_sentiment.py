@@ -5,10 +5,12 @@
 No parameters: the `sentiment_scorer` component turns the valences into doc, sentence and
 token scores. The same model is the lexicon prior of `spacy_lm.SentimentLSTM.v1`.
 
-The lexicon is read when the model is initialized (or first used) and is then kept in
-``attrs["lexicon"]`` (a plain ``{word: valence}`` dict), so it is saved with the pipeline:
-a saved pipeline loads and runs without `vaderSentiment` installed.
+The lexicon is read when the `sentiment_scorer` component is made (``read_lexicons``: a
+missing `vaderSentiment` or a bad TSV file fails at ``add_pipe``, not at the first doc) and is
+then kept in ``attrs["lexicon"]`` (a plain ``{word: valence}`` dict), so it is saved with the
+pipeline: a saved pipeline loads and runs where its TSV file is not.
 """
+from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from spacy.tokens import Doc
@@ -31,7 +33,7 @@ def build_lexicon_sentiment(
     contrast_after: float = 1.5,
     alpha: float = 15.0,
 ) -> Model[List[Doc], List[Floats1d]]:
-    """lexicon: "vader" (needs `vaderSentiment`) or a path to a ``word<TAB>valence`` TSV file.
+    """lexicon: "vader" (from the `vaderSentiment` package) or a path to a ``word<TAB>valence`` TSV file.
     negation: factor on a negated word; negation_window: tokens a negator reaches (same clause).
     booster: valence an intensifier adds (a dampener removes); contrast_before / contrast_after:
     factors on words before / after "but". alpha: squashing constant, polarity = S / sqrt(S² + alpha).
@@ -51,6 +53,18 @@ def get_lexicon(model: Model) -> Dict[str, float]:
     if model.attrs.get("lexicon") is None:
         model.attrs["lexicon"] = load_lexicon(model.attrs["lexicon_source"])
     return model.attrs["lexicon"]
+
+
+def read_lexicons(model: Model) -> None:
+    """Read the lexicon of every LexiconSentiment.v1 node of ``model`` now: E014 / E015 here.
+    A TSV path that does not exist is left for ``initialize`` (which raises E015) or for
+    ``from_disk``: a saved pipeline carries its lexicon, so it loads where the file is not."""
+    for node in model.walk():
+        if node.attrs.get(KIND_ATTR) != "lexicon" or node.attrs.get("lexicon") is not None:
+            continue
+        source = node.attrs["lexicon_source"]
+        if source == "vader" or Path(source).exists():
+            get_lexicon(node)
 
 
 def get_rules(model: Model) -> SentimentRules:

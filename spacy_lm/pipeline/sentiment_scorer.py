@@ -22,6 +22,10 @@ Both write ``doc._.sentiment_polarity`` (also spaCy's ``doc.sentiment``), ``_.se
 ``token._.sentiment_contribution``), ``_.sentiment_base`` and, when the doc has sentence
 boundaries, ``_.sentiment_sentences`` (``span._.sentiment_polarity`` on each sentence).
 An empty doc is 0.0 and neutral with either model.
+
+Bad input fails early: a lexicon that cannot be read (E014, E015) at ``add_pipe``; an empty
+training corpus (E003) at ``initialize``; a trained model whose outputs are not finite (E079,
+NaN weights) at the doc, instead of a NaN polarity labelled "neutral".
 """
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -35,8 +39,9 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
-from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules
+from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules, read_lexicons
 from ..architectures.sentiment_lstm import logits_to_polarity
+from ..checks import require_finite
 from ..errors import Errors
 from ..explain import integrated_gradients
 from ..extensions import install_sentiment_extensions, set_sentiment_annotations
@@ -116,6 +121,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         if model.attrs.get(KIND_ATTR) not in KINDS:
             raise ValueError(Errors.E009.format(setting=f"the model of '{name}'", requirement=(
                 "spacy_lm.LexiconSentiment.v1 or spacy_lm.SentimentLSTM.v1"), value=model.name))
+        read_lexicons(model)
         install_sentiment_extensions()
         self.vocab = vocab
         self.model = model
@@ -221,7 +227,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
     def _payload(self) -> Dict[str, bytes]:
         for node in self.model.walk():
             if node.attrs.get(KIND_ATTR) == "lexicon":
-                get_lexicon(node)  # saved with the model: loading needs no vaderSentiment
+                get_lexicon(node)  # saved with the model: a saved pipeline runs where its TSV is not
         self._mode.before_save(self)
         return {"model": self.model.to_bytes()}
 
@@ -314,7 +320,9 @@ class _TrainedMode:
         if not docs:
             return [], None
         ops = pipe.model.ops
-        polarity, probs, _ = logits_to_polarity(ops, pipe.model.predict(docs), pipe._values_array())
+        logits = pipe.model.predict(docs)
+        require_finite(ops.xp, logits, name=pipe.name, what="sentiment logits")
+        polarity, probs, _ = logits_to_polarity(ops, logits, pipe._values_array())
         return ops.to_numpy(polarity).tolist(), None if probs is None else ops.to_numpy(probs).tolist()
 
     def update(self, pipe: SentimentScorer, examples: List[Example], drop: float, sgd: Optional[Optimizer],
@@ -378,10 +386,13 @@ class _TrainedMode:
         return ops.asarray(truth), ops.asarray(mask)
 
     def initialize(self, pipe: SentimentScorer, get_examples: Callable[[], Iterable[Example]]) -> None:
+        # A sample of docs with tokens sets the encoder's shapes; none at all is an empty corpus.
+        docs = list(islice((eg.reference for eg in get_examples() if len(eg.reference)), 16))
+        if not docs:
+            raise ValueError(Errors.E003.format(name=pipe.name))
         if not pipe.label_values:
             raise ValueError(Errors.E016.format(name=pipe.name))
         self._configure_model(pipe)
-        docs = [eg.reference for eg in islice(get_examples(), 16)]
         pipe.model.initialize(X=docs)
 
     def _configure_model(self, pipe: SentimentScorer) -> None:

@@ -285,3 +285,71 @@ def test_lexicon_mode_never_runs_trained_mode_code(lexicon_path, monkeypatch):
     with make_tempdir() as d:
         nlp.to_disk(d)
         assert spacy.load(d)("great")._.sentiment_polarity == nlp("great")._.sentiment_polarity > 0
+
+
+# ------------------------------------------------------------------ bad input gets a clear answer (#13)
+def test_nan_weights_raise_e079_naming_the_component(lexicon_path):
+    """A trained model with NaN weights: E079 at the doc, not a NaN polarity labelled neutral."""
+    import numpy
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer", name="my_sentiment", config=neural_config(lexicon_path, steps=0))
+    examples = examples_for(nlp, TRAIN, binary_cats)
+    nlp.initialize(lambda: examples)
+    output = nlp.get_pipe("my_sentiment").model.get_ref("output_layer")
+    output.set_param("W", numpy.full_like(output.get_param("W"), numpy.nan))
+    with pytest.raises(ValueError, match=r"\[E079\] 'my_sentiment' computed sentiment logits that are not finite"):
+        nlp("I like it")
+    with pytest.raises(ValueError, match=r"\[E079\] 'my_sentiment'"):
+        nlp.get_pipe("my_sentiment").explain([nlp.make_doc("I hate it")])
+    assert nlp("")._.sentiment_polarity == 0.0  # nothing computed for an empty doc
+
+
+def test_empty_training_corpus_raises_e003(lexicon_path):
+    """Neither 'Cannot get dimension nI' from Thinc nor E016: the corpus is empty (or all empty docs)."""
+    empty_doc = spacy.blank("en").make_doc("")
+    for data in ([], [Example(empty_doc, empty_doc)]):  # a reader's generator, as `spacy train` passes
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentiment_scorer", config=neural_config(lexicon_path))
+        with pytest.raises(ValueError, match=r"\[E003\] Cannot initialize 'sentiment_scorer': the training corpus"):
+            nlp.initialize(lambda: iter(data))
+    lexicon = lexicon_nlp(lexicon_path)
+    lexicon.initialize(lambda: iter([]))  # nothing to learn: an empty corpus is fine for the lexicon
+
+
+def test_default_lexicon_works_after_a_plain_install():
+    """vaderSentiment is a dependency: the default zero-shot mode scores without extras."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer")
+    assert nlp("a good film")._.sentiment_label == "positive"
+    assert nlp("a bad film")._.sentiment_label == "negative"
+
+
+def test_unreadable_lexicon_fails_at_add_pipe_not_at_the_first_doc(tmp_path, monkeypatch):
+    import builtins
+
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("good\tvery\n", encoding="utf-8")
+    for name, config in (("lexicon", {"model": {"@architectures": "spacy_lm.LexiconSentiment.v1",
+                                                "lexicon": str(bad)}}),
+                         ("prior", neural_config(str(bad)))):
+        with pytest.raises(ValueError, match=r"\[E015\] Cannot read the sentiment lexicon .*bad.tsv \(line 1\)"):
+            spacy.blank("en").add_pipe("sentiment_scorer", name=name, config=config)
+    # A TSV that is not there: initialize says so (a saved pipeline, though, carries its lexicon).
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer", config={"model": {"@architectures": "spacy_lm.LexiconSentiment.v1",
+                                                       "lexicon": str(tmp_path / "absent.tsv")}})
+    with pytest.raises(ValueError, match=r"\[E015\] .*absent.tsv .*no such file"):
+        nlp.initialize()
+    # No vaderSentiment: E014 at add_pipe.
+    real_import = builtins.__import__
+
+    def no_vader(name, *args, **kwargs):
+        if name.startswith("vaderSentiment"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_vader)
+    with pytest.raises(ImportError, match=r"\[E014\] The VADER lexicon needs the package `vaderSentiment`"):
+        spacy.blank("en").add_pipe("sentiment_scorer")
