@@ -1,6 +1,7 @@
 """Corpora outside `spacy train`: reading a corpus file into docs, and scoring a corpus with
 the pipeline's language model (what `spacy lm score`, the projects and the benchmarks use).
 """
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Union
@@ -11,11 +12,10 @@ from spacy.training import Example
 from spacy.util import resolve_dot_names
 
 from .batching import check_n_segments
-from .errors import Errors
+from .errors import Errors, Warnings
 from .pipeline_lookup import find_lm_component
 from .scorers import perplexity_score
 from .vocab import EOS
-
 
 
 def config_corpus(nlp: Optional[Language], corpus: str, name: str) -> Callable[[], Iterable[Example]]:
@@ -31,32 +31,41 @@ def config_corpus(nlp: Optional[Language], corpus: str, name: str) -> Callable[[
 def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -> Iterable[Doc]:
     """Docs of a .spacy DocBin, or of a text file one doc per line. With the whitespace
     tokenizer lines are read as the benchmark readers read them (one ``<eos>`` marker per
-    line, blank lines too); otherwise each non-blank line goes through the pipeline's tokenizer."""
-    from .readers import open_text, read_plain_text_docs
+    line, blank lines too); otherwise each non-blank line goes through the pipeline's tokenizer.
+    A file that is not UTF-8 text (or not gzip data although named .gz) raises E062 when
+    read; one that is not a DocBin, E087."""
+    from .readers import read_plain_text_docs, read_text_lines
     from .tokenizer import WhitespaceTokenizer
 
+    _check_count("limit", limit, 0)
     path = Path(path)
     if path.suffix == ".spacy":
-        docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+        try:
+            doc_bin = DocBin().from_disk(path)
+        except ValueError as err:
+            raise ValueError(Errors.E087.format(path=path, reason=err)) from err
+        docs = doc_bin.get_docs(nlp.vocab)
         return islice(docs, limit) if limit else docs
     if isinstance(nlp.tokenizer, WhitespaceTokenizer):
         return read_plain_text_docs(path, nlp.vocab, eos_marker=EOS, limit=limit)
 
     def lines() -> Iterable[Doc]:
-        with open_text(path) as handle:
-            texts = (line.strip() for line in handle)
-            docs = (nlp.make_doc(t) for t in texts if t)
-            yield from (islice(docs, limit) if limit else docs)
+        texts = (line.strip() for line in read_text_lines(path))
+        docs = (nlp.make_doc(t) for t in texts if t)
+        yield from (islice(docs, limit) if limit else docs)
 
     return lines()
 
 
 def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional[str] = None,
                       batch_size: int = 64, progress: bool = False, stream: bool = False,
-                      n_segments: int = 1) -> Dict[str, Any]:
+                      n_segments: int = 1, strict: bool = False) -> Dict[str, Any]:
     """Run the pipeline up to the LM component over ``docs`` and pool perplexity scores.
     With ``stream``, also the docs read in order as one stream (the component's
-    ``score_stream``, in ``n_segments`` segments): the ``lm_stream_*`` keys."""
+    ``score_stream``, in ``n_segments`` segments): the ``lm_stream_*`` keys.
+    If no token was scored (no docs, or only empty ones) the scores are None with a warning
+    (W011), or, with ``strict``, a ValueError (E086)."""
+    _check_count("batch_size", batch_size, 1)
     name = find_lm_component(nlp, component)
     pipe = nlp.get_pipe(name)
     if stream:
@@ -71,9 +80,18 @@ def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional
         docs = tqdm(docs, desc="Scoring", unit=" docs")
     with nlp.select_pipes(enable=enabled):
         examples = [Example(doc, doc) for doc in nlp.pipe(docs, batch_size=batch_size)]
-    scores = perplexity_score(examples)
+    scores = perplexity_score(examples, warn_empty=False)
+    if not scores["lm_n_predicted"]:
+        if strict:
+            raise ValueError(Errors.E086.format(n_docs=len(examples)))
+        warnings.warn(Warnings.W011.format(n_docs=len(examples)))
     if stream:
         scores.update(pipe.score_stream([eg.predicted for eg in examples], n_segments=n_segments))
     scores["n_docs"] = len(examples)
     scores["component"] = name
     return scores
+
+
+def _check_count(setting: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(Errors.E009.format(setting=setting, requirement=f"an integer >= {minimum}", value=value))

@@ -15,6 +15,14 @@ class Warnings(metaclass=ErrorsWithCodes):
     W001 = ("{order}-gram Kneser-Ney discounts cannot be estimated from counts-of-counts n1..n4 = {n} "
             "(small data); using the fallback {fallback}.")
 
+    # W010-W014: nothing scored (perplexity scorers, corpus perplexity).
+    W010 = ("The language model scored no token (an empty dev corpus, or docs without lm annotations): "
+            "lm_perplexity, lm_loss, lm_accuracy and lm_score are None. `spacy train` shows a missing "
+            "score as 0.00 in its table and meta.json; that is not a perfect score.")
+    W011 = ("Nothing was scored: the corpus gave {n_docs} docs and no token to predict (an empty file, "
+            "blank lines only, or an empty DocBin?); every lm_* score is None (null in JSON). Use "
+            "strict=True (--strict) to make this an error.")
+
 
 class Errors(metaclass=ErrorsWithCodes):
     E001 = ("The language-model vocabulary is empty: no token type occurs at least min_freq={min_freq} "
@@ -137,7 +145,12 @@ class Errors(metaclass=ErrorsWithCodes):
             "model-best) or retrain it with a lower learning rate or gradient clipping.")
 
     # E085-E092: command-line options and inputs (spacy_lm/cli, corpus.py).
+    E085 = "{option} must be {requirement}, got {value!r}."
+    E086 = ("Nothing was scored: the corpus gave {n_docs} docs and no token to predict (an empty file, "
+            "blank lines only, or an empty DocBin?). Check the input, or drop strict (--strict) to get "
+            "null scores.")
     E087 = "Cannot read {path} as a DocBin (.spacy file written by DocBin.to_disk): {reason}"
+    E088 = "--gpu-id {gpu_id}: cannot use the GPU ({reason}). Use --gpu-id -1 for the CPU."
 
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."

@@ -15,6 +15,7 @@ The plain-text helpers (``read_plain_text_docs``) and the HuggingFace helpers
 perplexity on a file) reads data exactly as training did.
 """
 import gzip
+import zlib
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -82,6 +83,47 @@ def open_text(path: Union[str, Path]) -> TextIO:
     return open(loc, encoding="utf-8")
 
 
+TEXT_FILE_EXPECTED = "expected a UTF-8 text file, optionally .gz"
+
+
+def read_text_lines(path: Union[str, Path]) -> Iterator[str]:
+    """The lines of ``open_text(path)``, as text mode reads them (universal newlines). A file
+    that is not UTF-8 text, is named .gz but is not gzip data, or is a truncated or damaged
+    .gz raises a ValueError (E062) that names the file, the line and what was expected."""
+    loc = ensure_path(path)
+    try:
+        with open_text(loc) as file_:
+            yield from file_
+    except (UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ValueError(Errors.E062.format(path=loc, reason=_unreadable_text(loc, err))) from err
+
+
+def _unreadable_text(loc: Path, err: Exception) -> str:
+    """Why ``loc`` cannot be read as text, found again in binary so the line number is exact
+    (text mode decodes ahead in chunks): the first line (counted by b"\\n") that fails."""
+    opener = gzip.open if loc.suffix == ".gz" else open
+    n_read = 0
+    try:
+        with opener(loc, "rb") as file_:
+            for raw in file_:
+                raw.decode("utf-8")
+                n_read += 1
+    except UnicodeDecodeError as bad:
+        byte = bad.object[bad.start]
+        return f"line {n_read + 1}: not UTF-8 text (byte 0x{byte:02x} at offset {bad.start}); {TEXT_FILE_EXPECTED}"
+    except gzip.BadGzipFile as bad:
+        if str(bad).startswith("Not a gzipped file"):
+            return (f"its name ends in .gz but it is not gzip data ({bad}); expected gzip-compressed "
+                    "UTF-8 text, or a name without .gz")
+        return f"line {n_read + 1}: damaged gzip data ({bad}); compress or download the file again"
+    except EOFError:
+        return (f"line {n_read + 1}: the gzip data end early (a truncated file); compress or download "
+                "the file again")
+    except zlib.error as bad:
+        return f"line {n_read + 1}: damaged gzip data ({bad}); compress or download the file again"
+    return f"{err}; {TEXT_FILE_EXPECTED}"
+
+
 def read_plain_text_docs(
     path: Union[str, Path],
     vocab: Vocab,
@@ -113,12 +155,11 @@ def read_plain_text_docs(
 
 def _iter_line_words(loc: Path, eos_marker: Optional[str]) -> Iterator[List[str]]:
     """The tokens of each line: ``str.split()``, then the marker (if any), blank lines included."""
-    with open_text(loc) as file_:
-        for line in file_:
-            words = line.split()
-            if eos_marker is not None:
-                words.append(eos_marker)
-            yield words
+    for line in read_text_lines(loc):
+        words = line.split()
+        if eos_marker is not None:
+            words.append(eos_marker)
+        yield words
 
 
 def _iter_plain_text_docs(

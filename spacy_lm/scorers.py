@@ -7,20 +7,25 @@ over all predicted tokens, not a mean of per-doc perplexities. `spacy_lm.perplex
 adds the corpus read as one stream (``lm_stream_*``, from the component's ``score_stream``).
 """
 import math
+import warnings
 from functools import partial
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from spacy.training import Example
 from spacy.util import registry
 
-from .errors import Errors
+from .errors import Errors, Warnings
 from .extensions import SENTIMENT_LABELS, polarity_label
 
 
-def perplexity_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-    """lm_perplexity, lm_loss (mean NLL, nats), lm_accuracy (next-token top-1) and
+def perplexity_score(examples: Iterable[Example], *, warn_empty: bool = True, **kwargs: Any) -> Dict[str, Any]:
+    """lm_perplexity, lm_loss (mean NLL, nats), lm_accuracy (next-token top-1),
     lm_score = 1 / perplexity (the geometric-mean token probability: higher is better,
-    so `spacy train` keeps the lowest-perplexity model as model-best)."""
+    so `spacy train` keeps the lowest-perplexity model as model-best) and lm_n_predicted.
+
+    With no token scored (an empty dev corpus) the scores are None, as spaCy's scorers give
+    for missing annotations, with a warning (W010) unless ``warn_empty`` is False: spaCy's
+    training loop drops None scores, and its table and meta.json then show them as 0.0."""
     total_nll = 0.0
     n_predicted = 0
     n_correct = 0
@@ -32,7 +37,10 @@ def perplexity_score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, An
         n_predicted += doc._.lm_n_predicted
         n_correct += doc._.lm_n_correct
     if n_predicted == 0:
-        return {"lm_perplexity": None, "lm_loss": None, "lm_accuracy": None, "lm_score": None}
+        if warn_empty:
+            warnings.warn(Warnings.W010)
+        return {"lm_perplexity": None, "lm_loss": None, "lm_accuracy": None, "lm_score": None,
+                "lm_n_predicted": 0}
     loss = total_nll / n_predicted
     perplexity = math.exp(loss)
     return {"lm_perplexity": perplexity, "lm_loss": loss, "lm_accuracy": n_correct / n_predicted,

@@ -513,3 +513,33 @@ def test_missing_datasets_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_datasets)
     with pytest.raises(ImportError, match=r'\[E063\] spacy_lm.HFDataset.v1 .*pip install "spacy-lm\[datasets\]"'):
         load_hf_dataset("text", data_files="x.txt")
+
+
+# ---- unreadable text files: E062 with the file, the line and what was expected (#13) ----
+
+
+def _gz(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+@pytest.mark.parametrize("name,data,expected", [
+    ("bin.txt", b"fine line\nalso fine\n\x89PNG\r\n", r"line 3: not UTF-8 text \(byte 0x89 at offset 0\); "
+     r"expected a UTF-8 text file, optionally \.gz"),
+    ("latin1.txt.gz", _gz(b"ok\ncaf\xe9\n"), r"line 2: not UTF-8 text \(byte 0xe9 at offset 3\)"),
+    ("plain.gz", b"the cat sat\n", r"its name ends in \.gz but it is not gzip data"),
+    ("cut.gz", _gz("".join(f"line {i} of many\n" for i in range(3000)).encode())[:2000],
+     r"line \d+: the gzip data end early \(a truncated file\)"),
+], ids=["binary", "latin1-gz", "not-gzip", "truncated-gz"])
+def test_unreadable_text_files_are_e062_with_the_line(tmp_path, nlp, name, data, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=rf"E062\] Cannot read the text corpus .*{name}: {expected}"):
+        list(read_plain_text_docs(path, nlp.vocab, eos_marker="<eos>"))
+
+
+def test_read_text_lines_keeps_text_mode_lines(tmp_path):
+    from spacy_lm.readers import read_text_lines
+
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("a\r\nb\rc\nd".encode("utf-8"))
+    assert list(read_text_lines(path)) == ["a\n", "b\n", "c\n", "d"]  # universal newlines, as before

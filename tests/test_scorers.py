@@ -21,10 +21,14 @@ def test_perplexity_is_pooled_over_tokens_not_averaged_over_docs(trained_lm):
     assert scores["lm_perplexity"] != pytest.approx((docs[0]._.lm_perplexity + docs[1]._.lm_perplexity) / 2)
 
 
-def test_scores_of_unscored_docs_are_none(trained_lm):
+def test_scores_of_unscored_docs_are_none_with_a_warning(trained_lm):
     nlp, _ = trained_lm
     doc = nlp("")
-    assert perplexity_score([Example(doc, doc)])["lm_perplexity"] is None
+    with pytest.warns(UserWarning, match=r"W010\] The language model scored no token"):
+        scores = perplexity_score([Example(doc, doc)])
+    assert scores["lm_perplexity"] is None and scores["lm_score"] is None and scores["lm_n_predicted"] == 0
+    with pytest.warns(UserWarning, match="W010"):
+        assert perplexity_score([])["lm_loss"] is None
 
 
 def test_nlp_evaluate_reports_lm_scores(trained_lm):
@@ -157,3 +161,25 @@ def test_ngram_stream_scores_equal_its_per_doc_scores_on_lines():
     assert scores["lm_stream_n_predicted"] == scores["lm_n_predicted"] == 19
     assert scores["lm_stream_loss"] == pytest.approx(scores["lm_loss"], rel=1e-5)
     assert scores["lm_stream_accuracy"] == pytest.approx(scores["lm_accuracy"])
+
+
+@pytest.mark.slow
+def test_spacy_train_with_an_empty_dev_corpus_warns_and_finishes(tmp_path):
+    """spaCy's loop drops None scores (its table and meta.json then show 0.0, as for its own
+    components): training must not crash, and W010 says the dev corpus scored nothing."""
+    from pathlib import Path
+
+    import spacy
+    from spacy.cli.train import train
+
+    (tmp_path / "train.txt").write_text("the cat sat on the mat\na dog saw a cat\n" * 3, encoding="utf-8")
+    (tmp_path / "dev.txt").write_text("", encoding="utf-8")
+    overrides = {"paths.train": str(tmp_path / "train.txt"), "paths.dev": str(tmp_path / "dev.txt"),
+                 "components.lstm_lm.model.width": 8, "components.lstm_lm.model.depth": 1,
+                 "components.lstm_lm.model.output": "full", "components.lstm_lm.max_length": 5,
+                 "corpora.train.n_streams": 2, "corpora.train.chunk_length": 5,
+                 "training.max_steps": 2, "training.eval_frequency": 2, "training.logger.progress_bar": None}
+    config = Path(__file__).resolve().parent.parent / "configs" / "lstm_lm.cfg"
+    with pytest.warns(UserWarning, match="W010"):
+        train(config, tmp_path / "out", overrides=overrides)
+    assert spacy.load(tmp_path / "out" / "model-last").pipe_names == ["lstm_lm"]

@@ -1,13 +1,16 @@
 """`spacy lm ...` (through spaCy's `spacy_cli` entry point) and `python -m spacy_lm ...`.
 
-Commands are thin shells over library functions that tests call directly.
+Commands are thin shells over library functions that tests call directly. Each is registered
+through ``report_errors`` (see _util.py): a known error is one line on stderr and exit code 1;
+``SPACY_LM_TRACEBACK=1`` shows its traceback.
 """
-import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 from spacy.cli._util import app as spacy_app
+
+from ._util import check_gpu_id, check_option, dumps, report_errors
 
 lm_app = typer.Typer(name="lm", help="Language-model commands from spacy-lm.", no_args_is_help=True)
 
@@ -17,7 +20,17 @@ def lm_callback() -> None:
     """Language-model commands from spacy-lm."""
 
 
-@lm_app.command("perplexity")
+def lm_command(name: str) -> Callable[[Callable], Callable]:
+    """Register a command under `spacy lm NAME`, its errors reported by ``report_errors``."""
+
+    def register(func: Callable) -> Callable:
+        lm_app.command(name)(report_errors(func))
+        return func
+
+    return register
+
+
+@lm_command("perplexity")
 def perplexity_cli(
     model: str = typer.Argument(..., help="Pipeline name or path, with a language-model component"),
     data: Path = typer.Argument(..., help="Text file (one doc per line, .gz allowed) or .spacy DocBin",
@@ -31,29 +44,32 @@ def perplexity_cli(
                                 "across docs (lm_stream_* scores, as the benchmarks report)"),
     segments: int = typer.Option(1, "--segments", help="With --stream: cut the stream into N segments "
                                  "read side by side, each from a fresh state (faster, slightly different)"),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1) when no token was scored, instead "
+                                "of a warning and null scores"),
 ) -> None:
     """Corpus perplexity of DATA under MODEL, pooled over all predicted tokens; with --stream
     also of DATA read as one token stream."""
     import spacy
-    from thinc.api import require_gpu
 
     from ..corpus import corpus_perplexity, read_corpus_docs
 
-    if gpu_id >= 0:
-        require_gpu(gpu_id)
+    check_option(batch_size >= 1, "--batch-size", "an integer >= 1", batch_size)
+    check_option(limit >= 0, "--limit", "an integer >= 0 (0: all docs)", limit)
+    check_option(segments >= 1, "--segments", "an integer >= 1", segments)
+    check_gpu_id(gpu_id)
     nlp = spacy.load(model)
     docs = read_corpus_docs(nlp, data, limit=limit)
     scores = corpus_perplexity(nlp, docs, component=component, batch_size=batch_size,
-                               progress=not as_json, stream=stream, n_segments=segments)
+                               progress=not as_json, stream=stream, n_segments=segments, strict=strict)
     if as_json:
-        typer.echo(json.dumps(scores, indent=2))
+        typer.echo(dumps(scores, indent=2))
     else:
         width = max([16] + [len(key) for key in scores])
         for key, value in scores.items():
             typer.echo(f"{key:<{width}} {value}")
 
 
-@lm_app.command("generate")
+@lm_command("generate")
 def generate_cli(
     model: str = typer.Argument(..., help="Pipeline name or path, with a language-model component"),
     prompt: Optional[str] = typer.Argument(None, help="Prompt text; omit (or '-') to read prompts from stdin, one per line"),
@@ -76,12 +92,17 @@ def generate_cli(
 
     import spacy
 
+    from ..decoding import GenerationConfig
     from ..pipeline.text_generator import TextGenerator
     from ..pipeline_lookup import find_lm_component
 
+    # The decoder checks the settings it uses (E009); these two it accepts where it ignores them.
+    check_option(temperature > 0, "--temperature", "> 0 (it has an effect with --sample only)", temperature)
+    check_option(seed is None or seed >= 0, "--seed", "an integer >= 0", seed)
     settings = dict(max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, do_sample=do_sample,
                     temperature=temperature, top_k=top_k, top_p=top_p, num_beams=num_beams,
                     num_return_sequences=num_return_sequences, seed=seed, stop_strings=list(stop or []))
+    GenerationConfig(**settings)  # before the pipeline loads
     nlp = spacy.load(model)
     generator = TextGenerator(nlp, "cli_generator", lm=find_lm_component(nlp, lm), generation=settings)
     prompts = [prompt] if prompt not in (None, "-") else [line.rstrip("\n") for line in sys.stdin]
@@ -95,7 +116,7 @@ def generate_cli(
             continue
         continuations = generator.generate([text])[0]
         if as_json:
-            typer.echo(json.dumps({"prompt": text, "generations": [d._.generation for d in continuations]}))
+            typer.echo(dumps({"prompt": text, "generations": [d._.generation for d in continuations]}))
         else:
             for doc in continuations:
                 typer.echo(f"{text} {doc.text}".strip())
@@ -103,6 +124,6 @@ def generate_cli(
 
 from .explain import explain_cli  # noqa: E402
 
-lm_app.command("explain")(explain_cli)
+lm_command("explain")(explain_cli)
 
 spacy_app.add_typer(lm_app, name="lm")

@@ -1,9 +1,10 @@
 """`spacy lm explain MODEL "text" --html out.html`: which tokens drove the sentiment."""
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from ._util import check_option, dumps
 
 
 def explain_cli(
@@ -20,11 +21,12 @@ def explain_cli(
     from ..explain import explain_texts
     from ..visualize import render_sentiment
 
+    check_option(steps >= 1, "--steps", "an integer >= 1", steps)
     nlp = spacy.load(model)
     doc = explain_texts(nlp, [text], component=component, steps=steps)[0]
     tokens = [[t.text, t._.sentiment_contribution] for t in doc]
     if as_json:
-        typer.echo(json.dumps({"text": text, "polarity": doc._.sentiment_polarity, "label": doc._.sentiment_label,
+        typer.echo(dumps({"text": text, "polarity": doc._.sentiment_polarity, "label": doc._.sentiment_label,
                                "base": doc._.sentiment_base, "sentences": doc._.sentiment_sentences,
                                "probs": doc._.sentiment_probs, "tokens": tokens}))
     else:

@@ -1,3 +1,4 @@
+import gzip
 import json
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_lm.cli import lm_app
+from spacy_lm.cli._util import TRACEBACK_ENV, dumps, report_errors
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_generate_command_plain_json_stream_and_stdin(saved_pipeline):
     assert lines.exit_code == 0, lines.output
     assert len(lines.output.strip().splitlines()) == 2
     bad = runner.invoke(lm_app, ["generate", str(path), "x", "--top-p", "1.5"])
-    assert bad.exit_code != 0 and "top_p" in str(bad.exception)
+    assert bad.exit_code == 1 and "top_p" in bad.stderr
 
 
 def test_perplexity_command_stream_adds_stream_scores(saved_pipeline):
@@ -81,7 +83,7 @@ def test_perplexity_command_stream_adds_stream_scores(saved_pipeline):
     text = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--stream"])
     assert text.exit_code == 0 and "lm_stream_perplexity" in text.output and "lm_perplexity" in text.output
     bad = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--stream", "--segments", "0"])
-    assert bad.exit_code != 0 and "E009" in str(bad.exception)
+    assert bad.exit_code == 1 and "E085] --segments" in bad.stderr
 
 
 def test_perplexity_stream_with_an_ngram_and_without_score_stream(tmp_path):
@@ -116,4 +118,107 @@ def test_perplexity_stream_with_an_ngram_and_without_score_stream(tmp_path):
     other.add_pipe("test_lm_without_score_stream", name="other_lm")
     with pytest.raises(ValueError, match=r"E078.*'other_lm'"):
         corpus_perplexity(other, [other.make_doc("a cat")], stream=True)
-    assert "lm_stream_loss" not in corpus_perplexity(other, [other.make_doc("a cat")])
+    with pytest.warns(UserWarning, match="W011"):  # NoStream annotates nothing
+        assert "lm_stream_loss" not in corpus_perplexity(other, [other.make_doc("a cat")])
+
+
+# ---- bad input gets one clear line (#13) ----------------------------------------------------
+
+
+def one_line_error(result, code: str) -> str:
+    """The command failed with exit 1 and printed one line on stderr, with ``code``."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: [{code}]"), result.stderr
+    return lines[0]
+
+
+def test_known_errors_are_one_line_with_exit_1(saved_pipeline, tmp_path):
+    path, data = saved_pipeline
+    runner = CliRunner()
+    cases = [
+        (["perplexity", str(tmp_path / "no-such-pipeline"), str(data)], "E050", "Can't find model"),
+        (["perplexity", str(data), str(data)], "E053", "Could not read"),  # a file, not a pipeline
+        (["perplexity", str(path), str(data), "-c", "tagger"], "E040", "No component 'tagger'"),
+        (["generate", str(path), "x", "--lm", "tagger"], "E040", "No component 'tagger'"),
+        (["explain", str(path), "x"], "E041", "no sentiment_scorer component"),
+    ]
+    for args, code, text in cases:
+        assert text in one_line_error(runner.invoke(lm_app, args), code)
+
+
+def test_traceback_env_raises_and_unknown_errors_keep_their_traceback(saved_pipeline, tmp_path):
+    path, data = saved_pipeline
+    args = ["perplexity", str(tmp_path / "no-such-pipeline"), str(data)]
+    result = CliRunner(env={TRACEBACK_ENV: "1"}).invoke(lm_app, args)
+    assert isinstance(result.exception, OSError) and "E050" in str(result.exception)
+
+    @report_errors
+    def buggy() -> None:
+        raise RuntimeError("a real bug")
+
+    with pytest.raises(RuntimeError, match="a real bug"):
+        buggy()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["perplexity", "{path}", "{data}", "--batch-size", "0"], "E085] --batch-size must be an integer >= 1, got 0"),
+    (["perplexity", "{path}", "{data}", "--batch-size", "-1"], "E085] --batch-size must be an integer >= 1"),
+    (["perplexity", "{path}", "{data}", "--limit", "-1"], "E085] --limit must be an integer >= 0"),
+    (["perplexity", "{path}", "{data}", "--segments", "0"], "E085] --segments must be an integer >= 1"),
+    (["perplexity", "{path}", "{data}", "--gpu-id", "-2"], "E085] --gpu-id must be -1 (CPU) or a GPU id >= 0"),
+    (["generate", "{path}", "x", "--temperature", "0"], "E085] --temperature must be > 0"),
+    (["generate", "{path}", "x", "--temperature", "-1", "--sample"], "E085] --temperature must be > 0"),
+    (["generate", "{path}", "x", "--seed", "-1"], "E085] --seed must be an integer >= 0"),
+    (["generate", "{path}", "x", "--top-p", "0"], "E009] top_p must be in (0, 1]"),
+    (["generate", "{path}", "x", "--top-k", "-1"], "E009] top_k must be an integer >= 0"),
+    (["generate", "{path}", "x", "--num-beams", "0"], "E009] num_beams must be an integer >= 1"),
+    (["generate", "{path}", "x", "-n", "-1"], "E009] max_new_tokens must be an integer >= 0"),
+    (["generate", "{path}", "x", "--min-new-tokens", "-1"], "E009] min_new_tokens must be an integer >= 0"),
+    (["generate", "{path}", "x", "-n", "2", "--min-new-tokens", "3"], "E009] min_new_tokens must be at most"),
+    (["generate", "{path}", "x", "--num-return-sequences", "0"], "E009] num_return_sequences must be an"),
+])
+def test_numeric_options_out_of_range_are_one_line(saved_pipeline, args, message):
+    path, data = saved_pipeline
+    args = [a.format(path=path, data=data) for a in args]
+    assert message in one_line_error(CliRunner().invoke(lm_app, args), message[:4])
+
+
+@pytest.mark.parametrize("kind", ["empty", "blank-lines", "empty-docbin"])
+def test_perplexity_of_nothing_warns_prints_null_json_or_fails_with_strict(saved_pipeline, tmp_path, kind):
+    from spacy.tokens import DocBin
+
+    path, _ = saved_pipeline
+    data = tmp_path / ("data.spacy" if kind == "empty-docbin" else "data.txt")
+    if kind == "empty-docbin":
+        DocBin().to_disk(data)
+    else:
+        data.write_text("" if kind == "empty" else "\n \n\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["n_docs"] == 0 and scores["lm_perplexity"] is None and scores["lm_n_predicted"] == 0
+    assert result.stderr.strip().startswith("[W011] Nothing was scored") and len(result.stderr.splitlines()) == 1
+    strict = runner.invoke(lm_app, ["perplexity", str(path), str(data), "--json", "--strict"])
+    assert "Nothing was scored" in one_line_error(strict, "E086")
+
+
+def test_json_output_has_no_bare_nan():
+    text = dumps({"lm_perplexity": float("nan"), "lm_loss": float("inf"), "tokens": [["a", float("-inf")]]})
+    assert json.loads(text) == {"lm_perplexity": None, "lm_loss": None, "tokens": [["a", None]]}
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("cut.gz", gzip.compress("".join(f"line {i} of many\n" for i in range(3000)).encode())[:2000],
+     "the gzip data end early"),
+    ("plain.gz", b"the cat sat\n", "its name ends in .gz but it is not gzip data"),
+    ("image.txt", b"the cat\n\x89PNG\r\n", "line 2: not UTF-8 text (byte 0x89 at offset 0)"),
+], ids=["truncated-gz", "not-gzip", "binary"])
+def test_perplexity_of_an_unreadable_file_names_the_file_and_line(saved_pipeline, tmp_path, name, data, reason):
+    path, _ = saved_pipeline
+    (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(lm_app, ["perplexity", str(path), str(tmp_path / name), "--json"])
+    line = one_line_error(result, "E062")
+    assert name in line and reason in line

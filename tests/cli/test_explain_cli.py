@@ -30,3 +30,20 @@ def test_explain_writes_html_and_json(saved):
     assert "slm-legend" in out.read_text(encoding="utf-8")
     text = CliRunner().invoke(lm_app, ["explain", str(saved / "pipeline"), "I hate it"])
     assert text.exit_code == 0 and text.output.startswith("polarity ")
+
+
+def test_explain_bad_input_is_one_line_with_exit_1(saved):
+    runner = CliRunner()
+    pipeline = str(saved / "pipeline")
+    cases = [
+        (["explain", pipeline, "I like it", "--steps", "0"], "[E085] --steps must be an integer >= 1, got 0"),
+        (["explain", pipeline, "I like it", "-c", "nope"], "[E040] No component 'nope'"),
+        (["explain", pipeline, "I like it", "--html", str(saved / "no-such-dir" / "out.html")],
+         "No such file or directory"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(lm_app, args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
