@@ -43,6 +43,7 @@ from ..batching import (
     stream_segments,
     window_loss,
 )
+from ..checks import require_finite
 from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
@@ -219,8 +220,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             batch.spread(window, ops.to_numpy(correct), correct_out)
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
         for j, i in enumerate(batch.order):
-            if not numpy.all(numpy.isfinite(nll_out[j])):
-                raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
+            require_finite(numpy, nll_out[j], name=self.name, what="token surprisals")
             results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": batch.seqs[j][2]}
         if listening:
             # No gradient flows back from predict: a frozen, annotating lstm_lm stays fixed.
@@ -254,8 +254,7 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             total_nll += float(nll.sum(dtype="float64"))
             n_correct += int(correct.sum())
             n_predicted += len(window.real_host)
-        if not numpy.isfinite(total_nll):
-            raise ValueError(Errors.E004.format(name=self.name, loss="NaN or infinite when scoring"))
+        require_finite(numpy, total_nll, name=self.name, what="token surprisals")
         return stream_scores(total_nll, n_correct, n_predicted)
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:

@@ -202,6 +202,17 @@ def test_nan_loss_raises_clear_error():
         nlp.update(make_examples(nlp), sgd=Adam(0.01))
 
 
+def test_nan_weights_at_inference_raise_e079_naming_the_component():
+    nlp, _ = train_tiny_lm(n_steps=1)
+    lm = nlp.get_pipe("lstm_lm")
+    W = lm.model.get_ref("rnn").get_param("W0_0")
+    W[...] = numpy.nan
+    with pytest.raises(ValueError, match=r"\[E079\] 'lstm_lm' computed token surprisals that are not finite"):
+        nlp("the cat sat")
+    with pytest.raises(ValueError, match=r"\[E079\] 'lstm_lm'"):
+        lm.score_stream([nlp.make_doc("the cat sat"), nlp.make_doc("a dog ran")])
+
+
 def test_corrupt_or_foreign_model_directory_raises_clear_error(trained_lm, tmp_path):
     nlp, _ = trained_lm
     path = tmp_path / "pipeline"
