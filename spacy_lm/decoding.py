@@ -31,6 +31,9 @@ habits carry over; where this module differs or chooses, it says so here.
   so NumPy and CuPy run the same code. The draws follow the rows of the batch: the same
   prompts, settings and seed give the same text, but a prompt sampled alone and within a
   batch draws different numbers.
+* The model's log-probs must be finite: after ``prime`` and every ``step`` they are checked,
+  before any processor writes its ``-inf`` bans, and NaN or an infinity raises E079 naming
+  the LM component (its weights are not finite); nothing is generated from them.
 """
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -40,6 +43,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 
 import numpy
 
+from .checks import require_finite
 from .errors import Errors
 from .ops import log_softmax, softmax
 from .types import LanguageModel, is_language_model
@@ -237,6 +241,14 @@ class _Context:
     def eos(self) -> int:
         return self.vocab.eos_id
 
+    @property
+    def name(self) -> str:
+        return getattr(self.lm, "name", type(self.lm).__name__)
+
+    def check(self, log_probs) -> None:
+        """E079 unless the LM's raw log-probs (before any ban) are all finite."""
+        require_finite(self.xp, log_probs, name=self.name, what="log-probabilities")
+
     def end_reason(self, hyp: _Hyp) -> Optional[str]:
         """Why ``hyp`` ends after its last (non-<eos>) token, if it does."""
         if hyp.token_ids[-1] in self.stop_ids:
@@ -282,6 +294,7 @@ def _decode(lm: LanguageModel, prompts: Sequence[Sequence[int]], config: Optiona
         return search.results()
     ops = ctx.ops
     log_probs, state = lm.prime(ctx.prompts)
+    ctx.check(log_probs)
     rows, expand = search.start()
     if expand is not None:
         index = ops.asarray1i(expand)
@@ -304,6 +317,7 @@ def _decode(lm: LanguageModel, prompts: Sequence[Sequence[int]], config: Optiona
         if seen is not None:
             seen[ctx.xp.arange(len(rows)), tokens] = True
         log_probs, state = lm.step(state, tokens)
+        ctx.check(log_probs)
     return search.results()
 
 

@@ -44,7 +44,9 @@ class LanguageModel(Protocol):
     def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[Floats2d, State]:
         """Read ``<eos>`` + each prompt in one pass; return log-probs (B, V) of the next token
         after each prompt (a fresh array, as in ``step``), and the state after each prompt's
-        last token."""
+        last token. Prompts come whole, of any length: the model reads them in bounded memory
+        (``lstm_lm``: windows with the state carried; ``ngram_lm``: only the tokens that reach
+        its state). Log-probs must be finite; the decoder raises E079 otherwise."""
 
     def step(self, state: State, token_ids: Ints1d) -> Tuple[Floats2d, State]:
         """Read one token per row; return next-token log-probs (B, V) and the new state.

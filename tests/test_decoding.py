@@ -100,6 +100,26 @@ def test_toy_and_lstm_implement_the_protocol(lstm):
         generate(object(), [[2]])
 
 
+NAN_CONFIGS = [GenerationConfig(max_new_tokens=5), GenerationConfig(max_new_tokens=5, do_sample=True, seed=0),
+               GenerationConfig(max_new_tokens=5, num_beams=3),
+               GenerationConfig(max_new_tokens=5, min_new_tokens=3, do_sample=True, top_k=2, seed=0)]
+
+
+@pytest.mark.parametrize("config", NAN_CONFIGS)
+@pytest.mark.parametrize("nan_row", [EOS, 3])  # read by prime (empty prompt), or by the first step
+def test_non_finite_log_probs_raise_e079_naming_the_lm(config, nan_row):
+    """NaN from the model is caught where the LM's log-probs come in, before the processors'
+    own -inf bans (which are no error: min_new_tokens and top_k run fine on finite rows)."""
+    lm = chain_lm()  # greedy from <eos>: w2, then w3 (read by the first step)
+    lm.name = "toy_lm"
+    assert generate(lm, [[]], config)[0][0].token_ids
+    lm.table[nan_row, 4] = numpy.nan
+    with pytest.raises(ValueError, match=r"\[E079\] 'toy_lm' computed log-probabilities that are not finite"):
+        generate(lm, [[]], config)
+    with pytest.raises(ValueError, match=r"\[E079\] 'toy_lm'"):
+        list(stream(lm, [], config))
+
+
 # ---------------------------------------------------------------------------- greedy
 def test_greedy_is_argmax_of_full_forward_lstm(lstm):
     config = GenerationConfig(max_new_tokens=8)

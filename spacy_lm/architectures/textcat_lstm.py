@@ -22,6 +22,10 @@ known before initialization (the output cannot be resized afterwards).
 `spacy_lm.LSTMLMListener.v1` (the hidden states of an `lstm_lm` component in the same
 pipeline). ``depth=0`` skips the LSTM and pools the tok2vec output directly (e.g. over the
 LM's states). An empty doc pools to zeros, so its prediction is the output layer's bias.
+
+At inference the scores are checked where they are made: non-finite cats (NaN weights) raise
+E079 naming the architecture (spaCy's textcat gives its model no component name). The check
+replaces the outer chain's forward only, so saved models keep their structure and load unchanged.
 """
 from functools import partial
 from typing import List, Optional, cast
@@ -31,11 +35,15 @@ from spacy.ml.models.textcat import NEG_VALUE
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Linear, Logistic, Model, Softmax, chain, concatenate, resizable
+from thinc.layers.chain import forward as chain_forward
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
+from ..checks import require_finite
 from ..errors import Errors
 from .pooled_encoder import build_pooled_encoder
+
+ARCHITECTURE = "spacy_lm.TextCatLSTM.v1"
 
 
 @registry.architectures("spacy_lm.TextCatLSTM.v1")
@@ -62,7 +70,7 @@ def build_textcat_lstm(
     cell: the recurrent cell, "lstm" or "gru".
     """
     encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
-                                   architecture="spacy_lm.TextCatLSTM.v1")
+                                   architecture=ARCHITECTURE)
     layers = [tok2vec, *encoder.layers]
     nI = encoder.nO
     if linear_model is not None:
@@ -75,7 +83,7 @@ def build_textcat_lstm(
         output_layer = Linear(nO=nO, nI=nI)
     resizable_layer = resizable(output_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
     tail = [resizable_layer] if exclusive_classes else [resizable_layer, Logistic()]
-    model = chain(*layers, *tail)
+    model = _checked_chain(*layers, *tail)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
@@ -91,7 +99,7 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int],
     output_layer = Softmax(nO=nO) if exclusive_classes else Linear(nO=nO)
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
     deep = chain(*layers)
-    model = chain(concatenate(deep, linear_model), *tail)
+    model = _checked_chain(concatenate(deep, linear_model), *tail)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
@@ -99,6 +107,21 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int],
         model.set_dim("nO", cast(int, nO))
     model.attrs["multi_label"] = not exclusive_classes
     return model
+
+
+def _checked_chain(*layers: Model) -> Model[List[Doc], Floats2d]:
+    """``chain(*layers)`` whose inference output must be finite (the same nodes, names and
+    dims as the plain chain, so a saved model's bytes still fit)."""
+    plain = chain(*layers)
+    dims = {name: plain.maybe_get_dim(name) for name in plain.dim_names}
+    return Model(plain.name, _finite_forward, init=plain.init, dims=dims, layers=plain.layers)
+
+
+def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train: bool):
+    scores, backprop = chain_forward(model, docs, is_train)
+    if not is_train:
+        require_finite(model.ops.xp, scores, name=ARCHITECTURE, what="cats")
+    return scores, backprop
 
 
 def _resize_before_init(model: Model, new_nO: int, *, output_layer: Model, linear_model: Model) -> Model:

@@ -13,6 +13,10 @@ inside it) starts a new sentence: the context restarts at ``<s>``, which is neve
 ``<eos>`` is predicted at each sentence end; ARPA files call it ``</s>``. Tokens outside the
 vocabulary map to ``<unk>``. A literal ``<unk>`` in training text (WikiText has them) is
 counted as an ordinary word; when ``<unk>`` never occurs it gets lmplz's ``gamma / |V|``.
+
+Tables are checked where scores come out of them, not at load: a model (from ARPA, msgpack or
+memory) whose scores are NaN or infinite raises E079 naming the component when scoring
+(``predict``, ``score_stream``), and the decoder checks its next-token log-probs the same way.
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -30,6 +34,7 @@ from thinc.util import to_numpy
 
 from .. import __version__
 from ..batching import prepare_doc, stream_segments
+from ..checks import require_finite
 from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
@@ -199,6 +204,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         stream = sentence_stream(inputs, targets, vocab.eos_id, model.bos_id)
         log10p, correct = model.score(stream)
         nll = (-log10p * LN10).astype("float32")
+        require_finite(numpy, nll, name=self.name, what="token surprisals")
         start = 0
         for i in live:
             n = len(prepared[i][1])
@@ -223,6 +229,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
             total_nll -= float(log10p.sum()) * LN10
             n_correct += int(correct.sum())
             n_predicted += len(targets)
+        require_finite(numpy, total_nll, name=self.name, what="token surprisals")
         return stream_scores(total_nll, n_correct, n_predicted)
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
@@ -263,13 +270,17 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         return (model.next_log10(state) * LN10).astype("float32")
 
     def prime(self, prompts: Sequence[Sequence[int]]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Only a prompt's last ``order - 1`` tokens can reach the state (each token shifts one
+        out, and ``<eos>`` resets it), so only they are read: time and memory do not grow with
+        the prompt."""
         if not prompts:
             raise ValueError(Errors.E024.format(what="prime"))
+        width = self._width()
         state = self.initial_state(len(prompts))
         rows = []
         for j, prompt in enumerate(prompts):
             row = state[j : j + 1]
-            for token in prompt:
+            for token in prompt[max(0, len(prompt) - width):]:
                 row = self._advance(row, [token])
             rows.append(row)
         state = numpy.concatenate(rows, axis=0)

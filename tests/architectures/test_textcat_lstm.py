@@ -144,3 +144,18 @@ def test_weighted_multilabel_balanced_weights_survive_save():
     with make_tempdir() as d:
         nlp.to_disk(d)
         assert spacy.load(d).get_pipe("weighted_textcat_multilabel").cfg["class_weights"] == pytest.approx(weights)
+
+
+@pytest.mark.parametrize("factory,data,exclusive,linear", [
+    ("textcat", TRAIN, True, False),
+    ("textcat_multilabel", TRAIN_MULTI, False, True),
+])
+def test_nan_weights_give_e079_not_nan_cats(factory, data, exclusive, linear):
+    nlp, _ = build_nlp(factory, data, "mean_max", exclusive, linear)
+    output_layer = nlp.get_pipe(factory).model.get_ref("output_layer")
+    assert all(0.0 <= v <= 1.0 for v in nlp("I like it").cats.values())
+    W = output_layer.get_param("W").copy()
+    W[0, 0] = numpy.nan
+    output_layer.set_param("W", W)
+    with pytest.raises(ValueError, match=r"\[E079\] 'spacy_lm.TextCatLSTM.v1' computed cats that are not finite"):
+        nlp("I like it")

@@ -201,3 +201,64 @@ def test_initialize_counts_a_named_corpus(tmp_path):
     reference = build(TINY_TEXTS, order=2)
     assert nlp.get_pipe("ngram_lm").lm_vocab.strings == reference.get_pipe("ngram_lm").lm_vocab.strings
     assert nlp("the cat sat")._.lm_logprob == pytest.approx(reference("the cat sat")._.lm_logprob, rel=1e-6)
+
+
+def test_prime_reads_only_what_reaches_the_state(nlp):
+    """Only the last order - 1 tokens (up to an <eos>) shape the state: prime is exact however
+    long the prompt, and equals reading it token by token."""
+    pipe = nlp.get_pipe("ngram_lm")
+    vocab = pipe.lm_vocab
+    long = vocab.ids(nlp.make_doc(" ".join(TINY_TEXTS)))
+    eos = vocab.eos_id
+    prompts = [long, long + [eos], long + [eos, long[0]], long + [eos, long[0], long[1]], long[:1], []]
+    primed, primed_state = pipe.prime(prompts)
+    for j, prompt in enumerate(prompts):
+        log_probs, state = pipe.prime([[]])
+        for token in prompt:
+            log_probs, state = pipe.step(state, numpy.asarray([token]))
+        numpy.testing.assert_array_equal(primed_state[j], state[0])
+        numpy.testing.assert_allclose(primed[j], log_probs[0], rtol=1e-6)
+
+
+def nan_ngram_pipeline(tmp_path, source: str):
+    """A pipeline whose ngram_lm has one NaN unigram log-prob ("cat"), built in memory, or
+    loaded from an ARPA file or from its msgpack bytes."""
+    trained = build()
+    pipe = trained.get_pipe("ngram_lm")
+    pipe.model.logprob[0][pipe.lm_vocab.id_of("cat")] = numpy.nan
+    if source == "memory":
+        return trained
+    loaded = spacy.blank("en")
+    loaded.add_pipe("ngram_lm")
+    if source == "arpa":
+        pipe.to_arpa(tmp_path / "nan.arpa")
+        loaded.get_pipe("ngram_lm").load_arpa(tmp_path / "nan.arpa")
+    else:
+        loaded.from_bytes(trained.to_bytes())
+    return loaded
+
+
+@pytest.mark.parametrize("source", ["memory", "arpa", "msgpack"])
+def test_nan_tables_raise_e079_when_scoring_and_generating(tmp_path, source):
+    nlp = nan_ngram_pipeline(tmp_path, source)
+    assert nlp("the dog sat")._.lm_perplexity > 1  # n-grams that never back off to "cat"
+    with pytest.raises(ValueError, match=r"\[E079\] 'ngram_lm' computed token surprisals that are not finite"):
+        nlp("dog cat")  # (dog, cat) is unseen: backs off to the NaN unigram
+    with pytest.raises(ValueError, match=r"\[E079\] 'ngram_lm'"):
+        nlp.get_pipe("ngram_lm").score_stream([nlp.make_doc("the dog"), nlp.make_doc("dog cat")])
+    generator = nlp.add_pipe("text_generator", config={"lm": "ngram_lm"})
+    with pytest.raises(ValueError, match=r"\[E079\] 'ngram_lm' computed log-probabilities that are not finite"):
+        generator.generate("dog", max_new_tokens=3)
+
+
+def test_perplexity_cli_with_nan_tables_fails_with_e079_not_bare_nan(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_lm.cli import lm_app
+
+    nan_ngram_pipeline(tmp_path, "memory").to_disk(tmp_path / "pipeline")
+    data = tmp_path / "dev.txt"
+    data.write_text("the dog sat\ndog cat\n", encoding="utf-8")
+    result = CliRunner().invoke(lm_app, ["perplexity", str(tmp_path / "pipeline"), str(data), "--json"])
+    assert result.exit_code == 1
+    assert "[E079] 'ngram_lm'" in result.output and "NaN" not in result.stdout

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import spacy
@@ -86,3 +87,70 @@ def test_generator_survives_save_and_load(nlp_with_generator, tmp_path):
     nlp.to_disk(tmp_path / "p")
     loaded = spacy.load(tmp_path / "p")
     assert loaded("the cat")._.generations == nlp("the cat")._.generations
+
+
+def test_long_docs_are_primed_in_windows_with_the_same_result(nlp_with_generator, monkeypatch):
+    """nlp(long_doc) with a generator: the LM scores the doc, the generator primes on it, both
+    in windows with the state carried (memory bounded by the window), and the generations are
+    those of one huge window."""
+    from spacy_lm.pipeline import lstm_lm as lstm_lm_module
+
+    from ..conftest import TINY_TEXTS
+
+    nlp = nlp_with_generator
+    texts = [" ".join(TINY_TEXTS), "the cat"]
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 10**6)
+    reference = [doc._.generations for doc in nlp.pipe(texts)]
+    model = nlp.get_pipe("lstm_lm").model
+    shapes = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda ids, *args: shapes.append(ids.shape) or encode(ids, *args))
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 4)
+    windowed = [doc._.generations for doc in nlp.pipe(texts)]
+    n_steps = len(nlp.make_doc(texts[0])) + 1  # <eos> first
+    assert max(shape[0] for shape in shapes) == 4  # the LM's scoring, then the generator's priming:
+    assert len(shapes) >= 2 * math.ceil(n_steps / 4)
+    for ref, got in zip(reference, windowed):
+        assert [g["tokens"] for g in got] == [g["tokens"] for g in ref]
+        assert [g["logprobs"] for g in got] == [pytest.approx(g["logprobs"], rel=1e-4, abs=1e-5) for g in ref]
+
+
+@pytest.fixture(scope="module")
+def nan_pipeline(tmp_path_factory):
+    """A saved lstm_lm pipeline with one NaN weight in its recurrent cell."""
+    import numpy
+
+    nlp, _ = train_tiny_lm(n_steps=1)
+    rnn = nlp.get_pipe("lstm_lm").model.get_ref("rnn")
+    W = rnn.get_param("W0_0").copy()
+    W[0, 0] = numpy.nan
+    rnn.set_param("W0_0", W)
+    path = tmp_path_factory.mktemp("nan") / "pipeline"
+    nlp.to_disk(path)
+    return nlp, path
+
+
+def test_nan_weights_raise_e079_from_the_generator(nan_pipeline):
+    nlp, _ = nan_pipeline
+    generator = nlp.add_pipe("text_generator", name="nan_generator")
+    try:
+        for settings in ({}, {"do_sample": True, "seed": 0}, {"num_beams": 3}):
+            with pytest.raises(ValueError, match=r"\[E079\] 'lstm_lm' computed log-probabilities that are not"):
+                generator.generate("the cat", **settings)
+        with pytest.raises(ValueError, match=r"\[E079\] 'lstm_lm'"):
+            list(generator.stream("the cat"))
+    finally:
+        nlp.remove_pipe("nan_generator")
+
+
+@pytest.mark.parametrize("options", [[], ["--sample", "--seed", "1"], ["--num-beams", "3"], ["--stream"]])
+def test_generate_cli_with_nan_weights_fails_with_e079(nan_pipeline, options):
+    from typer.testing import CliRunner
+
+    from spacy_lm.cli import lm_app
+
+    _, path = nan_pipeline
+    result = CliRunner().invoke(lm_app, ["generate", str(path), "the cat", "-n", "3", *options])
+    assert result.exit_code == 1, result.output
+    assert "[E079] 'lstm_lm' computed log-probabilities that are not finite" in result.output
+    assert "<unk>" not in result.stdout
