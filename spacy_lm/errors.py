@@ -152,6 +152,21 @@ class Errors(metaclass=ErrorsWithCodes):
     E087 = "Cannot read {path} as a DocBin (.spacy file written by DocBin.to_disk): {reason}"
     E088 = "--gpu-id {gpu_id}: cannot use the GPU ({reason}). Use --gpu-id -1 for the CPU."
 
+    # E120-E129: sentence_vae.
+    E120 = ("'{name}': the model '{model}' has no {method} method; sentence_vae needs a model with the "
+            "SentenceVAE contract (spacy_lm.SentenceVAE.v1, see spacy_lm/architectures/sentence_vae.py).")
+    E121 = ("'{name}' cannot encode an empty sentence (doc {i}: {text!r}): give it at least one token that "
+            "is not whitespace.")
+    E122 = ("'{name}': every token of doc {i} ({text!r}, {n} tokens) is unknown to the model's vocabulary "
+            "(attr {attr}), so its latent code says nothing about its words. Check the text, the tokenizer, "
+            "or train on text like it.")
+    E123 = ("'{name}': latent codes must be a finite array of shape (n, {nZ}), got shape {shape} (or "
+            "non-finite values).")
+    E124 = ("'{name}': the latent decoder holds {n_z} latent codes, one per sequence, but was asked for "
+            "{n}: give one prompt (usually empty) per row of z.")
+    E125 = ("spacy_lm.vae_scorer.v1 scores with the sentence_vae component itself (lm=...), which "
+            "sentence_vae's score() passes: use it as [components.sentence_vae.scorer].")
+
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."
     E041 = "The pipeline has no {what} component (components: {names})."

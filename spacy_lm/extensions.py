@@ -67,6 +67,44 @@ def set_lm_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
     doc._.lm_n_correct = int(result["correct"].sum())
 
 
+# ---------------------------------------------------------------------- sentence_vae
+VAE_DOC_EXTENSIONS = {
+    "vae_mean": None,  # List[float]: mean of q(z|doc)
+    "vae_logvar": None,  # List[float]: log-variance of q(z|doc)
+    "vae_nll": None,  # float: importance-weighted estimate of -log p(doc), nats (closing <eos> included)
+    "vae_n_tokens": 0,  # tokens the NLL covers, the closing <eos> included
+}
+
+
+def _vae_vector(doc: Doc):
+    import numpy
+
+    return None if doc._.vae_mean is None else numpy.asarray(doc._.vae_mean, dtype="float32")
+
+
+def install_vae_extensions() -> None:
+    """Idempotent. ``doc._.vae_vector`` is a getter: the mean as a NumPy array."""
+    for name, default in VAE_DOC_EXTENSIONS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+    if not Doc.has_extension("vae_vector"):
+        Doc.set_extension("vae_vector", getter=_vae_vector)
+
+
+def set_vae_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
+    """Write one doc's posterior and NLL (None everywhere for a doc without tokens)."""
+    if result is None:
+        doc._.vae_mean = None
+        doc._.vae_logvar = None
+        doc._.vae_nll = None
+        doc._.vae_n_tokens = 0
+        return
+    doc._.vae_mean = [float(v) for v in result["mean"]]
+    doc._.vae_logvar = [float(v) for v in result["logvar"]]
+    doc._.vae_nll = result["nll"]
+    doc._.vae_n_tokens = int(result["n_tokens"])
+
+
 # ---------------------------------------------------------------------- sentiment_scorer
 SENTIMENT_DOC_EXTENSIONS = {
     "sentiment_polarity": None,  # float in [-1, 1] (also written to spaCy's doc.sentiment)

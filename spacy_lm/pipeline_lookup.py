@@ -1,5 +1,5 @@
 """Finding components in a pipeline: the language model an LM command scores or generates
-with, the sentiment component `spacy lm explain` asks. Every lookup takes an explicit name
+with, the sentiment component `spacy lm explain` asks, the VAE of `spacy lm vae`. Every lookup takes an explicit name
 (checked against the pipeline) or picks the first component that fits.
 """
 from typing import Optional
@@ -9,6 +9,7 @@ from spacy.language import Language
 from .errors import Errors
 
 SENTIMENT_FACTORY = "sentiment_scorer"
+VAE_FACTORY = "sentence_vae"
 
 
 def _named(nlp: Language, name: str) -> str:
@@ -28,13 +29,22 @@ def find_lm_component(nlp: Language, name: Optional[str] = None) -> str:
     raise ValueError(Errors.E041.format(what="language-model", names=nlp.pipe_names))
 
 
+def _find_by_factory(nlp: Language, factory: str, name: Optional[str]) -> str:
+    if name is not None:
+        return _named(nlp, name)
+    for pipe_name in nlp.pipe_names:
+        if nlp.get_pipe_meta(pipe_name).factory == factory:
+            return pipe_name
+    raise ValueError(Errors.E041.format(what=factory, names=nlp.pipe_names))
+
+
 def find_sentiment_component(nlp: Language, name: Optional[str] = None) -> str:
     """The named component, or the first component made by the `sentiment_scorer` factory.
     Found by its factory name, so this module imports no component (explain.py uses it, and
     the component imports explain.py)."""
-    if name is not None:
-        return _named(nlp, name)
-    for pipe_name in nlp.pipe_names:
-        if nlp.get_pipe_meta(pipe_name).factory == SENTIMENT_FACTORY:
-            return pipe_name
-    raise ValueError(Errors.E041.format(what="sentiment_scorer", names=nlp.pipe_names))
+    return _find_by_factory(nlp, SENTIMENT_FACTORY, name)
+
+
+def find_vae_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The named component, or the first component made by the `sentence_vae` factory."""
+    return _find_by_factory(nlp, VAE_FACTORY, name)

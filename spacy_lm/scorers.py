@@ -98,6 +98,25 @@ def make_perplexity_scorer_v2(stream: bool = True, n_segments: int = 1) -> Calla
     return score
 
 
+# ---------------------------------------------------------------------- sentence_vae
+@registry.scorers("spacy_lm.vae_scorer.v1")
+def make_vae_scorer(iw_samples: int = 500, seed: int = 0) -> Callable[..., Dict[str, Any]]:
+    """The sentence VAE's corpus scores (``SentenceVAE.evaluate_docs``: ELBO, rec NLL, KL,
+    IW-NLL with ``iw_samples`` samples, perplexity from it, MI, active units; ``vae_score`` =
+    1 / perplexity). 500 samples is the literature's evaluation; a dev set during training
+    can take fewer (the shipped config: 10). Needs the component (``sentence_vae`` passes itself)."""
+    if not isinstance(iw_samples, int) or isinstance(iw_samples, bool) or iw_samples < 1:
+        raise ValueError(Errors.E009.format(setting="iw_samples", requirement="an integer >= 1", value=iw_samples))
+
+    def score(examples: Iterable[Example], *, lm: Any = None, **kwargs: Any) -> Dict[str, Any]:
+        if lm is None:
+            raise ValueError(Errors.E125)
+        return lm.evaluate_docs([eg.predicted for eg in examples], iw_samples=iw_samples, seed=seed)
+
+    score.takes_lm = True  # type: ignore[attr-defined]
+    return score
+
+
 # ---------------------------------------------------------------------- text classification
 ECE_BINS = 10
 

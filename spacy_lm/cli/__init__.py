@@ -126,4 +126,8 @@ from .explain import explain_cli  # noqa: E402
 
 lm_command("explain")(explain_cli)
 
+from .vae import vae_app  # noqa: E402
+
+lm_app.add_typer(vae_app, name="vae")
+
 spacy_app.add_typer(lm_app, name="lm")

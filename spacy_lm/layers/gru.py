@@ -50,7 +50,8 @@ def GRU(
     """A stateful GRU stack; ``dropout`` is applied between layers while training."""
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
                             initial_state=gru_initial_state, step=gru_step, select_state=select_gru_state,
-                            concat_states=concat_gru_states)
+                            concat_states=concat_gru_states, state_from_hidden=gru_state_from_hidden,
+                            hidden_grad=gru_hidden_grad)
     return Model("gru", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
@@ -304,6 +305,15 @@ def gru_initial_state(model: Model, batch_size: int, dtype="float32") -> GRUStat
 def concat_gru_states(model: Model, states: List[GRUState]) -> GRUState:
     """``h`` states side by side on the batch axis."""
     return model.ops.xp.concatenate(states, axis=1)
+
+
+def gru_state_from_hidden(model: Model, hidden: Floats3d) -> GRUState:
+    """A GRU's state is its hidden state."""
+    return hidden
+
+
+def gru_hidden_grad(model: Model, d_state: GRUState) -> Floats3d:
+    return d_state
 
 
 def select_gru_state(model: Model, state: GRUState, index) -> GRUState:

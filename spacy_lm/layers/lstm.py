@@ -44,7 +44,8 @@ def LSTM(
     """A stateful LSTM stack; ``dropout`` is applied between layers while training."""
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
                             initial_state=initial_state, step=lstm_step, select_state=select_lstm_state,
-                            concat_states=concat_lstm_states)
+                            concat_states=concat_lstm_states, state_from_hidden=lstm_state_from_hidden,
+                            hidden_grad=lstm_hidden_grad)
     return Model("lstm", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
@@ -307,6 +308,15 @@ def concat_lstm_states(model: Model, states: List[LSTMState]) -> LSTMState:
     """``(h, c)`` states side by side on the batch axis."""
     xp = model.ops.xp
     return xp.concatenate([h for h, _ in states], axis=1), xp.concatenate([c for _, c in states], axis=1)
+
+
+def lstm_state_from_hidden(model: Model, hidden: Floats3d) -> LSTMState:
+    """``(hidden, zeros)``: the hidden part given, the memory cell empty."""
+    return hidden, model.ops.xp.zeros_like(hidden)
+
+
+def lstm_hidden_grad(model: Model, d_state: LSTMState) -> Floats3d:
+    return d_state[0]
 
 
 def select_lstm_state(model: Model, state: LSTMState, index) -> LSTMState:

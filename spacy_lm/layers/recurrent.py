@@ -5,8 +5,9 @@ Cell contract (`spacy_lm.LSTM.v1`, `spacy_lm.GRU.v1`): a Thinc model whose forwa
 ``(X, lengths, state)`` (time-major ``X`` ``(T, B, nI)``, optional ``lengths`` ``(B,)``,
 ``state`` None for zeros) and returns ``(Y, state)``; backprop takes ``(dY, d_state)`` and
 returns ``(dX, d_state0)``. The state's layout (an LSTM's ``(h, c)``, a GRU's ``h``) is the
-cell's own business: callers use the three functions the cell keeps in its attrs, through
-:func:`initial_state`, :func:`step`, :func:`select_state` and :func:`concat_states` below.
+cell's own business: callers use the functions the cell keeps in its attrs, through
+:func:`initial_state`, :func:`step`, :func:`select_state`, :func:`concat_states`,
+:func:`state_from_hidden` and :func:`hidden_grad` below.
 """
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -17,11 +18,12 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 from ..errors import Errors
 
 State = Any
-CELL_FUNCTIONS = ("initial_state", "step", "select_state", "concat_states")
+CELL_FUNCTIONS = ("initial_state", "step", "select_state", "concat_states", "state_from_hidden", "hidden_grad")
 
 
 def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_state: Callable,
-                    step: Callable, select_state: Callable, concat_states: Callable) -> dict:
+                    step: Callable, select_state: Callable, concat_states: Callable,
+                    state_from_hidden: Callable, hidden_grad: Callable) -> dict:
     """The attrs every cell layer carries (the functions are rebuilt from config, not saved)."""
     if depth < 1:
         raise ValueError(Errors.E009.format(setting="recurrent depth", requirement="at least 1", value=depth))
@@ -29,7 +31,8 @@ def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_
         raise ValueError(Errors.E009.format(setting="recurrent dropout", requirement="in [0, 1)", value=dropout))
     return {"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout,
             "initial_state": initial_state, "step": step, "select_state": select_state,
-            "concat_states": concat_states}
+            "concat_states": concat_states, "state_from_hidden": state_from_hidden,
+            "hidden_grad": hidden_grad}
 
 
 def initial_state(cell: Model, batch_size: int) -> State:
@@ -53,6 +56,18 @@ def concat_states(cell: Model, states: Sequence[State]) -> State:
     if not states:
         raise ValueError(Errors.E033.format(what="concat_states"))
     return cell.attrs["concat_states"](cell, list(states))
+
+
+def state_from_hidden(cell: Model, hidden: Floats3d) -> State:
+    """The state whose hidden part is ``hidden`` ``(depth * directions, B, nO)`` and whose
+    other parts (an LSTM's cell) are zero: how a condition (a VAE's ``z``) starts a sequence."""
+    return cell.attrs["state_from_hidden"](cell, hidden)
+
+
+def hidden_grad(cell: Model, d_state: Optional[State]) -> Optional[Floats3d]:
+    """The gradient w.r.t. ``hidden`` of :func:`state_from_hidden`, from a state gradient
+    (what the cell's backprop returns for its input state)."""
+    return None if d_state is None else cell.attrs["hidden_grad"](cell, d_state)
 
 
 def n_directions(model: Model) -> int:

@@ -8,3 +8,4 @@ from .weighted_textcat import (  # noqa: F401
     make_weighted_textcat_multilabel,
 )
 from .sentiment_scorer import SentimentScorer, make_sentiment_scorer  # noqa: F401
+from .sentence_vae import SentenceVAE, make_sentence_vae  # noqa: F401

@@ -1,0 +1,60 @@
+"""KL-weight schedules for `sentence_vae` (the β in rec + β·KL): registered as Thinc schedules.
+
+They are generators, as Thinc 8.3's ``@schedules`` are (``constant.v1``, ``warmup_linear.v1``...),
+so any Thinc schedule works too (``constant.v1`` with ``rate = 1.0``: no annealing). The
+component draws one value per update: step ``0`` is the first update.
+
+* ``spacy_lm.kl_linear.v1``: ``min(1, step / warmup_steps)`` (Bowman et al. 2016).
+* ``spacy_lm.kl_logistic.v1``: ``1 / (1 + exp(-k (step - x0)))`` (timbmg/Sentence-VAE's
+  default: k = 0.0025, x0 = 2500).
+* ``spacy_lm.kl_cyclical.v1``: Fu et al. 2019: ``total_steps`` cut into ``cycles`` cycles; within
+  each, β rises linearly from 0 to 1 over the first ``ratio`` of the cycle and stays at 1; after
+  ``total_steps``, 1.
+"""
+import math
+from typing import Iterator
+
+from thinc.api import registry
+
+from .errors import Errors
+
+
+def _require(ok: bool, setting: str, requirement: str, value) -> None:
+    if not ok:
+        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
+
+
+@registry.schedules("spacy_lm.kl_linear.v1")
+def kl_linear(warmup_steps: int = 10000) -> Iterator[float]:
+    _require(warmup_steps >= 1, "warmup_steps", "an integer >= 1", warmup_steps)
+    step = 0
+    while True:
+        yield min(1.0, step / warmup_steps)
+        step += 1
+
+
+@registry.schedules("spacy_lm.kl_logistic.v1")
+def kl_logistic(k: float = 0.0025, x0: int = 2500) -> Iterator[float]:
+    _require(k > 0 and math.isfinite(k), "k", "a finite number > 0", k)
+    step = 0
+    while True:
+        # exp overflows past ~709: the weight is 0 there.
+        exponent = -k * (step - x0)
+        yield 0.0 if exponent > 700 else 1.0 / (1.0 + math.exp(exponent))
+        step += 1
+
+
+@registry.schedules("spacy_lm.kl_cyclical.v1")
+def kl_cyclical(total_steps: int = 10000, cycles: int = 4, ratio: float = 0.5) -> Iterator[float]:
+    _require(total_steps >= 1, "total_steps", "an integer >= 1", total_steps)
+    _require(cycles >= 1, "cycles", "an integer >= 1", cycles)
+    _require(0.0 < ratio <= 1.0, "ratio", "in (0, 1]", ratio)
+    period = total_steps / cycles
+    step = 0
+    while True:
+        if step >= total_steps:
+            yield 1.0
+        else:
+            position = (step % period) / period
+            yield min(1.0, position / ratio)
+        step += 1

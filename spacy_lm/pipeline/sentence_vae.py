@@ -1,0 +1,593 @@
+"""`sentence_vae`: a variational autoencoder for sentences (Bowman et al. 2016) as a spaCy component.
+
+Each doc is one sentence (`spacy_lm.SentenceCorpus.v1` cuts longer texts into sentence docs).
+Its tokens are read as the LM components read them (:mod:`spacy_lm.batching`): the decoder
+reads ``<eos>`` + tokens and predicts tokens + ``<eos>``; the encoder reads tokens + ``<eos>``.
+
+Training (``update``) maximises the ELBO of each batch: the summed token NLL of the decoder
+given z ~ q(z|x) (one sample, reparameterised) plus β·KL(q(z|x) || N(0, I)), averaged over the
+batch's sentences. Against posterior collapse (KL → 0, the decoder ignoring z):
+
+* ``kl_annealing``: β per update from a schedule (`spacy_lm.kl_logistic.v1`, ``kl_linear``,
+  ``kl_cyclical``, or any Thinc schedule);
+* ``word_dropout``: while training, each decoder input token but the first ``<eos>`` is
+  replaced by ``<unk>`` with this probability (off at inference);
+* ``free_bits``: a floor λ (nats) on each latent dimension's batch-mean KL (Kingma et al.
+  2016): dimensions below it get no KL gradient;
+* ``aggressive_steps``: He et al. 2019's aggressive encoder training, simplified: for the first
+  ``aggressive_until`` updates, that many encoder-only steps on the batch before each joint step.
+
+``losses[name]`` is the objective (rec + β·KL per sentence); ``losses[name + "_rec"]`` and
+``losses[name + "_kl"]`` report its parts (the KL unweighted, without free bits).
+
+Annotations: ``doc._.vae_mean``, ``doc._.vae_logvar`` (lists of floats), ``doc._.vae_nll`` (an
+importance-weighted estimate of -log p(doc) in nats with ``nll_samples`` samples; None when 0)
+and ``doc._.vae_vector`` (the mean as a NumPy array, for downstream components). Random draws
+at inference are seeded per doc from its text, so ``nlp.pipe`` and ``nlp(...)`` agree.
+
+Generation goes through the one decoder (:mod:`spacy_lm.decoding`): :meth:`decoder` gives a
+:class:`spacy_lm.types.LanguageModel` whose state carries z, and :meth:`sample`,
+:meth:`reconstruct` and :meth:`interpolate` are built on it.
+"""
+import math
+import zlib
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+
+from .. import __version__
+from .. import vae_metrics
+from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
+from ..checks import require_finite
+from ..corpus import config_corpus
+from ..decoding import Generation, GenerationConfig, generate
+from ..detokenize import detokenize_text
+from ..errors import Errors
+from ..extensions import install_vae_extensions, set_vae_annotations
+from ..scorers import takes_lm
+from ..training import clip_global_grad_norm
+from ..vocab import ATTRS, TokenVocab, lm_tokens
+from .serialization import LMSerializationMixin
+
+FORMAT_VERSION = 1
+EVAL_ROWS = 2048  # decoder rows (sentences x samples) per batch when estimating the IW-NLL
+ENCODER_REFS = ("encoder", "to_mean", "to_logvar")
+SCORE_KEYS = ("vae_elbo", "vae_rec_nll", "vae_kl", "vae_iw_nll", "vae_perplexity", "vae_score", "vae_mi",
+              "vae_active_units")
+
+DEFAULT_SENTENCE_VAE_MODEL = """
+[model]
+@architectures = "spacy_lm.SentenceVAE.v1"
+cell = "gru"
+embed_size = 300
+width = 256
+latent_size = 16
+depth = 1
+bidirectional = false
+condition = "init"
+dropout = 0.5
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_SENTENCE_VAE_MODEL)["model"]
+DEFAULT_KL = {"@schedules": "spacy_lm.kl_logistic.v1", "k": 0.0025, "x0": 2500}
+
+
+@Language.factory(
+    "sentence_vae",
+    assigns=["doc._.vae_mean", "doc._.vae_logvar", "doc._.vae_nll"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "attr": "ORTH",
+        "min_freq": 1,
+        "max_size": 50000,
+        "max_length": 60,
+        "word_dropout": 0.25,
+        "free_bits": 0.0,
+        "kl_annealing": DEFAULT_KL,
+        "aggressive_steps": 0,
+        "aggressive_until": 0,
+        "nll_samples": 10,
+        "grad_norm_clip": None,
+        "scorer": {"@scorers": "spacy_lm.vae_scorer.v1", "iw_samples": 10},
+    },
+    default_score_weights={"vae_score": 1.0, "vae_iw_nll": None, "vae_elbo": None, "vae_kl": None,
+                           "vae_rec_nll": None, "vae_perplexity": None, "vae_mi": None,
+                           "vae_active_units": None},
+)
+def make_sentence_vae(nlp: Language, name: str, model: Model, attr: str, min_freq: int, max_size: Optional[int],
+                      max_length: int, word_dropout: float, free_bits: float, kl_annealing: Iterator[float],
+                      aggressive_steps: int, aggressive_until: int, nll_samples: int,
+                      grad_norm_clip: Optional[float], scorer: Optional[Callable]) -> "SentenceVAE":
+    """A sentence VAE writing each doc's posterior (mean, log-variance) and IW-NLL.
+
+    max_length: training sentences are cut to this many tokens (their <eos> kept); inference
+        reads them whole. kl_annealing: the β schedule (one value per update).
+    """
+    return SentenceVAE(nlp.vocab, model, name, attr=attr, min_freq=min_freq, max_size=max_size,
+                       max_length=max_length, word_dropout=word_dropout, free_bits=free_bits,
+                       kl_annealing=kl_annealing, aggressive_steps=aggressive_steps,
+                       aggressive_until=aggressive_until, nll_samples=nll_samples,
+                       grad_norm_clip=grad_norm_clip, scorer=scorer, tokenizer=nlp.tokenizer)
+
+
+def _check(ok: bool, setting: str, requirement: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
+
+
+def _is_count(value: Any, minimum: int) -> bool:
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool) and value >= minimum
+
+
+def doc_seed(doc: Doc, seed: int = 0) -> int:
+    """A doc's own random seed (its text and ``seed``): draws do not depend on the batch."""
+    return zlib.crc32(doc.text.encode("utf8")) ^ (seed * 2654435761 % 2**32)
+
+
+class SentenceVAE(LMSerializationMixin, TrainablePipe):
+    format_version = FORMAT_VERSION
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "sentence_vae", *, attr: str = "ORTH",
+                 min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 60,
+                 word_dropout: float = 0.25, free_bits: float = 0.0, kl_annealing: Optional[Iterator[float]] = None,
+                 aggressive_steps: int = 0, aggressive_until: int = 0, nll_samples: int = 10,
+                 grad_norm_clip: Optional[float] = None, scorer: Optional[Callable] = None,
+                 tokenizer: Optional[Callable[[str], Doc]] = None) -> None:
+        if attr not in ATTRS:
+            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
+        _check(_is_count(max_length, 1), "max_length", "an integer >= 1", max_length)
+        _check(isinstance(word_dropout, (int, float)) and 0.0 <= word_dropout < 1.0, "word_dropout", "in [0, 1)",
+               word_dropout)
+        _check(isinstance(free_bits, (int, float)) and math.isfinite(free_bits) and free_bits >= 0, "free_bits",
+               "a finite number >= 0 (nats per latent dimension)", free_bits)
+        _check(_is_count(aggressive_steps, 0), "aggressive_steps", "an integer >= 0", aggressive_steps)
+        _check(_is_count(aggressive_until, 0), "aggressive_until", "an integer >= 0", aggressive_until)
+        _check(_is_count(nll_samples, 0), "nll_samples", "an integer >= 0 (0: no doc._.vae_nll)", nll_samples)
+        _check(grad_norm_clip is None or (isinstance(grad_norm_clip, (int, float)) and math.isfinite(grad_norm_clip)
+                                          and grad_norm_clip > 0), "grad_norm_clip", "a positive number or null",
+               grad_norm_clip)
+        for method in ("posterior", "decode", "loss", "score", "log_probs", "start_state", "step", "select_state"):
+            if not callable(getattr(model, method, None)):
+                raise ValueError(Errors.E120.format(name=name, model=model.name, method=method))
+        install_vae_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.tokenizer = tokenizer
+        self.lm_vocab: Optional[TokenVocab] = None
+        self.kl_annealing = kl_annealing
+        self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
+                                    "max_length": max_length, "word_dropout": float(word_dropout),
+                                    "free_bits": float(free_bits), "aggressive_steps": aggressive_steps,
+                                    "aggressive_until": aggressive_until, "nll_samples": nll_samples,
+                                    "grad_norm_clip": grad_norm_clip, "format": FORMAT_VERSION,
+                                    "spacy_lm_version": __version__}
+        self.n_updates = 0
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.lm_vocab is not None
+
+    @property
+    def latent_size(self) -> int:
+        return self.model.get_dim("nZ")
+
+    def _require_initialized(self) -> TokenVocab:
+        if self.lm_vocab is None:
+            raise ValueError(Errors.E005.format(name=self.name))
+        return self.lm_vocab
+
+    def _as_doc(self, text: Union[str, Doc]) -> Doc:
+        if isinstance(text, Doc):
+            return text
+        if not isinstance(text, str):
+            raise TypeError(Errors.E031.format(type=type(text).__name__))
+        if self.tokenizer is None:
+            return Doc(self.vocab, words=text.split())
+        return self.tokenizer(text)
+
+    # ------------------------------------------------------------------ batches
+    def _prepare(self, doc: Doc, truncate: bool) -> Optional[PreparedDoc]:
+        prepared = prepare_doc(self._require_initialized(), doc)
+        limit = self.cfg["max_length"]
+        if prepared is None or not truncate or len(prepared[1]) <= limit + 1:
+            return prepared
+        inputs, targets, positions = prepared
+        eos = numpy.asarray([self.lm_vocab.eos_id], dtype="int32")
+        return inputs[: limit + 1], numpy.concatenate([targets[:limit], eos]), positions[: limit + 1]
+
+    @staticmethod
+    def _window(batch: SequenceBatch) -> Window:
+        """The whole batch as one window (a sentence is read at once)."""
+        return next(batch.windows(len(batch.seqs[0][0])))
+
+    def _encoder_ids(self, window: Window):
+        return window.targets.reshape(window.n_steps, window.k)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, docs: Iterable[Union[str, Doc]], *, strict: bool = True) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Posterior mean and log-variance ``(len(docs), nZ)`` of each doc (host arrays).
+        ``strict``: an empty doc or one whose every token is unknown is an error (E121/E122);
+        otherwise an empty doc gets NaN rows."""
+        docs = [self._as_doc(d) for d in docs]
+        vocab = self._require_initialized()
+        if strict:
+            for i, doc in enumerate(docs):
+                tokens = lm_tokens(doc)
+                if not tokens:
+                    raise ValueError(Errors.E121.format(name=self.name, i=i, text=doc.text[:60]))
+                unk = vocab.string_of(vocab.unk_id)
+                if all(i_ == vocab.unk_id for i_ in vocab.ids(tokens)) and all(t.text != unk for t in tokens):
+                    raise ValueError(Errors.E122.format(name=self.name, i=i, text=doc.text[:60], n=len(tokens),
+                                                        attr=vocab.attr))
+        Z = self.latent_size
+        means = numpy.full((len(docs), Z), numpy.nan, dtype="float32")
+        logvars = numpy.full((len(docs), Z), numpy.nan, dtype="float32")
+        batch = SequenceBatch(self.model.ops, [self._prepare(d, False) for d in docs])
+        if len(batch):
+            window = self._window(batch)
+            (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+            ops = self.model.ops
+            means[batch.order] = ops.to_numpy(mean)
+            logvars[batch.order] = ops.to_numpy(logvar)
+            require_finite(numpy, means[batch.order], name=self.name, what="posterior means")
+        return means, logvars
+
+    def _log_px_given_z(self, window: Window, z_rows, repeat: int):
+        """log p(x|z) per decoder row, the window's columns each repeated ``repeat`` times
+        (row ``j * repeat + s`` is sentence ``j`` with sample ``s``): host array."""
+        ops = self.model.ops
+        xp = ops.xp
+        ids = xp.repeat(window.ids, repeat, axis=1)
+        targets = xp.repeat(window.targets.reshape(window.n_steps, window.k), repeat, axis=1)
+        lengths_host = numpy.repeat(window.lengths_host, repeat)
+        T, k = ids.shape
+        real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths_host.reshape(1, k))
+        (hidden, _), _ = self.model.decode(ids, ops.asarray(lengths_host), z_rows, False)
+        nll, _ = self.model.score(hidden.reshape(T * k, -1)[ops.asarray(real)], targets.reshape(-1)[ops.asarray(real)])
+        per_row = numpy.bincount(real % k, weights=ops.to_numpy(nll).astype("float64"), minlength=k)
+        return -per_row
+
+    def _eps(self, docs: Sequence[Doc], order: Sequence[int], k: int, seed: int) -> numpy.ndarray:
+        """Standard-normal draws ``(len(order), k, nZ)``, each doc's from its own seed."""
+        return numpy.stack([numpy.random.default_rng(doc_seed(docs[i], seed)).standard_normal((k, self.latent_size))
+                            for i in order]).astype("float32")
+
+    def _iw_nll_batch(self, docs: Sequence[Doc], batch: SequenceBatch, mean, logvar, k: int, seed: int
+                      ) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """IW-NLL (k samples) and log p(x|z) of the first sample, per sequence of the batch."""
+        ops = self.model.ops
+        window = self._window(batch)
+        mean_h = ops.to_numpy(mean).astype("float64")
+        logvar_h = ops.to_numpy(logvar).astype("float64")
+        eps = self._eps(docs, batch.order, k, seed)
+        z = mean_h[:, None, :] + numpy.exp(0.5 * logvar_h)[:, None, :] * eps  # (B, k, Z)
+        per_chunk = max(1, EVAL_ROWS // k)
+        log_px = numpy.empty((len(batch), k))
+        for start in range(0, len(batch), per_chunk):
+            sub = _sub_window(ops, window, start, min(len(batch), start + per_chunk))
+            z_rows = ops.asarray(z[start : start + sub.k].reshape(-1, self.latent_size).astype("float32"))
+            log_px[start : start + sub.k] = self._log_px_given_z(sub, z_rows, k).reshape(sub.k, k)
+        require_finite(numpy, log_px, name=self.name, what="sentence log-likelihoods")
+        return vae_metrics.iw_nll(log_px, z, mean_h, logvar_h), log_px[:, 0]
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
+        docs = list(docs)
+        results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
+        batch = SequenceBatch(self.model.ops, [self._prepare(d, False) for d in docs])
+        if not len(batch):
+            return results
+        window = self._window(batch)
+        (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+        ops = self.model.ops
+        mean_h, logvar_h = ops.to_numpy(mean), ops.to_numpy(logvar)
+        require_finite(numpy, mean_h, name=self.name, what="posterior means")
+        k = self.cfg["nll_samples"]
+        nll = self._iw_nll_batch(docs, batch, mean, logvar, k, 0)[0] if k else None
+        for j, i in enumerate(batch.order):
+            results[i] = {"mean": mean_h[j], "logvar": logvar_h[j], "nll": None if nll is None else float(nll[j]),
+                          "n_tokens": len(batch.seqs[j][1])}
+        return results
+
+    def set_annotations(self, docs: Iterable[Doc], results: List[Optional[Dict[str, Any]]]) -> None:
+        for doc, result in zip(docs, results):
+            set_vae_annotations(doc, result)
+
+    def evaluate_docs(self, docs: Iterable[Union[str, Doc]], *, iw_samples: int = 500, seed: int = 0,
+                      batch_size: int = 64) -> Dict[str, Any]:
+        """Corpus scores of the docs as sentences (see :mod:`spacy_lm.vae_metrics`):
+        ``vae_elbo`` (mean per sentence of E_q[log p(x|z)] - KL, one sample: a lower bound on
+        log p(x)), ``vae_rec_nll``, ``vae_kl``, ``vae_iw_nll`` (``iw_samples`` samples),
+        ``vae_perplexity`` (exp of the summed IW-NLL over the tokens, each sentence's closing
+        ``<eos>`` counted), ``vae_score`` (1 / perplexity), ``vae_mi``, ``vae_active_units``,
+        ``vae_n_sentences``, ``vae_n_tokens``. Empty docs are skipped; none left: None values."""
+        _check(_is_count(iw_samples, 1), "iw_samples", "an integer >= 1", iw_samples)
+        _check(_is_count(batch_size, 1), "batch_size", "an integer >= 1", batch_size)
+        docs = [self._as_doc(d) for d in docs]
+        self._require_initialized()
+        ops = self.model.ops
+        means, logvars, iw, rec, n_tokens = [], [], [], [], 0
+        for start in range(0, len(docs), batch_size):
+            part = docs[start : start + batch_size]
+            batch = SequenceBatch(ops, [self._prepare(d, False) for d in part])
+            if not len(batch):
+                continue
+            window = self._window(batch)
+            (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+            nll, log_px_first = self._iw_nll_batch(part, batch, mean, logvar, iw_samples, seed)
+            means.append(ops.to_numpy(mean))
+            logvars.append(ops.to_numpy(logvar))
+            iw.append(nll)
+            rec.append(-log_px_first)
+            n_tokens += batch.n_targets
+        return vae_scores(means, logvars, iw, rec, n_tokens, seed)
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        if takes_lm(self.scorer):
+            kwargs["lm"] = self
+        return super().score(examples, **kwargs)
+
+    # ------------------------------------------------------------------ training
+    def _word_dropout(self, ids):
+        rate = self.cfg["word_dropout"]
+        if rate <= 0:
+            return ids
+        xp = self.model.ops.xp
+        drop = xp.random.uniform(0.0, 1.0, ids.shape) < rate
+        drop[0] = False  # the start <eos> stays
+        return xp.where(drop, self.lm_vocab.unk_id, ids).astype("int32")
+
+    def _elbo_step(self, window: Window, beta: float, n: int) -> Tuple[float, numpy.ndarray]:
+        """Forward and backward of rec + β·KL (per sentence of ``n``) over one window; returns
+        the summed NLL and the batch-mean KL per latent dimension (host). Gradients are
+        accumulated, not applied."""
+        ops = self.model.ops
+        xp = ops.xp
+        (mean, logvar), bp_posterior = self.model.posterior(self._encoder_ids(window), window.lengths, True)
+        eps = xp.random.normal(0.0, 1.0, mean.shape).astype(mean.dtype)
+        std = xp.exp(0.5 * logvar)
+        z = mean + std * eps
+        (hidden, _), bp_decode = self.model.decode(self._word_dropout(window.ids), window.lengths, z, True)
+        rec_total, d_hidden = window_loss(self.model, window, hidden, 1.0 / n, self.name)
+        kl_per_dim = (0.5 * (mean**2 + xp.exp(logvar) - 1.0 - logvar)).mean(axis=0, keepdims=True)
+        kl_host = ops.to_numpy(kl_per_dim).reshape(-1).astype("float64")
+        if not numpy.isfinite(kl_host).all():
+            raise ValueError(Errors.E004.format(name=self.name, loss=float(kl_host.sum())))
+        weight = xp.full(kl_per_dim.shape, beta / n, dtype=mean.dtype)
+        if self.cfg["free_bits"] > 0:
+            weight *= (kl_per_dim > self.cfg["free_bits"]).astype(mean.dtype)
+        dz = bp_decode(d_hidden)
+        d_mean = dz + weight * mean
+        d_logvar = dz * eps * 0.5 * std + weight * 0.5 * (xp.exp(logvar) - 1.0)
+        bp_posterior(d_mean, d_logvar)
+        return rec_total, kl_host
+
+    def _kl_term(self, kl_per_dim: numpy.ndarray) -> float:
+        """Σ_d max(λ, batch-mean KL_d): the KL the objective pays (λ = free_bits)."""
+        return float(numpy.maximum(self.cfg["free_bits"], kl_per_dim).sum())
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """One optimizer step: mean over the batch's sentences of rec NLL + β·KL."""
+        if losses is None:
+            losses = {}
+        for key in (self.name, f"{self.name}_rec", f"{self.name}_kl"):
+            losses.setdefault(key, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "SentenceVAE.update")
+        batch = SequenceBatch(self.model.ops, [self._prepare(eg.reference, True) for eg in examples])
+        if not len(batch):
+            return losses
+        beta = self._next_beta()
+        window = self._window(batch)
+        n = len(batch)
+        set_dropout_rate(self.model, drop)
+        if sgd is not None and self.cfg["aggressive_steps"] and self.n_updates < self.cfg["aggressive_until"]:
+            for _ in range(self.cfg["aggressive_steps"]):
+                self._elbo_step(window, beta, n)
+                self._encoder_only_update(sgd)
+        rec_total, kl_per_dim = self._elbo_step(window, beta, n)
+        losses[self.name] += rec_total / n + beta * self._kl_term(kl_per_dim)
+        losses[f"{self.name}_rec"] += rec_total / n
+        losses[f"{self.name}_kl"] += float(kl_per_dim.sum())
+        self.n_updates += 1
+        if sgd is not None:
+            self.finish_update(sgd)
+        return losses
+
+    def _next_beta(self) -> float:
+        if self.kl_annealing is None:
+            return 1.0
+        beta = float(next(self.kl_annealing))
+        if not (math.isfinite(beta) and beta >= 0):
+            raise ValueError(Errors.E009.format(setting="kl_annealing", requirement="values >= 0", value=beta))
+        return beta
+
+    def _encoder_only_update(self, sgd: Optimizer) -> None:
+        """Apply the encoder's gradients alone and drop the rest (aggressive training)."""
+        encoder_ids = set()
+        for ref in ENCODER_REFS:
+            layer = self.model.get_ref(ref)
+            encoder_ids.update(node.id for node in layer.walk())
+            layer.finish_update(sgd)
+        for node in self.model.walk():
+            if node.id not in encoder_ids:
+                for name in node.grad_names:
+                    node.get_grad(name).fill(0)
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        if self.cfg.get("grad_norm_clip"):
+            clip_global_grad_norm(self.model, self.cfg["grad_norm_clip"])
+        super().finish_update(sgd)
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
+        """Mean IW-NLL per sentence of ``predict`` output (the gradient comes from ``update``)."""
+        values = [r["nll"] for r in scores if r is not None and r["nll"] is not None]
+        return (float(numpy.mean(values)) if values else 0.0), None
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
+                   vocab_size: Optional[int] = None, corpus: Optional[str] = None) -> None:
+        """Build the vocabulary from the training sentences and initialize the model."""
+        if corpus is not None:
+            get_examples = config_corpus(nlp, corpus, self.name)
+        validate_get_examples(get_examples, "SentenceVAE.initialize")
+        attr = self.cfg["attr"]
+        counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)
+        if not counts:
+            raise ValueError(Errors.E003.format(name=self.name))
+        max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
+        self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"], max_size=max_size)
+        self._set_vocab_size()
+        self.model.initialize()
+        self.n_updates = 0
+
+    def _set_vocab_size(self) -> None:
+        n_vocab = len(self.lm_vocab)
+        if self.model.has_dim("nV") and self.model.get_dim("nV") != n_vocab:
+            raise ValueError(Errors.E023.format(name=self.name, found=self.model.get_dim("nV"), expected=n_vocab))
+        self.model.set_dim("nV", n_vocab)
+
+    # ------------------------------------------------------------------ generation
+    def decoder(self, z: Any) -> "LatentDecoder":
+        """The decoder conditioned on latent codes ``z`` ``(n, nZ)``: a language model for
+        :func:`spacy_lm.decoding.generate` with ``n`` prompts (row ``i`` decodes from ``z[i]``)."""
+        self._require_initialized()
+        z = numpy.asarray(z, dtype="float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_size or not numpy.isfinite(z).all():
+            raise ValueError(Errors.E123.format(name=self.name, shape=tuple(z.shape), nZ=self.latent_size))
+        return LatentDecoder(self, self.model.ops.asarray(z))
+
+    def generate_from(self, z: Any, prompts: Optional[Sequence[Sequence[int]]] = None,
+                      **settings: Any) -> List[List[Generation]]:
+        """Decode from each row of ``z`` with the one decoder; ``settings`` are GenerationConfig's
+        (default: greedy, up to ``max_length`` tokens)."""
+        decoder = self.decoder(z)
+        config = GenerationConfig(max_new_tokens=self.cfg["max_length"]).replace(**settings)
+        prompts = [[] for _ in range(len(decoder.z))] if prompts is None else prompts
+        return generate(decoder, prompts, config, detokenize=detokenize_text)
+
+    def _texts(self, generations: List[List[Generation]]) -> List[str]:
+        return [detokenize_text(g[0].tokens) for g in generations]
+
+    def sample(self, n: int = 1, *, seed: int = 0, **settings: Any) -> List[str]:
+        """``n`` sentences from the prior: z ~ N(0, I) (seeded), decoded greedily by default;
+        with ``do_sample=True`` the tokens are drawn too, from ``seed`` unless given one."""
+        _check(_is_count(n, 1), "n", "an integer >= 1", n)
+        _check(_is_count(seed, 0), "seed", "an integer >= 0", seed)
+        if settings.get("do_sample") and settings.get("seed") is None:
+            settings["seed"] = seed
+        z = numpy.random.default_rng(seed).standard_normal((n, self.latent_size))
+        return self._texts(self.generate_from(z, **settings))
+
+    def reconstruct(self, texts: Iterable[Union[str, Doc]], **settings: Any) -> List[str]:
+        """Each text decoded from its posterior mean."""
+        means, _ = self.encode(texts)
+        return self._texts(self.generate_from(means, **settings)) if len(means) else []
+
+    def interpolate(self, start: Union[str, Doc], end: Union[str, Doc], n_steps: int = 8,
+                    **settings: Any) -> List[Tuple[float, str]]:
+        """Homotopy between two sentences: ``n_steps`` points z = (1 - t) z_start + t z_end
+        (t from 0 to 1, both ends included, posterior means), each decoded."""
+        _check(_is_count(n_steps, 2), "n_steps", "an integer >= 2", n_steps)
+        means, _ = self.encode([start, end])
+        ts = numpy.linspace(0.0, 1.0, n_steps)
+        z = (1.0 - ts)[:, None] * means[0] + ts[:, None] * means[1]
+        return list(zip(ts.tolist(), self._texts(self.generate_from(z, **settings))))
+
+    # ------------------------------------------------------------------ serialization
+    def _payload(self) -> Dict[str, bytes]:
+        vocab = self._require_initialized()
+        return {"lm_vocab": vocab.to_bytes(), "model": self.model.to_bytes()}
+
+    def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
+        try:
+            self.lm_vocab = self._read_vocab(cfg, read)
+            self.cfg.update(cfg)
+            self._set_vocab_size()
+            self.model.from_bytes(read("model"))
+        except Exception:
+            self.lm_vocab = None
+            raise
+
+
+def _sub_window(ops, window: Window, start: int, end: int) -> Window:
+    """Columns ``[start, end)`` of a window (sequences stay longest first)."""
+    lengths = window.lengths_host[start:end]
+    T = int(lengths.max())
+    k = end - start
+    ids = window.ids[:T, start:end]
+    targets = window.targets.reshape(window.n_steps, window.k)[:T, start:end]
+    real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths.reshape(1, k)).astype("int32")
+    return Window(window.start, k, ops.xp.ascontiguousarray(ids), ops.xp.ascontiguousarray(targets).reshape(-1),
+                  ops.asarray(lengths), lengths, ops.asarray(real), real)
+
+
+def vae_scores(means: List[numpy.ndarray], logvars: List[numpy.ndarray], iw: List[numpy.ndarray],
+               rec: List[numpy.ndarray], n_tokens: int, seed: int = 0) -> Dict[str, Any]:
+    """The scorer's keys from per-batch host arrays (see ``SentenceVAE.evaluate_docs``)."""
+    if not iw:
+        empty: Dict[str, Any] = {key: None for key in SCORE_KEYS}
+        return {**empty, "vae_n_sentences": 0, "vae_n_tokens": 0}
+    mean = numpy.concatenate(means)
+    logvar = numpy.concatenate(logvars)
+    iw_all = numpy.concatenate(iw)
+    rec_all = numpy.concatenate(rec)
+    kl = vae_metrics.gaussian_kl(mean, logvar)
+    perplexity = math.exp(float(iw_all.sum()) / n_tokens)
+    return {"vae_elbo": -float((rec_all + kl).mean()), "vae_rec_nll": float(rec_all.mean()),
+            "vae_kl": float(kl.mean()), "vae_iw_nll": float(iw_all.mean()), "vae_perplexity": perplexity,
+            "vae_score": 1.0 / perplexity, "vae_mi": vae_metrics.mutual_information(mean, logvar, seed=seed),
+            "vae_active_units": vae_metrics.active_units(mean), "vae_n_sentences": int(len(iw_all)),
+            "vae_n_tokens": int(n_tokens)}
+
+
+class LatentDecoder:
+    """A `sentence_vae` decoder conditioned on fixed latent codes: the LanguageModel protocol
+    (:mod:`spacy_lm.types`) with z in the state. Row ``i`` of a batch decodes from ``z[i]``, so
+    ``prime`` takes exactly ``len(z)`` prompts (target-side prefixes, usually empty)."""
+
+    def __init__(self, vae: SentenceVAE, z) -> None:
+        self.vae = vae
+        self.z = z
+
+    @property
+    def lm_vocab(self) -> TokenVocab:
+        return self.vae._require_initialized()
+
+    @property
+    def ops(self):
+        return self.vae.model.ops
+
+    def _check_batch(self, n: int) -> None:
+        if n != len(self.z):
+            raise ValueError(Errors.E124.format(name=self.vae.name, n=n, n_z=len(self.z)))
+
+    def initial_state(self, batch_size: int):
+        self._check_batch(batch_size)
+        return self.vae.model.start_state(self.z)
+
+    def prime(self, prompts: Sequence[Sequence[int]]):
+        """Read ``<eos>`` + each prompt from z's start state in one teacher-forced pass."""
+        self._check_batch(len(prompts))
+        ops = self.ops
+        streams = [stream_prefix(self.lm_vocab, p) for p in prompts]
+        lengths = numpy.asarray([len(s) for s in streams], dtype="int32")
+        ids = numpy.zeros((int(lengths.max()), len(streams)), dtype="int32")
+        for j, s in enumerate(streams):
+            ids[: len(s), j] = s
+        (hidden, state), _ = self.vae.model.decode(ops.asarray(ids), ops.asarray(lengths), self.z, False)
+        last = hidden[ops.asarray(lengths - 1), ops.xp.arange(len(streams))]
+        return self.vae.model.log_probs(last), state
+
+    def step(self, state, token_ids):
+        return self.vae.model.step(token_ids, state)
+
+    def select_state(self, state, indices):
+        return self.vae.model.select_state(state, indices)
