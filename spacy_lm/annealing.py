@@ -12,7 +12,7 @@ component draws one value per update: step ``0`` is the first update.
   ``total_steps``, 1.
 """
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 from thinc.api import registry
 
@@ -24,24 +24,30 @@ def _require(ok: bool, setting: str, requirement: str, value) -> None:
         raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
 
 
+def _by_step(weight: Callable[[int], float]) -> Iterator[float]:
+    """``weight(0), weight(1), ...``: settings are checked by the caller before the first value
+    is asked for (a generator function would check them only then)."""
+    step = 0
+    while True:
+        yield weight(step)
+        step += 1
+
+
 @registry.schedules("spacy_lm.kl_linear.v1")
 def kl_linear(warmup_steps: int = 10000) -> Iterator[float]:
     _require(warmup_steps >= 1, "warmup_steps", "an integer >= 1", warmup_steps)
-    step = 0
-    while True:
-        yield min(1.0, step / warmup_steps)
-        step += 1
+    return _by_step(lambda step: min(1.0, step / warmup_steps))
 
 
 @registry.schedules("spacy_lm.kl_logistic.v1")
 def kl_logistic(k: float = 0.0025, x0: int = 2500) -> Iterator[float]:
     _require(k > 0 and math.isfinite(k), "k", "a finite number > 0", k)
-    step = 0
-    while True:
-        # exp overflows past ~709: the weight is 0 there.
+
+    def weight(step: int) -> float:
         exponent = -k * (step - x0)
-        yield 0.0 if exponent > 700 else 1.0 / (1.0 + math.exp(exponent))
-        step += 1
+        return 0.0 if exponent > 700 else 1.0 / (1.0 + math.exp(exponent))  # exp overflows past ~709
+
+    return _by_step(weight)
 
 
 @registry.schedules("spacy_lm.kl_cyclical.v1")
@@ -50,11 +56,10 @@ def kl_cyclical(total_steps: int = 10000, cycles: int = 4, ratio: float = 0.5) -
     _require(cycles >= 1, "cycles", "an integer >= 1", cycles)
     _require(0.0 < ratio <= 1.0, "ratio", "in (0, 1]", ratio)
     period = total_steps / cycles
-    step = 0
-    while True:
+
+    def weight(step: int) -> float:
         if step >= total_steps:
-            yield 1.0
-        else:
-            position = (step % period) / period
-            yield min(1.0, position / ratio)
-        step += 1
+            return 1.0
+        return min(1.0, ((step % period) / period) / ratio)
+
+    return _by_step(weight)

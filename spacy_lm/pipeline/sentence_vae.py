@@ -202,6 +202,9 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
         eos = numpy.asarray([self.lm_vocab.eos_id], dtype="int32")
         return inputs[: limit + 1], numpy.concatenate([targets[:limit], eos]), positions[: limit + 1]
 
+    def _batch(self, docs: Sequence[Doc], truncate: bool = False) -> SequenceBatch:
+        return SequenceBatch(self.model.ops, [self._prepare(d, truncate) for d in docs])
+
     @staticmethod
     def _window(batch: SequenceBatch) -> Window:
         """The whole batch as one window (a sentence is read at once)."""
@@ -229,7 +232,7 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
         Z = self.latent_size
         means = numpy.full((len(docs), Z), numpy.nan, dtype="float32")
         logvars = numpy.full((len(docs), Z), numpy.nan, dtype="float32")
-        batch = SequenceBatch(self.model.ops, [self._prepare(d, False) for d in docs])
+        batch = self._batch(docs)
         if len(batch):
             window = self._window(batch)
             (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
@@ -281,7 +284,7 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
         docs = list(docs)
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
-        batch = SequenceBatch(self.model.ops, [self._prepare(d, False) for d in docs])
+        batch = self._batch(docs)
         if not len(batch):
             return results
         window = self._window(batch)
@@ -316,7 +319,7 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
         means, logvars, iw, rec, n_tokens = [], [], [], [], 0
         for start in range(0, len(docs), batch_size):
             part = docs[start : start + batch_size]
-            batch = SequenceBatch(ops, [self._prepare(d, False) for d in part])
+            batch = self._batch(part)
             if not len(batch):
                 continue
             window = self._window(batch)
@@ -382,7 +385,7 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
             losses.setdefault(key, 0.0)
         examples = list(examples)
         validate_examples(examples, "SentenceVAE.update")
-        batch = SequenceBatch(self.model.ops, [self._prepare(eg.reference, True) for eg in examples])
+        batch = self._batch([eg.reference for eg in examples], truncate=True)
         if not len(batch):
             return losses
         beta = self._next_beta()
