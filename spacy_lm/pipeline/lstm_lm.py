@@ -26,7 +26,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
@@ -44,14 +44,13 @@ from ..batching import (
     window_loss,
 )
 from ..checks import require_finite
-from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..scorers import perplexity_score, stream_scores, takes_lm
-from ..training import clip_global_grad_norm
 from ..types import RecurrentLMModel, State
 from ..vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
+from .trainable import TokenVocabTrainingMixin
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
@@ -110,7 +109,7 @@ def make_lstm_lm(
                              max_length=max_length, grad_norm_clip=grad_norm_clip, scorer=scorer)
 
 
-class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
+class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
@@ -364,12 +363,6 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
 
         self._feed_listeners(docs, rows, backprop, accumulate_gradient)
 
-    def finish_update(self, sgd: Optimizer) -> None:
-        """Clip the gradients to one global norm (``grad_norm_clip``), then take the optimizer step."""
-        if self.cfg.get("grad_norm_clip"):
-            clip_global_grad_norm(self.model, self.cfg["grad_norm_clip"])
-        super().finish_update(sgd)
-
     def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
         """Mean NLL per predicted token (nats) of ``predict`` output; the gradient is
         produced window by window inside ``update``, so none is returned here."""
@@ -387,25 +380,10 @@ class LSTMLanguageModel(LMSerializationMixin, TrainablePipe):
             ``get_examples``. Stream training needs it: with ``max_epochs = -1`` spaCy
             initializes on the first 100 examples only, which would make a tiny vocabulary.
         """
-        if corpus is not None:
-            get_examples = config_corpus(nlp, corpus, self.name)
-        validate_get_examples(get_examples, "LSTMLanguageModel.initialize")
-        attr = self.cfg["attr"]
-        counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)
-        if not counts:
-            raise ValueError(Errors.E003.format(name=self.name))
-        max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
-        self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"],
-                                               max_size=max_size)
+        self._count_vocab(get_examples, "LSTMLanguageModel.initialize", nlp=nlp, corpus=corpus,
+                          vocab_size=vocab_size)
         self._carried = {}
-        self._set_vocab_size()
         self.model.initialize()
-
-    def _set_vocab_size(self) -> None:
-        n_vocab = len(self.lm_vocab)
-        if self.model.has_dim("nV") and self.model.get_dim("nV") != n_vocab:
-            raise ValueError(Errors.E023.format(name=self.name, found=self.model.get_dim("nV"), expected=n_vocab))
-        self.model.set_dim("nV", n_vocab)
 
     # ------------------------------------------------------------------ language-model protocol
     # (spacy_lm.types.LanguageModel): decoding reads the component only through these methods.

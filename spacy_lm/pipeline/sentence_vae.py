@@ -37,23 +37,22 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
 from .. import vae_metrics
-from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
+from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, stream_prefix, window_loss
 from ..checks import require_finite
-from ..corpus import config_corpus
 from ..decoding import Generation, GenerationConfig, generate
 from ..detokenize import detokenize_text
 from ..errors import Errors
 from ..extensions import install_vae_extensions, set_vae_annotations
 from ..scorers import takes_lm
-from ..training import clip_global_grad_norm
 from ..vocab import ATTRS, TokenVocab, lm_tokens
 from .serialization import LMSerializationMixin
+from .trainable import TokenVocabTrainingMixin
 
 FORMAT_VERSION = 1
 EVAL_ROWS = 2048  # decoder rows (sentences x samples) per batch when estimating the IW-NLL
@@ -129,7 +128,7 @@ def doc_seed(doc: Doc, seed: int = 0) -> int:
     return zlib.crc32(doc.text.encode("utf8")) ^ (seed * 2654435761 % 2**32)
 
 
-class SentenceVAE(LMSerializationMixin, TrainablePipe):
+class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "sentence_vae", *, attr: str = "ORTH",
@@ -425,11 +424,6 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
                 for name in node.grad_names:
                     node.get_grad(name).fill(0)
 
-    def finish_update(self, sgd: Optimizer) -> None:
-        if self.cfg.get("grad_norm_clip"):
-            clip_global_grad_norm(self.model, self.cfg["grad_norm_clip"])
-        super().finish_update(sgd)
-
     def get_loss(self, examples: Iterable[Example], scores: List[Optional[Dict[str, Any]]]) -> Tuple[float, None]:
         """Mean IW-NLL per sentence of ``predict`` output (the gradient comes from ``update``)."""
         values = [r["nll"] for r in scores if r is not None and r["nll"] is not None]
@@ -438,24 +432,9 @@ class SentenceVAE(LMSerializationMixin, TrainablePipe):
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    vocab_size: Optional[int] = None, corpus: Optional[str] = None) -> None:
         """Build the vocabulary from the training sentences and initialize the model."""
-        if corpus is not None:
-            get_examples = config_corpus(nlp, corpus, self.name)
-        validate_get_examples(get_examples, "SentenceVAE.initialize")
-        attr = self.cfg["attr"]
-        counts = TokenVocab.count((eg.reference for eg in get_examples()), attr=attr)
-        if not counts:
-            raise ValueError(Errors.E003.format(name=self.name))
-        max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
-        self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"], max_size=max_size)
-        self._set_vocab_size()
+        self._count_vocab(get_examples, "SentenceVAE.initialize", nlp=nlp, corpus=corpus, vocab_size=vocab_size)
         self.model.initialize()
         self.n_updates = 0
-
-    def _set_vocab_size(self) -> None:
-        n_vocab = len(self.lm_vocab)
-        if self.model.has_dim("nV") and self.model.get_dim("nV") != n_vocab:
-            raise ValueError(Errors.E023.format(name=self.name, found=self.model.get_dim("nV"), expected=n_vocab))
-        self.model.set_dim("nV", n_vocab)
 
     # ------------------------------------------------------------------ generation
     def decoder(self, z: Any) -> "LatentDecoder":
