@@ -139,6 +139,25 @@ class Window:
     def n_steps(self) -> int:
         return int(self.ids.shape[0])
 
+    @property
+    def target_grid(self) -> Ints2d:
+        """The targets time-major, ``(T, k)``."""
+        return self.targets.reshape(self.n_steps, self.k)
+
+    def columns(self, ops: Ops, columns: Sequence[int]) -> "Window":
+        """A window of these sequences (host indices in non-increasing length, repeats allowed:
+        a sentence read once per latent sample)."""
+        index = numpy.asarray(columns, dtype="int32")
+        lengths = self.lengths_host[index]
+        T = int(lengths.max())
+        k = len(index)
+        device_index = ops.asarray(index)
+        ids = self.ids[:T][:, device_index]
+        targets = self.target_grid[:T][:, device_index]
+        real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths.reshape(1, k)).astype("int32")
+        return Window(self.start, k, ops.xp.ascontiguousarray(ids), ops.xp.ascontiguousarray(targets).reshape(-1),
+                      ops.asarray(lengths), lengths, ops.asarray(real), real)
+
 
 class SequenceBatch:
     """Prepared docs of one batch, longest first; ``order[j]`` is the doc of sequence ``j``."""

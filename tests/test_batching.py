@@ -140,3 +140,18 @@ def test_run_windows_from_a_given_state_continues_exactly(cell):
     second = SequenceBatch.from_docs(ops, VOCAB, [chunk_doc(words[3:], 0, 1, words[2])])
     h2 = numpy.concatenate([h for _, h, _, _ in run_windows(model, second, 2, False, state=carried)])[:, 0]
     numpy.testing.assert_allclose(numpy.concatenate([h1_rows, h2]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_window_columns_select_and_repeat_sequences():
+    ops = NumpyOps()
+    prepared = [(numpy.arange(n, dtype="int32"), numpy.arange(n, dtype="int32") + 10, numpy.arange(n, dtype="int32"))
+                for n in (5, 3, 2)]
+    window = next(SequenceBatch(ops, prepared).windows(5))
+    picked = window.columns(ops, [1, 1, 2])
+    assert picked.n_steps == 3 and picked.k == 3
+    assert picked.lengths_host.tolist() == [3, 3, 2]
+    numpy.testing.assert_array_equal(picked.ids[:, 0], [0, 1, 2])
+    numpy.testing.assert_array_equal(picked.target_grid[:2, 2], [10, 11])
+    # real positions are those of the picked sequences, time-major
+    assert picked.real_host.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    numpy.testing.assert_array_equal(picked.targets[picked.real], [10, 10, 10, 11, 11, 11, 12, 12])

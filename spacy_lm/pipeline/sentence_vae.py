@@ -43,7 +43,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
 from .. import vae_metrics
-from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, stream_prefix, window_loss
+from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
 from ..checks import require_finite
 from ..decoding import Generation, GenerationConfig, generate
 from ..detokenize import detokenize_text
@@ -210,7 +210,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         return next(batch.windows(len(batch.seqs[0][0])))
 
     def _encoder_ids(self, window: Window):
-        return window.targets.reshape(window.n_steps, window.k)
+        return window.target_grid
 
     # ------------------------------------------------------------------ encoding
     def encode(self, docs: Iterable[Union[str, Doc]], *, strict: bool = True) -> Tuple[numpy.ndarray, numpy.ndarray]:
@@ -241,19 +241,13 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
             require_finite(numpy, means[batch.order], name=self.name, what="posterior means")
         return means, logvars
 
-    def _log_px_given_z(self, window: Window, z_rows, repeat: int):
-        """log p(x|z) per decoder row, the window's columns each repeated ``repeat`` times
-        (row ``j * repeat + s`` is sentence ``j`` with sample ``s``): host array."""
+    def _log_px_given_z(self, window: Window, z_rows) -> numpy.ndarray:
+        """log p(x|z) of each sequence of the window given its row of ``z_rows``: host array."""
         ops = self.model.ops
-        xp = ops.xp
-        ids = xp.repeat(window.ids, repeat, axis=1)
-        targets = xp.repeat(window.targets.reshape(window.n_steps, window.k), repeat, axis=1)
-        lengths_host = numpy.repeat(window.lengths_host, repeat)
-        T, k = ids.shape
-        real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths_host.reshape(1, k))
-        (hidden, _), _ = self.model.decode(ids, ops.asarray(lengths_host), z_rows, False)
-        nll, _ = self.model.score(hidden.reshape(T * k, -1)[ops.asarray(real)], targets.reshape(-1)[ops.asarray(real)])
-        per_row = numpy.bincount(real % k, weights=ops.to_numpy(nll).astype("float64"), minlength=k)
+        (hidden, _), _ = self.model.decode(window.ids, window.lengths, z_rows, False)
+        nll, _ = self.model.score(real_rows(window, hidden), window.targets[window.real])
+        per_row = numpy.bincount(window.real_host % window.k, weights=ops.to_numpy(nll).astype("float64"),
+                                 minlength=window.k)
         return -per_row
 
     def _eps(self, docs: Sequence[Doc], order: Sequence[int], k: int, seed: int) -> numpy.ndarray:
@@ -273,9 +267,11 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         per_chunk = max(1, EVAL_ROWS // k)
         log_px = numpy.empty((len(batch), k))
         for start in range(0, len(batch), per_chunk):
-            sub = _sub_window(ops, window, start, min(len(batch), start + per_chunk))
-            z_rows = ops.asarray(z[start : start + sub.k].reshape(-1, self.latent_size).astype("float32"))
-            log_px[start : start + sub.k] = self._log_px_given_z(sub, z_rows, k).reshape(sub.k, k)
+            end = min(len(batch), start + per_chunk)
+            # row (j - start) * k + s: sentence j with its sample s
+            repeated = window.columns(ops, numpy.repeat(numpy.arange(start, end), k))
+            z_rows = ops.asarray(z[start:end].reshape(-1, self.latent_size).astype("float32"))
+            log_px[start:end] = self._log_px_given_z(repeated, z_rows).reshape(end - start, k)
         require_finite(numpy, log_px, name=self.name, what="sentence log-likelihoods")
         return vae_metrics.iw_nll(log_px, z, mean_h, logvar_h), log_px[:, 0]
 
@@ -497,18 +493,6 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         except Exception:
             self.lm_vocab = None
             raise
-
-
-def _sub_window(ops, window: Window, start: int, end: int) -> Window:
-    """Columns ``[start, end)`` of a window (sequences stay longest first)."""
-    lengths = window.lengths_host[start:end]
-    T = int(lengths.max())
-    k = end - start
-    ids = window.ids[:T, start:end]
-    targets = window.targets.reshape(window.n_steps, window.k)[:T, start:end]
-    real = numpy.flatnonzero(numpy.arange(T).reshape(T, 1) < lengths.reshape(1, k)).astype("int32")
-    return Window(window.start, k, ops.xp.ascontiguousarray(ids), ops.xp.ascontiguousarray(targets).reshape(-1),
-                  ops.asarray(lengths), lengths, ops.asarray(real), real)
 
 
 def vae_scores(means: List[numpy.ndarray], logvars: List[numpy.ndarray], iw: List[numpy.ndarray],
