@@ -80,7 +80,7 @@ def forward(model: Model, inputs: GRUInput, is_train: bool) -> Tuple[GRUOutput, 
     dirs = n_directions(model)
     depth = model.attrs["depth"]
     mask = make_mask(model.ops, T, B, lengths, X.dtype)
-    active = active_rows(model.ops, lengths, T) if mask is not None and not is_train else None
+    active = active_rows(model.ops, lengths, T) if mask is not None else None
     if h0 is None:
         h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
     else:
@@ -97,10 +97,7 @@ def forward(model: Model, inputs: GRUInput, is_train: bool) -> Tuple[GRUOutput, 
         outputs, dir_backprops = [], []
         for direction in range(dirs):
             k = layer * dirs + direction
-            if active is not None:
-                Yd, hT[k], bp = _run_direction_active(model, layer, direction, layer_input, active, h0[k])
-            else:
-                Yd, hT[k], bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], is_train)
+            Yd, hT[k], bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], is_train, active)
             outputs.append(Yd)
             dir_backprops.append(bp)
         layer_input = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
@@ -166,24 +163,35 @@ def _recurrent(model: Model, layer: int, direction: int, U, h):
     return HH
 
 
-def _run_direction(model, layer, direction, X, mask, h0, is_train):
-    """One layer, one direction. Returns (Y, hT, backprop)."""
+def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optional[List[int]] = None):
+    """One layer, one direction. Returns (Y, hT, backprop). With ``active`` (a batch sorted
+    longest first, see recurrent.active_rows) step ``t`` computes only its ``active[t]``
+    running rows, forward and backward, as packed sequences do; otherwise every row runs
+    and ``mask`` keeps padded rows' state. Padded rows keep their state and output 0."""
     xp = model.ops.xp
     W, U, acts = project_inputs(model, layer, direction, X)
     T, B, _ = X.shape
     nO = U.shape[1]
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
-    # Hprev[t]: the state *before* step t; Hn[t]: W_hn h + b_hn at step t (for backprop).
-    Hprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
-    Hn = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
-    h = h0
+    # Hprev[t]: the state *before* step t; Hn[t]: W_hn h + b_hn at step t (for backprop). Rows
+    # that never run stay zero (finite: their gradients are zero too).
+    Hprev = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    Hn = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    h = h0.astype(X.dtype) if active is not None else h0  # a copy, written row by row
     for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-        HH = _recurrent(model, layer, direction, U, h)
-        h_new = _cell_(model.ops, acts[t], HH, h, nO)
+        k = B if active is None else active[t]
+        if k == 0:
+            continue
+        h_k = h if active is None else h[:k]
+        HH = _recurrent(model, layer, direction, U, h_k)
+        h_new = _cell_(model.ops, acts[t, :k], HH, h_k, nO)
         if is_train:
-            Hprev[t] = h
-            Hn[t] = HH[:, 2 * nO :]
-        if mask is None:
+            Hprev[t, :k] = h_k
+            Hn[t, :k] = HH[:, 2 * nO :]
+        if active is not None:
+            Y[t, :k] = h_new
+            h[:k] = h_new
+        elif mask is None:
             Y[t] = h_new
             h = h_new
         else:
@@ -191,10 +199,10 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train):
             h = h + mask[t] * (h_new - h)
     if not is_train:
         return Y, h, None
-    return Y, h, _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn)
+    return Y, h, _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn, active)
 
 
-def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn):
+def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn, active):
     ops = model.ops
     xp = ops.xp
     W_name, U_name, b_name = param_names(layer, direction)
@@ -204,17 +212,26 @@ def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn):
     nO = U.shape[1]
 
     def backprop(dY, dhT):
-        dacts = xp.empty_like(acts)  # d of the input projections: [d_ar, d_az, d_an]
-        dHH = xp.empty_like(acts)  # d of the recurrent projections: [d_ar, d_az, d_an * r]
-        dh = dhT
+        # d of the input projections [d_ar, d_az, d_an] and of the recurrent ones [d_ar, d_az,
+        # d_an * r]; rows a step skips keep zeros.
+        alloc = xp.empty_like if active is None else xp.zeros_like
+        dacts = alloc(acts)
+        dHH = alloc(acts)
+        dh = dhT if active is None else dhT.copy()
         for t in range(T - 1, -1, -1) if direction == 0 else range(T):
-            dh_new = dh + dY[t]
-            if mask is not None:
+            k = B if active is None else active[t]
+            if k == 0:
+                continue
+            dh_new = (dh if active is None else dh[:k]) + dY[t, :k]
+            if mask is not None and active is None:
                 dh_new *= mask[t]
-            _gate_grads_(ops, acts[t], Hprev[t], Hn[t], dh_new, dacts[t, :, 2 * nO :], dHH[t], nO)
-            dh_prev = step_matmul(ops, dHH[t], U)
-            dh_new *= acts[t, :, nO : 2 * nO]
+            _gate_grads_(ops, acts[t, :k], Hprev[t, :k], Hn[t, :k], dh_new, dacts[t, :k, 2 * nO :], dHH[t, :k], nO)
+            dh_prev = step_matmul(ops, dHH[t, :k], U)
+            dh_new *= acts[t, :k, nO : 2 * nO]
             dh_prev += dh_new
+            if active is not None:
+                dh[:k] = dh_prev
+                continue
             if mask is not None:
                 dh_prev += dh * (1 - mask[t])
             dh = dh_prev
@@ -253,26 +270,6 @@ def _gate_grads_(ops: Ops, G, h, hn, dh_new, d_an, dHH, nO: int) -> None:
     xp.subtract(1, r, out=dh_omz)
     d_ar *= dh_omz
     xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
-
-
-def _run_direction_active(model, layer, direction, X, active: List[int], h0):
-    """Inference over a length-sorted batch: step ``t`` updates only its ``active[t]`` running
-    rows. Same results as the masked loop (padded rows keep their state and output 0)."""
-    xp = model.ops.xp
-    _, U, acts = project_inputs(model, layer, direction, X)
-    T, B, _ = X.shape
-    nO = U.shape[1]
-    Y = xp.zeros((T, B, nO), dtype=X.dtype)
-    h = h0.copy()
-    for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-        k = active[t]
-        if k == 0:
-            continue
-        HH = _recurrent(model, layer, direction, U, h[:k])
-        h_new = _cell_(model.ops, acts[t, :k], HH, h[:k], nO)
-        Y[t, :k] = h_new
-        h[:k] = h_new
-    return Y, h, None
 
 
 def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:

@@ -66,7 +66,7 @@ def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput
     dirs = n_directions(model)
     depth = model.attrs["depth"]
     mask = make_mask(ops, T, B, lengths, X.dtype)
-    active = active_rows(ops, lengths, T) if mask is not None and not is_train else None
+    active = active_rows(ops, lengths, T) if mask is not None else None
     if state is None:
         h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
         c0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
@@ -88,12 +88,8 @@ def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput
         dir_backprops = []
         for direction in range(dirs):
             k = layer * dirs + direction
-            if active is not None:
-                Yd, hd, cd, bp = _run_direction_active(model, layer, direction, layer_input, active, h0[k], c0[k])
-            else:
-                Yd, hd, cd, bp = _run_direction(
-                    model, layer, direction, layer_input, mask, h0[k], c0[k], is_train
-                )
+            Yd, hd, cd, bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], c0[k], is_train,
+                                            active)
             outputs.append(Yd)
             hT[k] = hd
             cT[k] = cd
@@ -158,8 +154,12 @@ def _gates_(ops: Ops, G, nO: int):
 
 
 
-def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
-    """One layer, one direction. Returns (Y, hT, cT, backprop)."""
+def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: Optional[List[int]] = None):
+    """One layer, one direction. Returns (Y, hT, cT, backprop). With ``active`` (a batch
+    sorted longest first, see recurrent.active_rows) step ``t`` computes only its
+    ``active[t]`` running rows, forward and backward, as packed sequences do (on SST-2 batches
+    of 128 the masked loop computes 2.35x the real steps); otherwise every row runs and
+    ``mask`` keeps padded rows' state. Padded rows keep their state and output 0."""
     ops = model.ops
     xp = ops.xp
     W_name, U_name, b_name = param_names(layer, direction)
@@ -169,25 +169,35 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
     X2d = X.reshape(T * B, nI)
     order = range(T) if direction == 0 else range(T - 1, -1, -1)
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
-    # Cs[t] / Hs[t]: the state *before* step t (in time index), kept for backprop.
-    Hprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
-    Cprev = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
-    tanh_C = xp.empty((T, B, nO), dtype=X.dtype) if is_train else None
-    h, c = h0, c0
+    # Hprev[t] / Cprev[t]: the state *before* step t (in time index), kept for backprop; rows
+    # that never run stay zero (finite: their gradients are zero too).
+    Hprev = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    Cprev = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    tanh_C = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    # a copy, written row by row
+    h, c = (h0, c0) if active is None else (h0.astype(X.dtype), c0.astype(X.dtype))
     for t in order:
-        G = acts[t]
-        G += step_matmul(ops, h, U, trans_b=True)
+        k = B if active is None else active[t]
+        if k == 0:
+            continue
+        h_k, c_k = (h, c) if active is None else (h[:k], c[:k])
+        G = acts[t, :k]
+        G += step_matmul(ops, h_k, U, trans_b=True)
         _gates_(ops, G, nO)
         i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-        c_new = f * c
+        c_new = f * c_k
         c_new += i * g
         tc = xp.tanh(c_new)
         h_new = o * tc
         if is_train:
-            Hprev[t] = h
-            Cprev[t] = c
-            tanh_C[t] = tc
-        if mask is None:
+            Hprev[t, :k] = h_k
+            Cprev[t, :k] = c_k
+            tanh_C[t, :k] = tc
+        if active is not None:
+            Y[t, :k] = h_new
+            h[:k] = h_new
+            c[:k] = c_new
+        elif mask is None:
             Y[t] = h_new
             h, c = h_new, c_new
         else:
@@ -196,17 +206,24 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
             h = h + m * (h_new - h)
             c = c + m * (c_new - c)
     hT, cT = h, c
+    if not is_train:
+        return Y, hT, cT, None
 
     def backprop(dY, dhT, dcT):
-        dacts = xp.empty_like(acts)
-        dh = dhT
-        dc = dcT
+        dacts = xp.empty_like(acts) if active is None else xp.zeros_like(acts)
+        dh, dc = (dhT, dcT) if active is None else (dhT.copy(), dcT.copy())
         rev = range(T - 1, -1, -1) if direction == 0 else range(T)
         for t in rev:
-            G = acts[t]
+            k = B if active is None else active[t]
+            if k == 0:
+                continue
+            G = acts[t, :k]
             i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-            tc = tanh_C[t]
-            if mask is None:
+            tc = tanh_C[t, :k]
+            if active is not None:
+                dh_new = dh[:k] + dY[t, :k]
+                dc_new = dc[:k]
+            elif mask is None:
                 dh_new = dh + dY[t]
                 dc_new = dc
             else:
@@ -214,13 +231,17 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
                 dh_new = (dh + dY[t]) * m
                 dc_new = dc * m
             dc_new = dc_new + dh_new * o * (1 - tc * tc)
-            dG = dacts[t]
+            dG = dacts[t, :k]
             dG[:, :nO] = dc_new * g * i * (1 - i)
-            dG[:, nO : 2 * nO] = dc_new * Cprev[t] * f * (1 - f)
+            dG[:, nO : 2 * nO] = dc_new * Cprev[t, :k] * f * (1 - f)
             dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
             dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
             dh_prev = step_matmul(ops, dG, U)
             dc_prev = dc_new * f
+            if active is not None:
+                dh[:k] = dh_prev
+                dc[:k] = dc_prev
+                continue
             if mask is not None:
                 keep = 1 - mask[t]
                 dh_prev += dh * keep
@@ -234,34 +255,6 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train):
         return dX, dh, dc
 
     return Y, hT, cT, backprop
-
-
-def _run_direction_active(model, layer, direction, X, active: List[int], h0, c0):
-    """Inference over a length-sorted batch: step ``t`` updates only its ``active[t]`` running
-    rows. Same results as the masked loop (padded rows keep their state and output 0), fewer
-    FLOPs: on SST-2 batches of 128 the masked loop computes 2.35x the real steps."""
-    ops = model.ops
-    xp = ops.xp
-    _, U, acts = project_inputs(model, layer, direction, X)
-    T, B, _ = X.shape
-    nO = U.shape[1]
-    Y = xp.zeros((T, B, nO), dtype=X.dtype)
-    h = h0.copy()
-    c = c0.copy()
-    for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-        k = active[t]
-        if k == 0:
-            continue
-        G = acts[t, :k]
-        G += step_matmul(ops, h[:k], U, trans_b=True)
-        _gates_(ops, G, nO)
-        c_new = G[:, nO : 2 * nO] * c[:k]
-        c_new += G[:, :nO] * G[:, 2 * nO : 3 * nO]
-        h_new = G[:, 3 * nO :] * xp.tanh(c_new)
-        Y[t, :k] = h_new
-        h[:k] = h_new
-        c[:k] = c_new
-    return Y, h, c, None
 
 
 def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LSTMState]:
