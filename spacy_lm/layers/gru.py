@@ -31,7 +31,7 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
-                        param_names, project_inputs, step_matmul)
+                        param_names, project_rows, step_matmul, PackedSteps)
 
 GRUState = Floats3d
 GRUInput = Tuple[Floats3d, Optional[Ints1d], Optional[GRUState]]
@@ -166,28 +166,32 @@ def _recurrent(model: Model, layer: int, direction: int, U, h):
 def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optional[List[int]] = None):
     """One layer, one direction. Returns (Y, hT, backprop). With ``active`` (a batch sorted
     longest first, see recurrent.active_rows) step ``t`` computes only its ``active[t]``
-    running rows, forward and backward, as packed sequences do; otherwise every row runs
-    and ``mask`` keeps padded rows' state. Padded rows keep their state and output 0."""
-    xp = model.ops.xp
-    W, U, acts = project_inputs(model, layer, direction, X)
+    running rows, forward and backward, and the input projections cover only rows that run
+    (recurrent.PackedSteps); otherwise every row runs and ``mask`` keeps padded rows' state.
+    Padded rows keep their state and output 0."""
+    ops = model.ops
+    xp = ops.xp
     T, B, _ = X.shape
+    steps = PackedSteps(ops, T, B, active)
+    X_packed = steps.pack(X)
+    W, U, acts = project_rows(model, layer, direction, X_packed)
     nO = U.shape[1]
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
-    # Hprev[t]: the state *before* step t; Hn[t]: W_hn h + b_hn at step t (for backprop). Rows
-    # that never run stay zero (finite: their gradients are zero too).
-    Hprev = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
-    Hn = xp.zeros((T, B, nO), dtype=X.dtype) if is_train else None
+    # Per packed row: the state *before* its step and W_hn h + b_hn there (for backprop).
+    Hprev = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
+    Hn = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
     h = h0.astype(X.dtype) if active is not None else h0  # a copy, written row by row
     for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-        k = B if active is None else active[t]
+        k = steps.rows[t]
         if k == 0:
             continue
+        rows = steps.at(t)
         h_k = h if active is None else h[:k]
         HH = _recurrent(model, layer, direction, U, h_k)
-        h_new = _cell_(model.ops, acts[t, :k], HH, h_k, nO)
+        h_new = _cell_(ops, acts[rows], HH, h_k, nO)
         if is_train:
-            Hprev[t, :k] = h_k
-            Hn[t, :k] = HH[:, 2 * nO :]
+            Hprev[rows] = h_k
+            Hn[rows] = HH[:, 2 * nO :]
         if active is not None:
             Y[t, :k] = h_new
             h[:k] = h_new
@@ -199,50 +203,48 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
             h = h + mask[t] * (h_new - h)
     if not is_train:
         return Y, h, None
-    return Y, h, _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn, active)
+    return Y, h, _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn)
 
 
-def _direction_backprop(model, layer, direction, X, mask, acts, Hprev, Hn, active):
+def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn):
     ops = model.ops
     xp = ops.xp
     W_name, U_name, b_name = param_names(layer, direction)
     W = model.get_param(W_name)
     U = model.get_param(U_name)
-    T, B, nI = X.shape
     nO = U.shape[1]
+    packed = steps.index is not None
 
     def backprop(dY, dhT):
         # d of the input projections [d_ar, d_az, d_an] and of the recurrent ones [d_ar, d_az,
-        # d_an * r]; rows a step skips keep zeros.
-        alloc = xp.empty_like if active is None else xp.zeros_like
-        dacts = alloc(acts)
-        dHH = alloc(acts)
-        dh = dhT if active is None else dhT.copy()
-        for t in range(T - 1, -1, -1) if direction == 0 else range(T):
-            k = B if active is None else active[t]
+        # d_an * r], per packed row (every packed row is written by its step).
+        dacts = xp.empty_like(acts)
+        dHH = xp.empty_like(acts)
+        dh = dhT.copy() if packed else dhT
+        for t in range(steps.T - 1, -1, -1) if direction == 0 else range(steps.T):
+            k = steps.rows[t]
             if k == 0:
                 continue
-            dh_new = (dh if active is None else dh[:k]) + dY[t, :k]
-            if mask is not None and active is None:
+            rows = steps.at(t)
+            dh_new = (dh[:k] if packed else dh) + dY[t, :k]
+            if mask is not None and not packed:
                 dh_new *= mask[t]
-            _gate_grads_(ops, acts[t, :k], Hprev[t, :k], Hn[t, :k], dh_new, dacts[t, :k, 2 * nO :], dHH[t, :k], nO)
-            dh_prev = step_matmul(ops, dHH[t, :k], U)
-            dh_new *= acts[t, :k, nO : 2 * nO]
+            _gate_grads_(ops, acts[rows], Hprev[rows], Hn[rows], dh_new, dacts[rows, 2 * nO :], dHH[rows], nO)
+            dh_prev = step_matmul(ops, dHH[rows], U)
+            dh_new *= acts[rows, nO : 2 * nO]
             dh_prev += dh_new
-            if active is not None:
+            if packed:
                 dh[:k] = dh_prev
                 continue
             if mask is not None:
                 dh_prev += dh * (1 - mask[t])
             dh = dh_prev
-        dacts[:, :, : 2 * nO] = dHH[:, :, : 2 * nO]
-        dacts2d = dacts.reshape(T * B, 3 * nO)
-        dHH2d = dHH.reshape(T * B, 3 * nO)
-        model.inc_grad(W_name, xp.matmul(dacts2d.T, X.reshape(T * B, nI)))
-        model.inc_grad(U_name, xp.matmul(dHH2d.T, Hprev.reshape(T * B, nO)))
-        model.inc_grad(b_name, dacts2d.sum(axis=0))
-        model.inc_grad(recurrent_bias_name(layer, direction), dHH2d.sum(axis=0))
-        return xp.matmul(dacts2d, W).reshape(T, B, nI), dh
+        dacts[:, : 2 * nO] = dHH[:, : 2 * nO]
+        model.inc_grad(W_name, xp.matmul(dacts.T, X_packed))
+        model.inc_grad(U_name, xp.matmul(dHH.T, Hprev))
+        model.inc_grad(b_name, dacts.sum(axis=0))
+        model.inc_grad(recurrent_bias_name(layer, direction), dHH.sum(axis=0))
+        return steps.unpack(xp.matmul(dacts, W)), dh
 
     return backprop
 

@@ -135,16 +135,49 @@ def init_uniform_params(model: Model, n_gates: int) -> None:
                 model.set_param(name, model.ops.asarray(values))
 
 
-def project_inputs(model: Model, layer: int, direction: int, X):
-    """The parameters of one layer and direction, and the input projection of every step at
-    once (one matrix product, bias added): ``(W, U, acts)``, acts ``(T, B, n_gates * nO)``."""
+class PackedSteps:
+    """Which rows each time step runs, and the packed layout of the rows that run (as PyTorch's
+    packed sequences): step ``t`` runs rows ``[0, rows[t])`` and they are the packed rows
+    ``[start[t], start[t] + rows[t])``. Without ``active`` (an unsorted batch, or one without
+    padding) every step runs all ``B`` rows and the packed layout is ``X.reshape(T * B, nI)``.
+    Input projections and weight gradients are computed over the packed rows only."""
+
+    def __init__(self, ops: Ops, T: int, B: int, active: Optional[List[int]]) -> None:
+        self.ops = ops
+        self.T, self.B = T, B
+        self.rows = [B] * T if active is None else [int(k) for k in active]
+        self.start = numpy.concatenate([[0], numpy.cumsum(self.rows)]).astype("int64").tolist()
+        self.n = self.start[-1]
+        self.index = None
+        if active is not None:
+            flat = numpy.flatnonzero(numpy.arange(B).reshape(1, B) < numpy.asarray(self.rows).reshape(T, 1))
+            self.index = ops.asarray(flat.astype("int32"))
+
+    def pack(self, X: Floats3d) -> Floats2d:
+        """``(T, B, n)`` → the running rows, ``(self.n, n)``."""
+        X2d = X.reshape(self.T * self.B, X.shape[-1])
+        return X2d if self.index is None else X2d[self.index]
+
+    def unpack(self, packed: Floats2d) -> Floats3d:
+        """The inverse of ``pack`` (rows that do not run are zero)."""
+        if self.index is None:
+            return packed.reshape(self.T, self.B, packed.shape[-1])
+        full = self.ops.xp.zeros((self.T * self.B, packed.shape[-1]), dtype=packed.dtype)
+        full[self.index] = packed
+        return full.reshape(self.T, self.B, packed.shape[-1])
+
+    def at(self, t: int) -> slice:
+        return slice(self.start[t], self.start[t] + self.rows[t])
+
+
+def project_rows(model: Model, layer: int, direction: int, X2d: Floats2d):
+    """The parameters of one layer and direction, and the input projection of the given rows
+    at once (one matrix product, bias added): ``(W, U, acts)``, acts ``(rows, n_gates * nO)``."""
     W_name, U_name, b_name = param_names(layer, direction)
     W = model.get_param(W_name)
-    U = model.get_param(U_name)
-    T, B, nI = X.shape
-    acts = model.ops.xp.matmul(X.reshape(T * B, nI), W.T).reshape(T, B, W.shape[0])
+    acts = model.ops.xp.matmul(X2d, W.T)
     acts += model.get_param(b_name)
-    return W, U, acts
+    return W, model.get_param(U_name), acts
 
 
 CELLS = ("lstm", "gru")
