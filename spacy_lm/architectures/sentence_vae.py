@@ -7,7 +7,8 @@
         every input embedding (``"concat"``), or both → output softmax over the vocabulary
 
 The encoder and decoder share one embedding table (as timbmg/Sentence-VAE); ``dropout`` drops
-the decoder's input embeddings while training. Word dropout (whole input tokens replaced by
+the decoder's input embeddings while training (like every dropout rate of a spaCy model, it is
+replaced by the ``drop`` of ``nlp.update``: ``[training] dropout`` in ``spacy train``). Word dropout (whole input tokens replaced by
 ``<unk>``) is the component's, as it works on ids.
 
 The model owns its contract (the `sentence_vae` component calls only these methods):
