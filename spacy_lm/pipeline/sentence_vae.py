@@ -124,8 +124,10 @@ def _is_count(value: Any, minimum: int) -> bool:
 
 
 def doc_seed(doc: Doc, seed: int = 0) -> int:
-    """A doc's own random seed (its text and ``seed``): draws do not depend on the batch."""
-    return zlib.crc32(doc.text.encode("utf8")) ^ (seed * 2654435761 % 2**32)
+    """A doc's own random seed (its tokens and ``seed``): draws depend neither on the batch nor
+    on the whitespace between the tokens."""
+    tokens = " ".join(t.text for t in lm_tokens(doc))
+    return zlib.crc32(tokens.encode("utf8")) ^ (seed * 2654435761 % 2**32)
 
 
 class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):

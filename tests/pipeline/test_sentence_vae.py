@@ -280,3 +280,10 @@ def test_training_truncates_long_sentences():
     prepared = vae._prepare(nlp.make_doc("a b c d e f"), True)
     assert len(prepared[1]) == 4 and prepared[1][-1] == vae.lm_vocab.eos_id
     assert len(vae._prepare(nlp.make_doc("a b c d e f"), False)[1]) == 7
+
+
+def test_draws_follow_the_tokens_not_the_spacing(trained):
+    nlp, vae, _ = trained
+    spaced = Doc(nlp.vocab, words=["a", "dog", "runs", "."], spaces=[True, True, True, False])
+    tight = Doc(nlp.vocab, words=["a", "dog", "runs", "."], spaces=[True, True, False, False])
+    assert vae.evaluate_docs([spaced], iw_samples=3) == vae.evaluate_docs([tight], iw_samples=3)
