@@ -16,6 +16,7 @@ SETUP_CFG = Path(__file__).resolve().parent.parent / "setup.cfg"
 REGISTRIES = {
     "spacy_architectures": registry.architectures,
     "thinc_layers": registry.layers,
+    "thinc_schedules": registry.schedules,
     "spacy_readers": registry.readers,
     "spacy_tokenizers": registry.tokenizers,
     "spacy_scorers": registry.scorers,
