@@ -211,8 +211,9 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         """The whole batch as one window (a sentence is read at once)."""
         return next(batch.windows(len(batch.seqs[0][0])))
 
-    def _encoder_ids(self, window: Window):
-        return window.target_grid
+    def _posterior(self, window: Window, is_train: bool = False):
+        """q(z|x) of the window's sequences: the encoder reads tokens + <eos> (the targets)."""
+        return self.model.posterior(window.target_grid, window.lengths, is_train)
 
     # ------------------------------------------------------------------ encoding
     def encode(self, docs: Iterable[Union[str, Doc]], *, strict: bool = True) -> Tuple[numpy.ndarray, numpy.ndarray]:
@@ -236,7 +237,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         batch = self._batch(docs)
         if len(batch):
             window = self._window(batch)
-            (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+            (mean, logvar), _ = self._posterior(window)
             ops = self.model.ops
             means[batch.order] = ops.to_numpy(mean)
             logvars[batch.order] = ops.to_numpy(logvar)
@@ -285,7 +286,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         if not len(batch):
             return results
         window = self._window(batch)
-        (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+        (mean, logvar), _ = self._posterior(window)
         ops = self.model.ops
         mean_h, logvar_h = ops.to_numpy(mean), ops.to_numpy(logvar)
         require_finite(numpy, mean_h, name=self.name, what="posterior means")
@@ -320,7 +321,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
             if not len(batch):
                 continue
             window = self._window(batch)
-            (mean, logvar), _ = self.model.posterior(self._encoder_ids(window), window.lengths, False)
+            (mean, logvar), _ = self._posterior(window)
             nll, log_px_first = self._iw_nll_batch(part, batch, mean, logvar, iw_samples, seed)
             means.append(ops.to_numpy(mean))
             logvars.append(ops.to_numpy(logvar))
@@ -350,7 +351,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         accumulated, not applied."""
         ops = self.model.ops
         xp = ops.xp
-        (mean, logvar), bp_posterior = self.model.posterior(self._encoder_ids(window), window.lengths, True)
+        (mean, logvar), bp_posterior = self._posterior(window, True)
         eps = xp.random.normal(0.0, 1.0, mean.shape).astype(mean.dtype)
         std = xp.exp(0.5 * logvar)
         z = mean + std * eps
