@@ -105,6 +105,39 @@ def set_vae_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
     doc._.vae_n_tokens = int(result["n_tokens"])
 
 
+# ---------------------------------------------------------------------- translator
+TRANSLATION_DOC_EXTENSIONS = {
+    # str: on a predicted doc, the translator's output (detokenised for the target language); on a
+    # training example's reference doc, the gold target text (spaCy's Example needs predicted and
+    # reference to share their text, so the target rides here).
+    "translation": None,
+    "translation_tokens": None,  # List[str]: the output's target-language tokens
+    "translation_logprobs": None,  # List[float]: log p (nats) of each output token given the source
+    "translation_score": None,  # float: the decoder's score of the output (beam: length-penalised)
+    # List[List[float]]: attention, one row per output token over the source tokens (+ the source's
+    # closing <eos>, the last column); only when the translator stores attention
+    "translation_attention": None,
+}
+
+
+def install_translation_extensions() -> None:
+    """Idempotent; also called by `spacy_lm.ParallelCorpus.v1` (references carry ``translation``)."""
+    for name, default in TRANSLATION_DOC_EXTENSIONS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+
+
+def set_translation_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
+    """Write one doc's translation: ``text``, ``tokens``, ``logprobs``, ``score`` and optional
+    ``attention`` (plain lists); None resets every value (a doc the translator did not run on)."""
+    result = result or {}
+    doc._.translation = result.get("text")
+    doc._.translation_tokens = result.get("tokens")
+    doc._.translation_logprobs = result.get("logprobs")
+    doc._.translation_score = result.get("score")
+    doc._.translation_attention = result.get("attention")
+
+
 # ---------------------------------------------------------------------- sentiment_scorer
 SENTIMENT_DOC_EXTENSIONS = {
     "sentiment_polarity": None,  # float in [-1, 1] (also written to spaCy's doc.sentiment)
