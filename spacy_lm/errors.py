@@ -186,3 +186,24 @@ class Errors(metaclass=ErrorsWithCodes):
             "configs/textcat_lstm.cfg: --corpora.train.labels null --corpora.dev.labels null).")
     E048 = ("{path}: doc {i} ({text!r}) has no cats. Every doc of a text-classification corpus needs "
             "its gold labels in doc.cats (e.g. {{\"POS\": 1.0, \"NEG\": 0.0}}) before DocBin.to_disk.")
+
+    # E140-E149: parallel corpora (parallel.py), translation metrics and scorer.
+    E140 = ("{reader} needs exactly one source: source_path and target_path (two aligned text files), "
+            "path (a TSV or JSONL file) or dataset (a HuggingFace dataset); got {given}. Are the paths "
+            "set (--paths.train ...)?")
+    E141 = ("The parallel files differ in length: {source} has {n_source} lines, {target} has {n_target} "
+            "({names}); line i of one must translate line i of the other.")
+    E142 = ("{where}: no field {field!r}; available: {available}. Set source_field / target_field (JSONL "
+            "and datasets: field names, or language codes of a \"translation\" object; TSV: header names "
+            "or 0-based column indices).")
+    E143 = "{where}: {reason}."
+    E144 = ("Cannot tell the format of the parallel corpus {path} (format={format!r}): set format to one "
+            "of {formats}, or name the file .tsv, .jsonl or .json (optionally .gz).")
+    E145 = "spacy_lm.ParallelCorpus.v1: {setting} must be {requirement}, got {value!r}."
+    E146 = ("Translation metrics need sacreBLEU, an optional extra of spacy-lm: "
+            "pip install \"spacy-lm[translation]\" (or pip install \"sacrebleu>=2.3\").")
+    E147 = ("Example {i} ({text!r}) has no reference translation (reference._.translation is None): read "
+            "parallel data with spacy_lm.ParallelCorpus.v1, or set doc._.translation on each reference doc.")
+    E148 = ("spacy_lm.translation_scorer.v1 scores with the translator component itself (lm=...), which "
+            "translator's score() passes: use it as [components.translator.scorer].")
+    E149 = "Translation metrics need one reference per hypothesis, got {n_hyp} hypotheses and {n_ref} references."

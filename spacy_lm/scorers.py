@@ -117,6 +117,51 @@ def make_vae_scorer(iw_samples: int = 500, seed: int = 0) -> Callable[..., Dict[
     return score
 
 
+# ---------------------------------------------------------------------- translator
+def translation_score(examples: Iterable[Example], *, lm: Any, perplexity: bool = True) -> Dict[str, Any]:
+    """``translation_metrics.corpus_scores`` of the predicted docs' ``doc._.translation`` (None
+    counts as "") against the reference docs' (the gold target text; a reference without one
+    is E147), tokenised for tok-BLEU by ``lm.target_tokens``. With ``perplexity``, also
+    ``translation_perplexity``: exp(total NLL / target tokens) from
+    ``lm.teacher_forced_nll(examples) -> (total_nll, n_tokens)``, i.e. of the gold targets
+    read with teacher forcing (each token predicted from the gold prefix, not from the
+    model's own output); None when no token is scored."""
+    from .extensions import install_translation_extensions
+    from .translation_metrics import corpus_scores
+
+    install_translation_extensions()
+    examples = list(examples)
+    hypotheses, references = [], []
+    for i, eg in enumerate(examples):
+        reference = eg.reference._.translation
+        if reference is None:
+            raise ValueError(Errors.E147.format(i=i, text=eg.reference.text[:60]))
+        references.append(reference)
+        hypotheses.append(eg.predicted._.translation or "")
+    scores = corpus_scores(hypotheses, references, lm.target_tokens)
+    if perplexity:
+        total_nll, n_tokens = lm.teacher_forced_nll(examples) if examples else (0.0, 0)
+        scores["translation_perplexity"] = math.exp(total_nll / n_tokens) if n_tokens else None
+    return scores
+
+
+@registry.scorers("spacy_lm.translation_scorer.v1")
+def make_translation_scorer(perplexity: bool = True) -> Callable[..., Dict[str, Any]]:
+    """The translator's corpus scores: translation_bleu (sacreBLEU, cased, 13a) and its
+    signature, translation_tok_bleu (lower-cased target tokens, the Multi30k convention),
+    translation_chrf, translation_n, and with ``perplexity`` the teacher-forced
+    translation_perplexity of the gold targets (see ``translation_score``). Scores are 0-1.
+    Needs the component (``translator`` passes itself as ``lm``)."""
+
+    def score(examples: Iterable[Example], *, lm: Any = None, **kwargs: Any) -> Dict[str, Any]:
+        if lm is None:
+            raise ValueError(Errors.E148)
+        return translation_score(examples, lm=lm, perplexity=perplexity)
+
+    score.takes_lm = True  # type: ignore[attr-defined]
+    return score
+
+
 # ---------------------------------------------------------------------- text classification
 ECE_BINS = 10
 
