@@ -167,6 +167,19 @@ class Errors(metaclass=ErrorsWithCodes):
     E125 = ("spacy_lm.vae_scorer.v1 scores with the sentence_vae component itself (lm=...), which "
             "sentence_vae's score() passes: use it as [components.sentence_vae.scorer].")
 
+    # E130-E139: translator
+    E130 = ("dot attention needs the decoder width ({nQ}) to equal the memory width ({nM}, the "
+            "encoder's width times its directions): use attention = \"general\" or \"bahdanau\", or match them.")
+    E131 = ("'{name}': the model '{model}' has no '{method}' method: a translator's model must provide "
+            "the seq2seq contract (spacy_lm.Seq2SeqAttention.v1 does).")
+    E132 = ("'{name}': training example {i} has no target text in reference._.translation (got {value!r}): "
+            "read parallel data with spacy_lm.ParallelCorpus.v1, which puts the target there.")
+    E133 = ("'{name}' found no target tokens in the training examples: every reference._.translation "
+            "was empty.")
+    E134 = ("'{name}': the source language model holds {n_sources} sources, one per sequence, but was "
+            "asked for {n}: give one target prefix (usually empty) per source.")
+    E135 = ("'{name}': text to translate must be a str or a Doc, got {type}.")
+
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."
     E041 = "The pipeline has no {what} component (components: {names})."
