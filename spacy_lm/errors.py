@@ -179,6 +179,12 @@ class Errors(metaclass=ErrorsWithCodes):
     E134 = ("'{name}': the source language model holds {n_sources} sources, one per sequence, but was "
             "asked for {n}: give one target prefix (usually empty) per source.")
     E135 = ("'{name}': text to translate must be a str or a Doc, got {type}.")
+    E136 = ("Component '{name}' is not a translator (a {factory} component has no translate_docs): pick "
+            "a translator with --component, or leave it out to use the first (components: {names}).")
+    E137 = ("render_attention: item {i} ({text!r}) has no attention weights: translate with the translator's "
+            "store_attention set (cfg), or with translate_lines(..., attention=True).")
+    E138 = ("render_attention: item {i} ({text!r}) needs attention of shape ({rows}, {cols}) (output tokens x "
+            "source tokens + <eos>) with finite weights, got shape {shape}.")
 
     # E040-E059: sentiment, explain, scorers, text classification
     E040 = "No component '{name}' in the pipeline; it has {names}."

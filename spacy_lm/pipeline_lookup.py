@@ -1,5 +1,6 @@
 """Finding components in a pipeline: the language model an LM command scores or generates
-with, the sentiment component `spacy lm explain` asks, the VAE of `spacy lm vae`. Every lookup takes an explicit name
+with, the sentiment component `spacy lm explain` asks, the VAE of `spacy lm vae`, the translator of
+`spacy lm translate`. Every lookup takes an explicit name
 (checked against the pipeline) or picks the first component that fits.
 """
 from typing import Optional
@@ -10,6 +11,7 @@ from .errors import Errors
 
 SENTIMENT_FACTORY = "sentiment_scorer"
 VAE_FACTORY = "sentence_vae"
+TRANSLATOR_FACTORY = "translator"
 
 
 def _named(nlp: Language, name: str) -> str:
@@ -48,3 +50,13 @@ def find_sentiment_component(nlp: Language, name: Optional[str] = None) -> str:
 def find_vae_component(nlp: Language, name: Optional[str] = None) -> str:
     """The named component, or the first component made by the `sentence_vae` factory."""
     return _find_by_factory(nlp, VAE_FACTORY, name)
+
+
+def find_translator_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The named component, or the first component made by the `translator` factory. A named
+    component must be a translator (have ``translate_docs``): E136 otherwise."""
+    found = _find_by_factory(nlp, TRANSLATOR_FACTORY, name)
+    if not callable(getattr(nlp.get_pipe(found), "translate_docs", None)):
+        raise ValueError(Errors.E136.format(name=found, factory=nlp.get_pipe_meta(found).factory,
+                                            names=nlp.pipe_names))
+    return found

@@ -126,6 +126,10 @@ from .explain import explain_cli  # noqa: E402
 
 lm_command("explain")(explain_cli)
 
+from .translate import translate_cli  # noqa: E402
+
+lm_command("translate")(translate_cli)
+
 from .vae import vae_app  # noqa: E402
 
 lm_app.add_typer(vae_app, name="vae")
