@@ -332,54 +332,74 @@ class Translator(LMSerializationMixin, TrainablePipe):
         src_ids, src_lengths = self._source_grid(sources)
         return SourceConditionedLM(self, self.model.start_state(src_ids, src_lengths), [len(s) for s in sources])
 
-    def _config(self, lengths: Sequence[int], settings: Dict[str, Any]) -> GenerationConfig:
-        bound = min(self.cfg["max_length"], int(math.ceil(self.cfg["length_ratio"] * max(lengths))) + 10)
-        config = self.generation.replace(max_new_tokens=bound)
+    def _bound(self, n_source: int) -> int:
+        """The longest output for a source of ``n_source`` ids (its <eos> included)."""
+        return min(self.cfg["max_length"], int(math.ceil(self.cfg["length_ratio"] * n_source)) + 10)
+
+    def _config(self, n_source: int, settings: Dict[str, Any]) -> GenerationConfig:
+        config = self.generation.replace(max_new_tokens=self._bound(n_source))
         return config.replace(**settings) if settings else config
+
+    def _batches(self, docs: Sequence[Doc]) -> Iterator[List[int]]:
+        """Indices of the non-empty docs in batches of at most ``batch_size`` whose sources share
+        one output bound (so a doc's translation does not depend on its batch)."""
+        work = sorted((i for i, doc in enumerate(docs) if lm_tokens(doc)), key=lambda i: -len(lm_tokens(docs[i])))
+        size = self.cfg["batch_size"]
+        group: List[int] = []
+        for i in work:
+            if group and (len(group) == size or self._bound(len(lm_tokens(docs[i])) + 1)
+                          != self._bound(len(lm_tokens(docs[group[0]])) + 1)):
+                yield group
+                group = []
+            group.append(i)
+        if group:
+            yield group
 
     def translate_docs(self, docs: Sequence[Doc], **settings: Any) -> List[Optional[Dict[str, Any]]]:
         """Translate each doc (None for an empty one) with the component's decoding settings,
         ``settings`` (GenerationConfig's names) overriding them: result dicts for
-        :func:`spacy_lm.extensions.set_translation_annotations`, the best hypothesis first in
-        ``alternatives`` when ``num_return_sequences`` > 1."""
+        :func:`spacy_lm.extensions.set_translation_annotations`, every hypothesis in
+        ``alternatives`` (best first) when ``num_return_sequences`` > 1."""
         self._require_initialized()
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
-        work = [i for i, doc in enumerate(docs) if lm_tokens(doc)]
-        work.sort(key=lambda i: -len(docs[i]))
-        size = self.cfg["batch_size"]
-        for start in range(0, len(work), size):
-            part = work[start : start + size]
+        for part in self._batches(docs):
             lm = self.source_lm([docs[i] for i in part])
-            config = self._config(lm.source_lengths, settings)
+            config = self._config(max(lm.source_lengths), settings)
             generations = generate(lm, [[] for _ in part], config, detokenize=detokenize_text)
-            attention = self._attention(lm, [g[0] for g in generations])
             for j, i in enumerate(part):
-                results[i] = self._result(docs[i], generations[j], attention[j])
+                results[i] = self._result(docs[i], lm, j, generations[j])
         return results
 
-    def _attention(self, lm: "SourceConditionedLM", best: List[Generation]) -> List[Optional[numpy.ndarray]]:
-        """Attention rows (output tokens × source positions) of each best output, by a
-        teacher-forced pass over it; only when stored or needed to replace ``<unk>``."""
-        unk = self.lm_vocab.unk_id
-        wanted = self.cfg["store_attention"] or (self.cfg["replace_unk"] and any(unk in g.token_ids for g in best))
-        if not wanted:
-            return [None] * len(best)
-        return lm.attention([g.token_ids for g in best])
-
-    def _result(self, doc: Doc, generations: List[Generation], attention: Optional[numpy.ndarray]) -> Dict[str, Any]:
-        best = generations[0]
-        tokens = list(best.tokens)
+    def _with_unk_replaced(self, doc: Doc, tokens: List[str], token_ids: Sequence[int], attention) -> List[str]:
+        """Each output ``<unk>`` replaced by the source token it attends to most."""
         source_tokens = [t.text for t in lm_tokens(doc)]
-        if attention is not None and self.cfg["replace_unk"]:
-            for k, token_id in enumerate(best.token_ids):
-                if token_id == self.lm_vocab.unk_id:
-                    tokens[k] = source_tokens[int(attention[k, : len(source_tokens)].argmax())]
-        result = {"text": detokenize_text(tokens), "tokens": tokens, "logprobs": [float(v) for v in best.logprobs],
+        unk = self.lm_vocab.unk_id
+        return [source_tokens[int(attention[k, : len(source_tokens)].argmax())] if token_id == unk else token
+                for k, (token, token_id) in enumerate(zip(tokens, token_ids))]
+
+    def _result(self, doc: Doc, lm: "SourceConditionedLM", row: int, generations: List[Generation]) -> Dict[str, Any]:
+        """One doc's annotations from its hypotheses (best first). Attention comes from a
+        teacher-forced pass over an output, run only when stored or needed to replace ``<unk>``."""
+        unk = self.lm_vocab.unk_id
+        texts, best_attention = [], None
+        for k, generation in enumerate(generations):
+            tokens = list(generation.tokens)
+            needs_unk = self.cfg["replace_unk"] and unk in generation.token_ids
+            attention = None
+            if needs_unk or (k == 0 and self.cfg["store_attention"]):
+                attention = lm.attention([generation.token_ids], rows=[row])[0]
+            if needs_unk:
+                tokens = self._with_unk_replaced(doc, tokens, generation.token_ids, attention)
+            if k == 0:
+                best_tokens, best_attention = tokens, attention
+            texts.append(detokenize_text(tokens))
+        best = generations[0]
+        result = {"text": texts[0], "tokens": best_tokens, "logprobs": [float(v) for v in best.logprobs],
                   "score": float(best.score)}
-        if self.cfg["store_attention"] and attention is not None:
-            result["attention"] = attention.tolist()
+        if self.cfg["store_attention"]:
+            result["attention"] = best_attention.tolist()
         if len(generations) > 1:
-            result["alternatives"] = [detokenize_text(g.tokens) for g in generations]
+            result["alternatives"] = texts
         return result
 
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
@@ -397,13 +417,20 @@ class Translator(LMSerializationMixin, TrainablePipe):
         return [r["text"] if r is not None else "" for r in self.translate_docs(docs, **settings)]
 
     def stream(self, text: Union[str, Doc], **settings: Any) -> Iterator[str]:
-        """The translation of one text, token by token as the decoder settles each."""
+        """The translation of one text, token by token as the decoder settles each (an
+        ``<unk>`` replaced as in ``translate`` when ``replace_unk``)."""
         doc = self._as_doc(text)
         if not lm_tokens(doc):
             return
         lm = self.source_lm([doc])
-        for token in stream(lm, [], self._config(lm.source_lengths, settings), detokenize=detokenize_text):
-            yield token.token
+        ids: List[int] = []
+        for token in stream(lm, [], self._config(lm.source_lengths[0], settings), detokenize=detokenize_text):
+            ids.append(token.token_id)
+            if token.token_id == self.lm_vocab.unk_id and self.cfg["replace_unk"]:
+                attention = lm.attention([ids])[0]
+                yield self._with_unk_replaced(doc, [token.token], [token.token_id], attention[-1:])[0]
+            else:
+                yield token.token
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         if takes_lm(self.scorer):
@@ -496,12 +523,14 @@ class SourceConditionedLM:
     def select_state(self, state, indices):
         return self.model.select_state(state, indices)
 
-    def attention(self, outputs: Sequence[Sequence[int]]) -> List[numpy.ndarray]:
-        """Per source ``i``, the attention ``(len(outputs[i]), S_i)`` while reading ``outputs[i]``
-        (each row: the step that produced that token)."""
+    def attention(self, outputs: Sequence[Sequence[int]], rows: Optional[Sequence[int]] = None
+                  ) -> List[numpy.ndarray]:
+        """The attention ``(len(outputs[k]), S)`` of source ``rows[k]`` (default: source ``k``)
+        while it reads ``outputs[k]`` (row ``t``: the step that produced token ``t``)."""
         eos = self.lm_vocab.eos_id
+        rows = list(range(len(outputs))) if rows is None else list(rows)
         result: List[numpy.ndarray] = []
-        for i, output in enumerate(outputs):
+        for i, output in zip(rows, outputs):
             if not output:
                 result.append(numpy.zeros((0, self.source_lengths[i]), dtype="float32"))
                 continue

@@ -119,6 +119,9 @@ def test_unknown_source_words_are_copied_by_attention():
         train(nlp, examples, steps=60)
         doc = nlp("ich sehe zürich")
         outputs[replace_unk], attention[replace_unk] = doc._.translation, doc._.translation_attention
+        assert " ".join(translator.stream("ich sehe zürich")) == doc._.translation
+        beams = translator.translate_docs([doc], num_beams=2, num_return_sequences=2)[0]
+        assert beams["alternatives"][0] == beams["text"]
     assert outputs[False] == "i see <unk>"
     # the <unk> becomes the source token the model attended to most while producing it
     row = attention[True][2][:3]
