@@ -1,7 +1,21 @@
-"""Checks on computed outputs, written once: a non-finite score is an error, never a result."""
+"""Checks written once: a non-finite score is an error, never a result; a setting out of range
+is named (E009) before anything runs."""
 from typing import Any
 
+import numpy
+
 from .errors import Errors
+
+
+def check_setting(ok: bool, setting: str, requirement: str, value: Any) -> None:
+    """Raise E009 naming ``setting``, what it must be and the value given, unless ``ok``."""
+    if not ok:
+        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
+
+
+def is_count(value: Any, minimum: int) -> bool:
+    """An integer (not a bool) >= ``minimum``."""
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool) and value >= minimum
 
 
 def require_finite(xp: Any, values: Any, *, name: str, what: str) -> None:

@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 
 import numpy
 
-from .checks import require_finite
+from .checks import check_setting as _check, require_finite
 from .errors import Errors
 from .ops import log_softmax, softmax
 from .types import LanguageModel, is_language_model
@@ -57,10 +57,6 @@ NEG_INF = -math.inf
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool)
 
-
-def _check(ok: bool, setting: str, requirement: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
 
 
 @dataclass(frozen=True)

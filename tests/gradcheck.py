@@ -29,3 +29,19 @@ def numeric_grad(f: Callable[[], float], array, eps: float = 1e-6):
 def assert_grads_close(analytic, numeric, rtol: float = 1e-4, atol: float = 1e-6) -> None:
     analytic = numpy.asarray(analytic, dtype="float64")
     numpy.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
+
+
+def assert_param_grads_match(model, objective: Callable[..., float]) -> int:
+    """Run ``objective(backward=True)`` once, then compare every parameter gradient it left with
+    central differences of ``objective()``; returns how many parameters were checked."""
+    objective(backward=True)
+    checked = 0
+    for node in model.walk():
+        for name in node.param_names:
+            if not node.has_grad(name):
+                continue
+            analytic = numpy.array(node.get_grad(name))
+            numeric = numeric_grad(objective, node.get_param(name))
+            numpy.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-6, err_msg=f"{node.name}.{name}")
+            checked += 1
+    return checked

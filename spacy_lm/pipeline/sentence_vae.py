@@ -44,7 +44,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from .. import __version__
 from .. import vae_metrics
 from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
-from ..checks import require_finite
+from ..checks import check_setting as _check, is_count as _is_count, require_finite
 from ..decoding import Generation, GenerationConfig, generate
 from ..detokenize import detokenize_text
 from ..errors import Errors
@@ -114,13 +114,6 @@ def make_sentence_vae(nlp: Language, name: str, model: Model, attr: str, min_fre
                        grad_norm_clip=grad_norm_clip, scorer=scorer, tokenizer=nlp.tokenizer)
 
 
-def _check(ok: bool, setting: str, requirement: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
-
-
-def _is_count(value: Any, minimum: int) -> bool:
-    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool) and value >= minimum
 
 
 def doc_seed(doc: Doc, seed: int = 0) -> int:

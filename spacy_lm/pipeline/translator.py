@@ -32,6 +32,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
 from ..batching import PreparedDoc, SequenceBatch, prepare_doc, real_rows, stream_prefix, window_loss
+from ..checks import check_setting as _check, is_count as _is_count
 from ..corpus import config_corpus
 from ..decoding import Generation, GenerationConfig, generate, stream
 from ..detokenize import detokenize_text
@@ -102,13 +103,6 @@ def make_translator(nlp: Language, name: str, model: Model, target_lang: str, at
                       grad_norm_clip=grad_norm_clip, scorer=scorer, tokenizer=nlp.tokenizer)
 
 
-def _check(ok: bool, setting: str, requirement: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
-
-
-def _is_count(value: Any, minimum: int) -> bool:
-    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool) and value >= minimum
 
 
 class Translator(LMSerializationMixin, TrainablePipe):
