@@ -4,6 +4,7 @@ missing data folder stops the workflow with a message that says how to get the d
 real data is never needed (a user's clone has none)."""
 import csv
 import gzip
+import importlib.util
 import json
 import os
 import shutil
@@ -36,7 +37,7 @@ def vars_(**values):
 
 
 # ---------------------------------------------------------------------------------- common
-@pytest.mark.parametrize("name", ["wikitext2_lm", "imdb_textcat", "sst2_sentiment"])
+@pytest.mark.parametrize("name", ["wikitext2_lm", "imdb_textcat", "sst2_sentiment", "multi30k_translation"])
 def test_project_readme_is_spacy_project_document_output(name, tmp_path):
     from weasel.cli.document import project_document
 
@@ -50,7 +51,8 @@ TEXTCAT_CONFIGS = ["lstm_lm.cfg", "textcat_lstm.cfg", "textcat_lstm_lm.cfg"]
 
 
 @pytest.mark.parametrize("name,configs", [("wikitext2_lm", ["lstm_lm.cfg", "ngram_lm.cfg"]),
-                                          ("imdb_textcat", TEXTCAT_CONFIGS), ("sst2_sentiment", TEXTCAT_CONFIGS)])
+                                          ("imdb_textcat", TEXTCAT_CONFIGS), ("sst2_sentiment", TEXTCAT_CONFIGS),
+                                          ("multi30k_translation", ["translator.cfg"])])
 def test_project_configs_are_the_repository_configs(name, configs):
     # A cloned project stands alone, so it carries copies; they must not drift from configs/.
     for config in configs:
@@ -243,6 +245,118 @@ def test_textcat_projects_check_counts(name, write_data, extra, tmp_path):
 def test_textcat_projects_share_one_evaluate_script():
     assert (PROJECTS / "imdb_textcat" / "scripts" / "evaluate.py").read_text() == \
         (PROJECTS / "sst2_sentiment" / "scripts" / "evaluate.py").read_text()
+
+
+# -------------------------------------------------------------------- multi30k_translation
+SUBJECTS = [("Ein Mann", "A man"), ("Eine Frau", "A woman"), ("Ein Kind", "A child"), ("Ein Hund", "A dog")]
+ACTIONS = [("läuft.", "runs."), ("schläft.", "sleeps."), ("spielt im Park.", "plays in the park."),
+           ("isst einen Apfel.", "eats an apple."), ("lacht.", "laughs.")]
+MULTI30K_PAIRS = [(f"{de} {de_action}", f"{en} {en_action}") for de, en in SUBJECTS for de_action, en_action in ACTIONS]
+MULTI30K_SPLITS = {"train": MULTI30K_PAIRS, "val": MULTI30K_PAIRS[:4], "test_2016_flickr": MULTI30K_PAIRS[5:8]}
+TINY_TRANSLATION = vars_(expected_pairs="any", max_steps=4, eval_frequency=2, batch_size=8, width=16, n_samples=2)
+
+
+def write_multi30k(data_dir):
+    """Multi30k's raw layout as the shared copy has it: {split}.{de,en}.gz, line i of one translating line i
+    of the other."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for split, pairs in MULTI30K_SPLITS.items():
+        for lang, side in (("de", 0), ("en", 1)):
+            with gzip.open(data_dir / f"{split}.{lang}.gz", "wt", encoding="utf-8") as file_:
+                file_.write("".join(pair[side] + "\n" for pair in pairs))
+
+
+@pytest.mark.slow
+def test_multi30k_translation_workflow_runs_on_tiny_data(tmp_path):
+    project = copy_project("multi30k_translation", tmp_path)
+    data = tmp_path / "multi30k"
+    write_multi30k(data)
+    result = project_run(project, "all", *vars_(data_dir=data), *TINY_TRANSLATION)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (project / "assets" / "multi30k" / "train.de.gz").read_bytes() == (data / "train.de.gz").read_bytes()
+    stats = json.loads((project / "corpus" / "stats.json").read_text())
+    assert {split: stats[split]["pairs"] for split in stats} == {"train": 20, "val": 4, "test_2016_flickr": 3}
+    for direction in ("de_en", "en_de"):
+        assert (project / "training" / direction / "model-best" / "translator").is_dir()
+    meta = json.loads((project / "training" / "en_de" / "model-best" / "meta.json").read_text())
+    assert meta["lang"] == "en"
+    table = json.loads((project / "metrics" / "translation.json").read_text())
+    assert [(row["name"], row["direction"]) for row in table] == [("de_en", "de-en"), ("en_de", "en-de")]
+    for row in table:
+        assert list(row["test"]) == ["greedy", "beam5"]
+        for scores in row["test"].values():
+            assert scores["translation_n"] == 3
+            for key in ("translation_bleu", "translation_tok_bleu", "translation_chrf"):
+                assert 0.0 <= scores[key] <= 1.0
+            assert scores["translation_bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert "| de_en | de-en | beam5 |" in (project / "metrics" / "translation.md").read_text()
+    outputs = (project / "metrics" / "translations" / "en_de.beam5.txt").read_text(encoding="utf-8")
+    assert len(outputs.splitlines()) == 3
+    samples = [json.loads(line) for line in (project / "metrics" / "samples.jsonl").read_text().splitlines()]
+    assert [s["direction"] for s in samples] == ["de-en"] * 2 + ["en-de"] * 2
+    assert samples[0]["source"] == MULTI30K_SPLITS["test_2016_flickr"][0][0]
+    assert all(isinstance(s["greedy"], str) and isinstance(s["beam5"], str) for s in samples)
+    cli = importlib.util.find_spec("spacy_lm.cli.translate") is not None  # else the script calls translate()
+    assert {s["via"] for s in samples} == {"spacy lm translate" if cli else "Translator.translate"}
+    package = project / "packages" / "de_multi30k_translation-0.0.0"
+    assert (package / "dist" / "de_multi30k_translation-0.0.0-py3-none-any.whl").exists()
+    # A second run reruns nothing but fetch, which writes the same bytes again.
+    again = project_run(project, "all", *vars_(data_dir=data), *TINY_TRANSLATION)
+    assert again.returncode == 0, again.stderr
+    for step in ("check", "train_de_en", "train_en_de", "evaluate", "translate_samples"):
+        assert f"Skipping '{step}'" in again.stdout
+
+
+def test_multi30k_translation_without_data_says_how_to_get_it(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    script = PROJECTS / "multi30k_translation" / "scripts" / "fetch_data.py"
+    for source in ("local", "hub"):  # offline here: the hub fails too
+        cmd = [sys.executable, script, tmp_path / "assets", "--source", source, "--data-dir", missing]
+        result = subprocess.run(cmd, capture_output=True, text=True, env=OFFLINE)
+        assert result.returncode != 0
+        assert "Multi30k is not in" in result.stderr
+        assert "--vars.source hub" in result.stderr and "--vars.data_dir /path/to/multi30k" in result.stderr
+    assert not (tmp_path / "assets").exists()
+
+
+def test_multi30k_translation_fetch_from_the_hub_writes_the_raw_layout(tmp_path):
+    # `--vars.source hub` on a local folder in bentrevett/multi30k's layout (splits train, validation, test;
+    # columns de, en), which `datasets` loads offline: the files match the raw ones, byte for byte on a rerun.
+    pytest.importorskip("datasets")
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for split, name in (("train", "train"), ("validation", "val"), ("test", "test_2016_flickr")):
+        rows = [{"en": en, "de": de} for de, en in MULTI30K_SPLITS[name]]
+        (hub / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    script = PROJECTS / "multi30k_translation" / "scripts" / "fetch_data.py"
+    out = tmp_path / "assets"
+    cmd = [sys.executable, script, out, "--source", "hub", "--hf-dataset", hub]
+    written = []
+    for _ in range(2):
+        result = subprocess.run(cmd, capture_output=True, text=True, env={**OFFLINE, "HF_HOME": str(tmp_path / "hf")})
+        assert result.returncode == 0, result.stderr[-2000:]
+        written.append({path.name: path.read_bytes() for path in out.iterdir()})
+    assert written[0] == written[1] and len(written[0]) == 6
+    raw = tmp_path / "raw"
+    write_multi30k(raw)
+    for name in written[0]:
+        assert gzip.decompress(written[0][name]) == gzip.decompress((raw / name).read_bytes())
+
+
+def test_multi30k_translation_checks_counts_and_alignment(tmp_path):
+    data = tmp_path / "multi30k"
+    write_multi30k(data)
+    script = PROJECTS / "multi30k_translation" / "scripts" / "check_data.py"
+    result = subprocess.run([sys.executable, script, data, tmp_path / "stats.json"], capture_output=True, text=True)
+    assert result.returncode != 0  # default --expected: the real counts
+    assert "Unexpected Multi30k pair counts" in result.stderr and "train: 20 (expected 29,000)" in result.stderr
+    assert "--vars.expected_pairs any" in result.stderr
+    with gzip.open(data / "val.en.gz", "at", encoding="utf-8") as file_:
+        file_.write("One line too many.\n")
+    cmd = [sys.executable, script, data, tmp_path / "stats.json", "--expected", "any"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "val: 4 German lines but 5 English lines" in result.stderr and "not aligned" in result.stderr
 
 
 # ------------------------------------------------------------------------------- README.md
