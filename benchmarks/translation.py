@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--peer", choices=("joey", "none"), default="joey")
     parser.add_argument("--peer-directions", default="de-en")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--dev-size", type=int, default=1014)
+    parser.add_argument("--dev-size", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="translation_multi30k")

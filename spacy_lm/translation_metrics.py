@@ -51,7 +51,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], tokenize
     bleu = sacrebleu.BLEU()
     scores["translation_bleu"] = bleu.corpus_score(hypotheses, [references]).score / 100.0
     scores["translation_bleu_signature"] = str(bleu.get_signature())
-    tok_bleu = sacrebleu.BLEU(tokenize="none")
+    tok_bleu = sacrebleu.BLEU(tokenize="none", force=True)  # tokenised on purpose: no warning
     tok_hyps = [tokenized_lower(text, tokenize) for text in hypotheses]
     tok_refs = [tokenized_lower(text, tokenize) for text in references]
     scores["translation_tok_bleu"] = tok_bleu.corpus_score(tok_hyps, [tok_refs]).score / 100.0
