@@ -226,3 +226,34 @@ class Errors(metaclass=ErrorsWithCodes):
     E148 = ("spacy_lm.translation_scorer.v1 scores with the translator component itself (lm=...), which "
             "translator's score() passes: use it as [components.translator.scorer].")
     E149 = "Translation metrics need one reference per hypothesis, got {n_hyp} hypotheses and {n_ref} references."
+
+    # E150-E159: web-scale corpus readers (web_readers.py).
+    E150 = "Unknown corpus format {format!r}: use one of {formats}."
+    E151 = ("Cannot tell the format of {source} from its name: name it .warc.wet[.gz], .xml[.bz2], "
+            ".jsonl[.gz], .parquet or .txt[.gz], prefix a datasets name with hf:, or pass the format "
+            "(one of {formats}).")
+    E152 = "{source} is not a datasets source: write hf:NAME[:CONFIG][@SPLIT], e.g. hf:wikimedia/wikipedia:20231101.en@train."
+    E153 = "Input {path} does not exist."
+    E154 = "Input {path} is a directory: give its files (e.g. DIR/*.jsonl.gz)."
+    E155 = "Cannot read {path}: the file is damaged or not in the format its name says ({error})."
+    E156 = ("Reading Common Crawl WET files needs warcio, an optional extra of spacy-lm: "
+            "pip install \"spacy-lm[warc]\".")
+    E157 = "{where}: no field {field!r}; available: {available}. Set text_field / id_field (--text-field, --id-field)."
+    E158 = "spacy_lm.WebCorpus.v1: path must be a path or a non-empty list of paths, got {value!r}."
+    E159 = "spacy_lm.WebCorpus.v1: limit must be an integer >= 0 (0: all), got {value!r}."
+
+    # E160-E169: corpus scoring and filtering (corpus_scoring.py, scoring_engines.py, `spacy lm score`).
+    E160 = "spacy lm score: {setting} must be {requirement}, got {value!r}."
+    E161 = ("Cannot compute the bucket cutoffs at percentiles {bucket}: no document of the sample could be "
+            "scored (all rejected, or all removed by the prefilter). Give the cutoffs (--cutoffs) instead.")
+    E162 = ("Cannot write {path} as parquet: the rows' fields do not fit one table ({reason}). Write JSONL "
+            "(--format jsonl), or read the input with a consistent type per field.")
+    E163 = ("{path} is not a valid manifest ({reason}): it was damaged, or is not ours. Move it away to score "
+            "everything again.")
+    E164 = ("The output folder {path} holds results scored with other settings ({changed}): resuming would "
+            "mix them. Use another --output, or the same settings.")
+    E165 = ("A scoring worker died {tries} times on the chunk starting with {text!r}: giving up (out of "
+            "memory? a crash in a custom component?).")
+    E166 = ("--engine ray needs Ray Data, an optional extra of spacy-lm: pip install \"spacy-lm[ray]\" (or "
+            "pip install \"ray[data]>=2.9\").")
+    E167 = "The Ray engine returned no score, or two, for the text(s) at position(s) {pos} of a shard: a bug."

@@ -1,0 +1,226 @@
+"""web_readers: WET (made with warcio), a real Wikipedia dump, JSONL/parquet/text (.gz), datasets offline."""
+import bz2
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.util import registry
+
+from spacy_lm.web_readers import (
+    FORMATS,
+    iter_records,
+    iter_wikipedia_records,
+    parse_hf_source,
+    source_format,
+    wikitext_to_plain,
+)
+
+WIKI_DUMP = Path(__file__).resolve().parent / "data" / "enwiki-table-markup.xml.bz2"
+PAGES = [
+    "Economy of Estonia", "Constructive vote of no confidence", "List of Prison Break characters",
+    "Academy Award for Best Production Design", "Brahui language",
+]
+
+
+def write_wet(path, pages):
+    """A WET file as Common Crawl writes them: a warcinfo record, then one conversion record per page."""
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as stream:
+        writer = WARCWriter(stream, gzip=str(path).endswith(".gz"))
+        writer.write_record(writer.create_warcinfo_record("test.warc.wet", {"software": "test"}))
+        for url, body in pages:
+            headers = {"WARC-Date": "2024-05-01T10:00:00Z", "WARC-Identified-Content-Language": "eng"}
+            record = writer.create_warc_record(url, "conversion", payload=io.BytesIO(body),
+                                               warc_headers_dict=headers,
+                                               warc_content_type="text/plain")
+            writer.write_record(record)
+    return path
+
+
+# ---- formats ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("CC-MAIN-2024-22-00001.warc.wet.gz", "wet"), ("a.wet", "wet"), ("enwiki-pages.xml.bz2", "wikipedia"),
+    ("x.jsonl.gz", "jsonl"), ("x.json", "jsonl"), ("x.parquet", "parquet"), ("x.txt.gz", "text"),
+    ("hf:wikimedia/wikipedia:20231101.en", "hf"),
+])
+def test_source_format_from_the_name(name, kind):
+    assert source_format(name) == kind
+
+
+def test_unknown_format_and_name_are_clear_errors():
+    with pytest.raises(ValueError, match=r"\[E151\].*data\.bin"):
+        source_format("data.bin")
+    with pytest.raises(ValueError, match=r"\[E150\].*'csv'"):
+        source_format("data.bin", "csv")
+    assert set(FORMATS) == {"wet", "wikipedia", "jsonl", "parquet", "text", "hf"}
+
+
+def test_parse_hf_source():
+    assert parse_hf_source("hf:wikimedia/wikipedia:20231101.en@train") == ("wikimedia/wikipedia", "20231101.en", "train")
+    assert parse_hf_source("hf:imdb@test") == ("imdb", None, "test")
+    with pytest.raises(ValueError, match=r"\[E152\]"):
+        parse_hf_source("hf:")
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"\[E153\]"):
+        list(iter_records(str(tmp_path / "nope.jsonl")))
+    with pytest.raises(IsADirectoryError, match=r"\[E154\]"):
+        list(iter_records(str(tmp_path), format="text"))
+
+
+# ---- Common Crawl WET ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["part.warc.wet", "part.warc.wet.gz"])
+def test_wet_records_keep_url_and_date(tmp_path, name):
+    pages = [("http://example.com/a", "First page.\nSecond line.".encode()),
+             ("http://example.org/b", "Zweite Seite mit Umlauten: äöü.".encode()),
+             ("http://example.net/c", b"\xff\xfe not utf-8")]
+    records = list(iter_records(str(write_wet(tmp_path / name, pages))))
+    assert [r["url"] for r in records] == [url for url, _ in pages]
+    assert records[0]["text"] == "First page.\nSecond line." and records[1]["text"].endswith("äöü.")
+    assert all(r["date"] == "2024-05-01T10:00:00Z" and r["language"] == "eng" for r in records)
+    assert len({r["id"] for r in records}) == 3 and records[0]["id"].startswith("<urn:uuid:")
+    assert records[2]["text"] is None and records[2]["error"].startswith("undecodable")
+
+
+def test_truncated_wet_file_names_it(tmp_path):
+    words = " ".join(f"w{i * 7919 % 10007}" for i in range(5000)).encode()  # compresses poorly
+    path = write_wet(tmp_path / "part.warc.wet.gz", [("http://e.com/", words)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"\[E155\].*part\.warc\.wet\.gz.*truncated"):
+        list(iter_records(str(path)))
+
+
+# ---- Wikipedia ----------------------------------------------------------------------
+
+
+def test_real_wikipedia_dump_gives_plain_text_articles():
+    records = list(iter_records(str(WIKI_DUMP)))
+    assert sorted(r["title"] for r in records) == sorted(PAGES)
+    assert len({r["id"] for r in records}) == 5 and all(r["id"].isdigit() for r in records)
+    for record in records:
+        text = record["text"]
+        assert len(text) > 500
+        for markup in ("{{", "}}", "[[", "]]", "{|", "<ref", "'''"):
+            assert markup not in text, (record["title"], markup)
+    vote = next(r for r in records if r["title"] == "Constructive vote of no confidence")
+    assert vote["text"].startswith("The constructive vote of no confidence (in German: konstruktives")
+
+
+def test_wikipedia_raw_markup_redirects_and_namespaces(tmp_path):
+    dump = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">
+  <siteinfo><sitename>Wikipedia</sitename><base>https://en.wikipedia.org/wiki/Main_Page</base></siteinfo>
+  <page><title>Cat</title><ns>0</ns><id>1</id><revision><timestamp>2020-01-01T00:00:00Z</timestamp>
+    <text>The '''cat''' is a [[mammal|small mammal]].{{Cite web|url=x}}</text></revision></page>
+  <page><title>Kitty</title><ns>0</ns><id>2</id><redirect title="Cat" /><revision><text>#REDIRECT [[Cat]]</text></revision></page>
+  <page><title>Talk:Cat</title><ns>1</ns><id>3</id><revision><text>chatter</text></revision></page>
+</mediawiki>"""
+    path = tmp_path / "tiny-pages-articles.xml.bz2"
+    path.write_bytes(bz2.compress(dump.encode()))
+    (record,) = list(iter_records(str(path)))
+    assert record == {"id": "1", "text": "The cat is a small mammal.", "title": "Cat",
+                      "url": "https://en.wikipedia.org/wiki/Cat", "date": "2020-01-01T00:00:00Z"}
+    raw = list(iter_wikipedia_records(str(path), namespaces=(0, 1), plain_text=False))
+    assert [r["title"] for r in raw] == ["Cat", "Talk:Cat"] and "'''cat'''" in raw[0]["text"]
+
+
+def test_truncated_wikipedia_dump_is_a_clear_error(tmp_path):
+    path = tmp_path / "cut.xml.bz2"
+    path.write_bytes(WIKI_DUMP.read_bytes()[:20000])
+    with pytest.raises(ValueError, match=r"\[E155\].*cut\.xml\.bz2"):
+        list(iter_records(str(path)))
+
+
+def test_wikitext_to_plain_nested_templates_tables_and_links():
+    text = ("==History==\n{{Infobox|a={{nested|b}}}}\n{|class=wikitable\n|-\n| x || y\n|}\n"
+            "* See [[Tallinn]] and [http://x.org the site].<ref name=a>cite</ref>[[Category:Estonia]]")
+    assert wikitext_to_plain(text) == "History\n\nSee Tallinn and the site."
+
+
+# ---- JSONL, parquet, text -----------------------------------------------------------
+
+
+def test_jsonl_gz_keeps_fields_and_reports_bad_lines(tmp_path):
+    path = tmp_path / "docs.jsonl.gz"
+    lines = [json.dumps({"doc": "d1", "text": "Hello world.", "source": "web"}).encode(),
+             b"", b"{not json", json.dumps([1, 2]).encode(), b"\xff\xfe",
+             json.dumps({"doc": "d5", "text": 7}).encode()]
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"\n".join(lines) + b"\n")
+    records = list(iter_records(str(path), id_field="doc"))
+    assert records[0] == {"id": "d1", "text": "Hello world.", "source": "web"}
+    assert [r["id"] for r in records[1:4]] == ["docs.jsonl.gz:3", "docs.jsonl.gz:4", "docs.jsonl.gz:5"]
+    assert [r["error"].split(":")[1].strip().split(" ")[0] for r in records[1:4]] == ["not", "a", "not"]
+    assert records[4]["id"] == "d5" and records[4]["text"] is None and "int" in records[4]["error"]
+    with pytest.raises(ValueError, match=r"\[E157\].*'body'.*doc, text, source"):
+        list(iter_records(str(path), text_field="body"))
+
+
+def test_parquet_rows(tmp_path):
+    import pyarrow
+    import pyarrow.parquet
+
+    path = tmp_path / "docs.parquet"
+    table = pyarrow.table({"text": ["one", "two", None], "url": ["u1", "u2", "u3"], "n": [1, 2, 3]})
+    pyarrow.parquet.write_table(table, path, row_group_size=2)
+    records = list(iter_records(str(path)))
+    assert [r["text"] for r in records] == ["one", "two", None]
+    assert [r["id"] for r in records] == ["docs.parquet:0", "docs.parquet:1", "docs.parquet:2"]
+    assert records[1]["url"] == "u2" and records[1]["n"] == 2
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"\[E155\].*bad\.parquet"):
+        list(iter_records(str(tmp_path / "bad.parquet")))
+    with pytest.raises(ValueError, match=r"\[E157\].*'body'"):
+        list(iter_records(str(path), text_field="body"))
+
+
+@pytest.mark.parametrize("name", ["lines.txt", "lines.txt.gz"])
+def test_text_lines_one_doc_each(tmp_path, name):
+    data = "first doc\n\nthird doc\r\n".encode() + b"bad \xff byte\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    records = list(iter_records(str(path)))
+    assert [r["text"] for r in records] == ["first doc", "", "third doc", None]
+    assert records[3]["id"] == f"{name}:4" and "undecodable" in records[3]["error"]
+
+
+# ---- datasets (offline, a local json builder) ----------------------------------------
+
+
+def test_hf_streaming_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    path = tmp_path / "abstracts.jsonl"
+    path.write_text("".join(json.dumps({"pmid": i, "text": f"Abstract number {i}."}) + "\n" for i in range(3)))
+    records = list(iter_records("hf:json", id_field="pmid", data_files=str(path)))
+    assert [(r["id"], r["text"]) for r in records] == [(str(i), f"Abstract number {i}.") for i in range(3)]
+
+
+# ---- the [corpora] reader -----------------------------------------------------------
+
+
+def test_web_corpus_reader_gives_examples(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("a first doc\n\nthe second doc\nthird\n")
+    reader = registry.readers.get("spacy_lm.WebCorpus.v1")(path=str(path), limit=2)
+    nlp = spacy.blank("en")
+    examples = list(reader(nlp))
+    assert [eg.reference.text for eg in examples] == ["a first doc", "the second doc"]
+    many = registry.readers.get("spacy_lm.WebCorpus.v1")(path=[str(path), str(WIKI_DUMP)])
+    assert len(list(many(nlp))) == 3 + 5
+
+
+@pytest.mark.parametrize("kwargs,code", [({"path": []}, "E158"), ({"path": "a.txt", "limit": -1}, "E159"),
+                                         ({"path": "a.bin"}, "E151")])
+def test_web_corpus_reader_bad_settings(kwargs, code):
+    with pytest.raises(ValueError, match=rf"\[{code}\]"):
+        registry.readers.get("spacy_lm.WebCorpus.v1")(**kwargs)
