@@ -126,6 +126,10 @@ from .explain import explain_cli  # noqa: E402
 
 lm_command("explain")(explain_cli)
 
+from .score import score_cli  # noqa: E402
+
+lm_command("score")(score_cli)
+
 from .translate import translate_cli  # noqa: E402
 
 lm_command("translate")(translate_cli)

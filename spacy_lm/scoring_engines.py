@@ -1,0 +1,188 @@
+"""Engines for `spacy lm score`: each maps ``TextScorer.score`` over chunks of texts and yields
+the results in the chunks' order (corpus_scoring.py does everything else).
+
+* ``local`` (the default): in this process for one worker; otherwise a pool of spawned
+  processes, each loading the pipeline once, its BLAS threads set to its share of the cores.
+  A worker that dies breaks the pool: a fresh pool is started and the unfinished chunks are
+  submitted again (``MAX_RETRIES`` times at most).
+* ``ray``: Ray Data (``pip install "spacy-lm[ray]"``, imported only here and only when asked):
+  a shard's texts ``from_items`` → ``map_batches`` with an actor class that loads the pipeline
+  once per actor (``--workers`` actors, a GPU each with ``--gpu``) → the scores back in order.
+  Ray restarts an actor that dies and retries its batch. A local Ray runtime is started, or an
+  existing cluster joined with ``ray_address``.
+"""
+import json
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import asdict
+from multiprocessing import get_context
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional
+
+from .corpus_scoring import MapChunks, Scores, ScoreSettings, TextScorer
+from .errors import Errors
+
+ENGINES = ("local", "ray")
+MAX_RETRIES = 3
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def open_engine(engine: str, settings: ScoreSettings, *, workers: int = 1, ray_address: Optional[str] = None,
+                gpu: bool = False) -> Iterator[MapChunks]:
+    if engine not in ENGINES:
+        raise ValueError(Errors.E160.format(setting="engine", requirement=f"one of {ENGINES}", value=engine))
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(Errors.E160.format(setting="workers", requirement="an integer >= 1", value=workers))
+    if engine == "ray":
+        yield RayEngine(settings, workers, ray_address, gpu).map_chunks
+    elif gpu:
+        raise ValueError(Errors.E160.format(setting="gpu", requirement="used with engine ray (the local "
+                                            "engine takes gpu_id)", value=gpu))
+    elif workers == 1:
+        scorer = TextScorer(settings)
+        yield lambda chunks: (scorer.score(chunk) for chunk in chunks)
+    else:
+        TextScorer(settings)  # a bad model or setting fails here, in one line, not in a worker
+        with LocalPool(settings, workers) as pool:
+            yield pool.map_chunks
+
+
+# ------------------------------------------------------------------------------ local processes
+
+_WORKER_SCORER: Optional[TextScorer] = None
+
+
+def _init_worker(settings: Dict[str, Any]) -> None:
+    global _WORKER_SCORER
+    _WORKER_SCORER = TextScorer(ScoreSettings(**settings))
+
+
+def _score_chunk(texts: List[str]) -> List[Scores]:
+    assert _WORKER_SCORER is not None
+    return _WORKER_SCORER.score(texts)
+
+
+class LocalPool:
+    """Spawned worker processes; chunks in flight are bounded (two per worker)."""
+
+    def __init__(self, settings: ScoreSettings, workers: int) -> None:
+        self.settings, self.workers = settings, workers
+        self.executor: Optional[ProcessPoolExecutor] = None
+        self.restarts = 0
+        self._saved_env: Dict[str, Optional[str]] = {}
+
+    def __enter__(self) -> "LocalPool":
+        # Children inherit the environment when spawned: one BLAS thread pool per core share.
+        threads = str(max(1, (os.cpu_count() or 1) // self.workers))
+        for name in THREAD_VARIABLES:
+            self._saved_env[name] = os.environ.get(name)
+            os.environ.setdefault(name, threads)
+        self._start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _start(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                            initializer=_init_worker, initargs=(asdict(self.settings),))
+
+    def map_chunks(self, chunks: Iterable[List[str]]) -> Iterator[List[Scores]]:
+        todo = iter(chunks)
+        pending: Deque[List[Any]] = deque()  # [chunk, future, tries]
+
+        def fill() -> None:
+            while len(pending) < 2 * self.workers:
+                chunk = next(todo, None)
+                if chunk is None:
+                    return
+                pending.append([chunk, self.executor.submit(_score_chunk, chunk), 0])  # type: ignore[union-attr]
+
+        fill()
+        while pending:
+            head = pending[0]
+            try:
+                result = head[1].result()
+            except BrokenProcessPool:
+                if head[2] >= MAX_RETRIES:
+                    raise RuntimeError(Errors.E165.format(tries=head[2] + 1, text=head[0][0][:80])) from None
+                self.restarts += 1
+                self._start()
+                for item in pending:
+                    item[1] = self.executor.submit(_score_chunk, item[0])  # type: ignore[union-attr]
+                    item[2] += 1
+                continue
+            pending.popleft()
+            yield result
+            fill()
+
+
+# ------------------------------------------------------------------------------ Ray Data
+
+
+class RayScorer:
+    """A Ray Data actor: the pipeline loaded once; a batch of texts in, JSON scores out (JSON keeps
+    None and ints exact through Arrow)."""
+
+    def __init__(self, settings: Dict[str, Any]) -> None:
+        self.scorer = TextScorer(ScoreSettings(**settings))
+
+    def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+        import numpy
+
+        scores = self.scorer.score([str(text) for text in batch["text"]])
+        return {"pos": batch["pos"], "scores": numpy.array([json.dumps(s) for s in scores], dtype=object)}
+
+
+class RayEngine:
+    def __init__(self, settings: ScoreSettings, workers: int, ray_address: Optional[str], gpu: bool) -> None:
+        try:
+            import ray
+        except ImportError as err:
+            raise ImportError(Errors.E166) from err
+        self.ray = ray
+        self.settings, self.workers, self.gpu = settings, workers, gpu
+        if not ray.is_initialized():
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, **({} if ray_address else {"num_cpus": max(os.cpu_count() or 1, workers)}))
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+
+    def map_chunks(self, chunks: Iterable[List[str]]) -> Iterator[List[Scores]]:
+        """All chunks of a shard go into one dataset, so the actors stay busy across chunks."""
+        chunks = list(chunks)
+        sizes = [len(chunk) for chunk in chunks]
+        items = [{"pos": pos, "text": text} for pos, text in enumerate(t for chunk in chunks for t in chunk)]
+        if not items:
+            return
+        dataset = self.ray.data.from_items(items, override_num_blocks=max(1, min(len(chunks), 4 * self.workers)))
+        scored = dataset.map_batches(
+            RayScorer, fn_constructor_args=(asdict(self.settings),), batch_size=self.settings.chunk_size,
+            concurrency=self.workers, num_cpus=1, num_gpus=1 if self.gpu else 0, batch_format="numpy",
+            max_restarts=-1, max_task_retries=-1,
+        )
+        scores: List[Optional[Scores]] = [None] * len(items)
+        for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
+            for pos, value in zip(batch["pos"].tolist(), batch["scores"].tolist()):
+                if scores[pos] is not None:
+                    raise RuntimeError(Errors.E167.format(pos=pos))
+                scores[pos] = json.loads(value)
+        missing = [pos for pos, value in enumerate(scores) if value is None]
+        if missing:
+            raise RuntimeError(Errors.E167.format(pos=missing[:5]))
+        start = 0
+        for size in sizes:
+            yield scores[start : start + size]  # type: ignore[misc]
+            start += size
