@@ -416,15 +416,15 @@ class Manifest:
         entry = self.data["shards"].get(source)
         if entry is None or entry.get("input_size") != _input_size(source):
             return False
-        for key in ("output", "rejects"):
-            path = self.out_dir / entry[key]
+        for key, name in entry["files"].items():
+            path = self.out_dir / name
             if not path.exists() or sha256_file(path) != entry["sha256"][key]:
                 return False
         return True
 
     def add(self, source: str, output: str, rejects: str, result: ShardResult) -> None:
         self.data["shards"][source] = {
-            "output": output, "rejects": rejects, "input_size": _input_size(source),
+            "files": {"output": output, "rejects": rejects}, "input_size": _input_size(source),
             "sha256": {"output": sha256_file(self.out_dir / output), "rejects": sha256_file(self.out_dir / rejects)},
             **asdict(result),
         }

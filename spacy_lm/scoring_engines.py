@@ -12,6 +12,7 @@ the results in the chunks' order (corpus_scoring.py does everything else).
   existing cluster joined with ``ray_address``.
 """
 import json
+import logging
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -159,6 +160,7 @@ class RayEngine:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our progress line, not Ray's
 
     def map_chunks(self, chunks: Iterable[List[str]]) -> Iterator[List[Scores]]:
         """All chunks of a shard go into one dataset, so the actors stay busy across chunks."""
@@ -170,9 +172,9 @@ class RayEngine:
         dataset = self.ray.data.from_items(items, override_num_blocks=max(1, min(len(chunks), 4 * self.workers)))
         scored = dataset.map_batches(
             RayScorer, fn_constructor_args=(asdict(self.settings),), batch_size=self.settings.chunk_size,
-            concurrency=self.workers, num_cpus=1, num_gpus=1 if self.gpu else 0, batch_format="numpy",
-            max_restarts=-1, max_task_retries=-1,
-        )
+            compute=self.ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1, num_gpus=1 if self.gpu else 0,
+            batch_format="numpy",
+        )  # Ray Data's actor pools restart dead actors and retry their tasks by default
         scores: List[Optional[Scores]] = [None] * len(items)
         for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
             for pos, value in zip(batch["pos"].tolist(), batch["scores"].tolist()):
