@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 import numpy
 
 from .errors import Errors
-from .web_readers import iter_records
+from .web_readers import check_source, iter_records
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -392,8 +392,8 @@ class Manifest:
     def _check(self, settings: ScoreSettings) -> None:
         """A resumed run must write the same rows: its settings (with the cutoffs) must match."""
         old = self.data.get("settings")
-        if old is None:
-            return
+        if old is None or not self.data["shards"]:
+            return  # nothing written yet that new settings could mix with
         new = settings.row_settings()
         if old.get("cutoffs") is not None and new.get("cutoffs") is None and new.get("bucket") == old.get("bucket"):
             new["cutoffs"] = old["cutoffs"]  # computed by the first run: reused
@@ -474,6 +474,8 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
 
     if not sources:
         raise ValueError(Errors.E160.format(setting="inputs", requirement="at least one input", value=[]))
+    for source in sources:
+        check_source(source, settings.format)
     out_dir = Path(out_dir)
     (out_dir / "rejects").mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir, settings)

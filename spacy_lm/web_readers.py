@@ -70,6 +70,15 @@ def parse_hf_source(source: str) -> Tuple[str, Optional[str], str]:
     return name, config or None, split or "train"
 
 
+def check_source(source: str, format: Optional[str] = None) -> str:
+    """Fail early (before any work) on an input that cannot be read: an unknown format, a
+    missing file or a directory; its format."""
+    kind = source_format(source, format)
+    if kind != "hf":
+        _existing(source)
+    return kind
+
+
 def _existing(source: str) -> Path:
     path = Path(source)
     if not path.exists():

@@ -1,0 +1,87 @@
+"""`spacy lm score` on a tiny n-gram pipeline: the summary table and --json report what the
+output folder holds, JSONL output, and bad input as one coded line on stderr with exit code 1."""
+import json
+
+import pytest
+import spacy
+from typer.testing import CliRunner
+
+from spacy_lm.cli import lm_app
+from spacy_lm.cli.score import parse_pair
+from spacy_lm.corpus_scoring import read_rows
+
+from ..conftest import TINY_TEXTS, make_examples
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("score_cli")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ngram_lm", config={"order": 2})
+    nlp.initialize(lambda: make_examples(nlp, TINY_TEXTS))
+    nlp.to_disk(root / "ngram")
+    spacy.blank("en").to_disk(root / "no_lm")
+    (root / "docs.txt").write_text("\n".join(TINY_TEXTS[:5] + ["   ", "a cat and a dog sat on the log"]) + "\n")
+    return root
+
+
+def invoke(*args):
+    return runner.invoke(lm_app, ["score", *map(str, args)])
+
+
+def test_the_summary_table_counts_what_was_written(files, tmp_path):
+    result = invoke(files / "ngram", files / "docs.txt", "-o", tmp_path, "--cutoffs", "5,9", "--keep", "head,middle")
+    assert result.exit_code == 0, result.output
+    rows = read_rows(tmp_path / "00000-docs.txt.parquet")
+    rejects = read_rows(tmp_path / "rejects" / "00000-docs.txt.jsonl")
+    assert len(rows) + len(rejects) == 7 and {row["bucket"] for row in rows} <= {"head", "middle"}
+    assert f"{'in':<22}{7:>12,}" in result.stdout
+    assert f"{'written':<22}{len(rows):>12,}" in result.stdout
+    assert "buckets (perplexity cutoffs 5.00, 9.00): in / written" in result.stdout
+    assert "docs/s" in result.stderr  # progress
+
+
+def test_json_summary_and_jsonl_rows(files, tmp_path):
+    result = invoke(files / "ngram", files / "docs.txt", "-o", tmp_path, "--format", "jsonl", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    rows = read_rows(tmp_path / "00000-docs.txt.jsonl")
+    assert summary["n_out"] == len(rows) == 6 and summary["rejects"] == {"empty": 1}
+    nlp = spacy.load(files / "ngram")
+    assert [row["perplexity"] for row in rows] == pytest.approx([nlp(t)._.lm_perplexity for t in TINY_TEXTS[:5]]
+                                                                + [nlp("a cat and a dog sat on the log")._.lm_perplexity])
+    assert [row["id"] for row in rows][:2] == ["docs.txt:1", "docs.txt:2"]
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["--bucket", "thirty"], "E160", "--bucket"),
+    (["--bucket", "60,30"], "E160", "bucket must be two percentiles"),
+    (["--keep", "head"], "E160", "keep must be used with bucket"),
+    (["--max-ppl", "10"], "E160", "max_ppl must be given together with prefilter"),
+    (["--engine", "spark"], "E160", "engine must be one of"),
+    (["--workers", "0"], "E160", "workers must be an integer >= 1"),
+    (["--gpu-id", "0", "--engine", "ray"], "E160", "--gpu-id"),
+    (["--input-format", "csv"], "E150", "Unknown corpus format"),
+])
+def test_bad_options_are_one_line_with_exit_1(files, tmp_path, args, code, text):
+    result = invoke(files / "ngram", files / "docs.txt", "-o", tmp_path, *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: [") and text in lines[0], result.stderr
+
+
+def test_bad_inputs_are_one_line_with_exit_1(files, tmp_path):
+    for args, text in ([[files / "ngram", files / "missing.jsonl"], "does not exist"],
+                       [[files / "no_lm", files / "docs.txt"], "language-model"],
+                       [[files / "ngram", files / "docs.xls"], "Cannot tell the format"]):
+        result = invoke(*args, "-o", tmp_path)
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and text in lines[0], result.stderr
+
+
+def test_parse_pair():
+    assert parse_pair("30, 60", "--bucket", "x") == (30.0, 60.0)
+    assert parse_pair(None, "--bucket", "x") is None
