@@ -6,10 +6,11 @@ before the neural LM scores the rest.
 The work is split so that any engine (scoring_engines.py: local processes, Ray Data) only has to
 map ``TextScorer.score`` over chunks of texts, in order:
 
-* the driver reads each input shard (web_readers.py), decides the rejects that need no model
-  (undecodable, empty, over ``max_length`` characters), sends the texts of the rest to the
-  engine, and writes the shard's rows itself, atomically, then records the shard in the
-  manifest (counts and SHA-256 of the files written);
+* the driver reads the input shards lazily (web_readers.py), decides the rejects that need no
+  model (undecodable, empty, over ``max_length`` characters), sends the texts of the rest to the
+  engine as one stream of chunks across shards (so workers stay busy at shard boundaries), and
+  writes each shard's rows itself, atomically, as soon as its last chunk is back, then records
+  the shard in the manifest (counts and SHA-256 of the files written);
 * workers hold one ``TextScorer`` each (the pipeline loaded once) and return small score dicts,
   never documents.
 
@@ -23,10 +24,11 @@ import json
 import math
 import os
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -261,25 +263,38 @@ class ShardResult:
         self.rejects[kind] = self.rejects.get(kind, 0) + 1
 
 
-def score_records(records: Iterable[Record], map_chunks: MapChunks, settings: ScoreSettings,
-                  progress: Optional["Progress"] = None) -> Tuple[List[Record], List[Record], ShardResult]:
-    """Rows and rejects of ``records``, in input order."""
-    result = ShardResult()
-    records = list(records) if not isinstance(records, list) else records
-    result.n_in = len(records)
+@dataclass
+class ShardWork:
+    """One input shard between reading and writing: its records, the rejects that need no model,
+    the chunks of scorable record indices sent to the engine, and the scores back so far."""
+
+    index: int
+    records: List[Record]
+    reasons: List[Optional[str]]
+    chunks: List[List[int]]
+    scores: List[Optional[Scores]]
+    n_back: int = 0  # chunks whose scores are back
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.n_back == len(self.chunks)
+
+
+def prepare_shard(index: int, records: Iterable[Record], settings: ScoreSettings) -> ShardWork:
+    records = list(records)
     reasons = [reject_reason(record, settings.max_length) for record in records]
     live = [i for i, reason in enumerate(reasons) if reason is None]
     chunks = [live[start : start + settings.chunk_size] for start in range(0, len(live), settings.chunk_size)]
-    texts = ([records[i]["text"] for i in chunk] for chunk in chunks)
-    scores: List[Optional[Scores]] = [None] * len(records)
-    for chunk, chunk_scores in zip(chunks, map_chunks(texts)):
-        for i, value in zip(chunk, chunk_scores):
-            scores[i] = value
-        if progress is not None:
-            progress.update(len(chunk), sum(value.get("n_tokens") or 0 for value in chunk_scores))
+    return ShardWork(index, records, reasons, chunks, [None] * len(records))
+
+
+def finish_shard(work: ShardWork, settings: ScoreSettings) -> Tuple[List[Record], List[Record], ShardResult]:
+    """Rows and rejects of a completely scored shard, in input order."""
+    result = ShardResult(n_in=len(work.records))
     rows: List[Record] = []
     rejects: List[Record] = []
-    for record, reason, value in zip(records, reasons, scores):
+    for record, reason, value in zip(work.records, work.reasons, work.scores):
         if reason is None:
             assert value is not None
             reason, row = _route(record, value, settings, result)
@@ -290,6 +305,42 @@ def score_records(records: Iterable[Record], map_chunks: MapChunks, settings: Sc
             rows.append(row)
     result.n_out, result.n_rejected = len(rows), len(rejects)
     return rows, rejects, result
+
+
+def score_shards(shards: Iterable[Tuple[int, Iterable[Record]]], map_chunks: MapChunks, settings: ScoreSettings,
+                 progress: Optional["Progress"] = None) -> Iterator[Tuple[int, List[Record], List[Record], ShardResult]]:
+    """Score shards as one stream of chunks, so an engine's workers stay busy (and a Ray actor
+    pool stays up) across shard boundaries; each shard's rows as soon as its last chunk is back.
+    Shards are read lazily, only as far ahead as the engine asks for chunks."""
+    opened: Deque[ShardWork] = deque()
+
+    def chunk_texts() -> Iterator[List[str]]:
+        for index, records in shards:
+            work = prepare_shard(index, records, settings)
+            work.seconds = -time.perf_counter()
+            opened.append(work)
+            for chunk in work.chunks:
+                yield [work.records[i]["text"] for i in chunk]
+
+    def finished() -> Iterator[Tuple[int, List[Record], List[Record], ShardResult]]:
+        while opened and opened[0].complete:
+            work = opened.popleft()
+            rows, rejects, result = finish_shard(work, settings)
+            result.seconds = round(work.seconds + time.perf_counter(), 3)
+            yield work.index, rows, rejects, result
+
+    for chunk_scores in map_chunks(chunk_texts()):
+        yield from finished()  # shards with nothing to score (all rejects) before this chunk's
+        work = opened[0]
+        chunk = work.chunks[work.n_back]
+        for i, value in zip(chunk, chunk_scores):
+            work.scores[i] = value
+        work.n_back += 1
+        if progress is not None:
+            progress.update(len(chunk), sum(value.get("n_tokens") or 0 for value in chunk_scores))
+        yield from finished()
+    yield from finished()
+    assert not opened, "an engine returned fewer chunks than it was given"
 
 
 def _route(record: Record, scores: Scores, settings: ScoreSettings, result: ShardResult) -> Tuple[Optional[str], Record]:
@@ -490,14 +541,11 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
         if settings.bucket is not None and settings.cutoffs is None and todo:
             settings = settings.with_cutoffs(_sample_cutoffs(sources, settings, map_chunks))
         manifest.set_settings(settings)
-        for n, i in enumerate(todo):
+        shards = ((i, iter_records(sources[i], format=settings.format, text_field=settings.text_field,
+                                   id_field=settings.id_field)) for i in todo)
+        for n, (i, rows, rejects, result) in enumerate(score_shards(shards, map_chunks, settings, meter)):
             if meter is not None:
-                meter.label = f"[{n + 1}/{len(todo)}] "
-            records = iter_records(sources[i], format=settings.format, text_field=settings.text_field,
-                                   id_field=settings.id_field)
-            shard_start = time.perf_counter()
-            rows, rejects, result = score_records(records, map_chunks, settings, meter)
-            result.seconds = round(time.perf_counter() - shard_start, 3)
+                meter.label = f"[{n + 1}/{len(todo)} shards written] "
             output, rejects_name = names[i]
             write_rows(rows, out_dir / output, settings.output_format)
             write_rows(rejects, out_dir / rejects_name, "jsonl")

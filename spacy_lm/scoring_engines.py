@@ -6,7 +6,7 @@ the results in the chunks' order (corpus_scoring.py does everything else).
   A worker that dies breaks the pool: a fresh pool is started and the unfinished chunks are
   submitted again (``MAX_RETRIES`` times at most).
 * ``ray``: Ray Data (``pip install "spacy-lm[ray]"``, imported only here and only when asked):
-  a shard's texts ``from_items`` → ``map_batches`` with an actor class that loads the pipeline
+  windows of texts (across shards) ``from_items`` → ``map_batches`` with an actor class that loads the pipeline
   once per actor (``--workers`` actors, a GPU each with ``--gpu``) → the scores back in order.
   Ray restarts an actor that dies and retries its batch. A local Ray runtime is started, or an
   existing cluster joined with ``ray_address``.
@@ -27,6 +27,7 @@ from .errors import Errors
 
 ENGINES = ("local", "ray")
 MAX_RETRIES = 3
+RAY_WINDOW_CHARS = 200_000_000  # text per Ray dataset (one actor pool start per window)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -163,8 +164,21 @@ class RayEngine:
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # our progress line, not Ray's
 
     def map_chunks(self, chunks: Iterable[List[str]]) -> Iterator[List[Scores]]:
-        """All chunks of a shard go into one dataset, so the actors stay busy across chunks."""
-        chunks = list(chunks)
+        """Chunks (across shards) are gathered into windows of ``RAY_WINDOW_CHARS`` characters of
+        text, one dataset each: an actor pool (the pipeline loaded once per actor) serves a whole
+        window, and the driver holds at most one window of texts."""
+        window: List[List[str]] = []
+        size = 0
+        for chunk in chunks:
+            window.append(chunk)
+            size += sum(len(text) for text in chunk)
+            if size >= RAY_WINDOW_CHARS:
+                yield from self._map_window(window)
+                window, size = [], 0
+        if window:
+            yield from self._map_window(window)
+
+    def _map_window(self, chunks: List[List[str]]) -> Iterator[List[Scores]]:
         sizes = [len(chunk) for chunk in chunks]
         items = [{"pos": pos, "text": text} for pos, text in enumerate(t for chunk in chunks for t in chunk)]
         if not items:
