@@ -1,7 +1,7 @@
 """`spacy lm score` at scale: engines (local processes, Ray Data) and CCNet's scorer (kenlm).
 
 Input, built honestly from real text in ../shared/data (override with --data-dir): every line of
-WikiText-2 train, every IMDB review (train and test) and every SST-2 sentence, one JSONL doc each,
+WikiText-2 valid and test (train is the LM's), every IMDB review (train and test) and every SST-2 sentence, one JSONL doc each,
 cycled into ``--shards`` shards until ``--mb`` MB of JSONL are written (its size, docs and
 tokens are in the JSON). The model is ours, built here: ``ngram_lm`` order 5 (KenLM lmplz's
 estimator) on WikiText-2 train with the whitespace tokenizer, exported to ARPA for kenlm.
@@ -53,10 +53,11 @@ def source_texts(data_dir: Path) -> Iterator[str]:
     """Real text: WikiText-2 train lines, IMDB reviews, SST-2 sentences (blank lines skipped)."""
     from spacy_lm.readers import open_text
 
-    with open_text(require(data_dir / "wikitext-2" / "train.txt.gz")) as lines:
-        for line in lines:
-            if line.strip():
-                yield line.strip()
+    for split in ("valid.txt", "test.txt"):  # not train: the n-gram LM was estimated on it
+        with open_text(require(data_dir / "wikitext-2" / split)) as lines:
+            for line in lines:
+                if line.strip():
+                    yield line.strip()
     for split in ("train", "test"):
         with gzip.open(require(data_dir / "imdb" / f"{split}.csv.gz"), "rt", encoding="utf-8") as file_:
             for row in csv.DictReader(file_):
@@ -95,7 +96,7 @@ def build_shards(data_dir: Path, out: Path, mb: float, n_shards: int) -> Dict[st
         paths.append(str(path))
     info = {"mb_target": mb, "n_shards": n_shards, "shards": paths, "bytes": size, "docs": docs,
             "whitespace_tokens": tokens, "distinct_texts": len(pool),
-            "made_of": "WikiText-2 train lines + IMDB train/test reviews + SST-2 train sentences, cycled"}
+            "made_of": "WikiText-2 valid+test lines + IMDB train/test reviews + SST-2 train sentences, cycled"}
     info_path.write_text(json.dumps(info, indent=2))
     return info
 
@@ -107,13 +108,12 @@ def build_models(data_dir: Path, out: Path, lstm_seconds: float) -> Dict[str, ob
     from thinc.api import Adam, fix_random_seed
 
     from spacy_lm.readers import read_plain_text_docs
-    from spacy_lm.tokenizer import WhitespaceTokenizer
 
+    whitespace = {"nlp": {"tokenizer": {"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}}  # saved with the pipeline
     info: Dict[str, object] = {}
     train = require(data_dir / "wikitext-2" / "train.txt.gz")
     if not (out / "ngram" / "meta.json").exists():
-        nlp = spacy.blank("en")
-        nlp.tokenizer = WhitespaceTokenizer(nlp.vocab)
+        nlp = spacy.blank("en", config=whitespace)
         nlp.add_pipe("ngram_lm", config={"order": 5})
         start = time.perf_counter()
         nlp.initialize(lambda: (Example(d, d) for d in read_plain_text_docs(train, nlp.vocab, eos_marker="<eos>")))
@@ -122,8 +122,7 @@ def build_models(data_dir: Path, out: Path, lstm_seconds: float) -> Dict[str, ob
         nlp.get_pipe("ngram_lm").to_arpa(out / "ngram.arpa")
     if not (out / "lstm" / "meta.json").exists():
         fix_random_seed(0)
-        nlp = spacy.blank("en")
-        nlp.tokenizer = WhitespaceTokenizer(nlp.vocab)
+        nlp = spacy.blank("en", config=whitespace)
         nlp.add_pipe("lstm_lm", config={"model": {"width": 200, "depth": 2, "dropout": 0.0}, "max_length": 35})
         docs = list(read_plain_text_docs(train, nlp.vocab, eos_marker="<eos>"))
         examples = [Example(d, d) for d in docs if len(d)]
@@ -139,13 +138,14 @@ def build_models(data_dir: Path, out: Path, lstm_seconds: float) -> Dict[str, ob
 
 
 def read_docs(paths: List[str], limit: int) -> List[str]:
+    """``limit`` texts, the same number from the start of each shard (all sources represented)."""
     texts: List[str] = []
     for path in paths:
         with open(path, encoding="utf-8") as file_:
-            for line in file_:
+            for n, line in enumerate(file_):
+                if n >= limit // len(paths):
+                    break
                 texts.append(json.loads(line)["text"])
-                if len(texts) >= limit:
-                    return texts
     return texts
 
 
@@ -258,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/spacy_lm_corpus_scoring"))
-    parser.add_argument("--mb", type=float, default=32.0, help="JSONL input size in MB")
+    parser.add_argument("--mb", type=float, default=128.0, help="JSONL input size in MB")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--peer-docs", type=int, default=40000)

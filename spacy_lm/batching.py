@@ -75,22 +75,18 @@ def prepare_doc(vocab: TokenVocab, doc: Doc) -> Optional[PreparedDoc]:
     token first, nothing appended. None when it has no tokens but whitespace."""
     if not isinstance(doc, Doc):
         raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
-    tokens = lm_tokens(doc)
-    if not tokens:
+    targets, positions = vocab.doc_ids(doc)
+    if not len(targets):
         return None
-    targets = vocab.ids(tokens)
-    positions = [t.i for t in tokens]
     mark = chunk_mark(doc)
     if mark is not None:
-        inputs = [_previous_id(vocab, doc, mark.previous)] + targets[:-1]
-        return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
-                numpy.asarray(positions, dtype="int32"))
+        inputs = numpy.concatenate([[_previous_id(vocab, doc, mark.previous)], targets[:-1]]).astype("int32")
+        return inputs, targets, positions
     if targets[-1] != vocab.eos_id:
-        targets.append(vocab.eos_id)
-        positions.append(-1)
-    inputs = [vocab.eos_id] + targets[:-1]
-    return (numpy.asarray(inputs, dtype="int32"), numpy.asarray(targets, dtype="int32"),
-            numpy.asarray(positions, dtype="int32"))
+        targets = numpy.concatenate([targets, [vocab.eos_id]]).astype("int32")
+        positions = numpy.concatenate([positions, [-1]]).astype("int32")
+    inputs = numpy.concatenate([[vocab.eos_id], targets[:-1]]).astype("int32")
+    return inputs, targets, positions
 
 
 def check_n_segments(n_segments: Any) -> None:

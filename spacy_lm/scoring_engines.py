@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -47,7 +47,6 @@ def open_engine(engine: str, settings: ScoreSettings, *, workers: int = 1, ray_a
         scorer = TextScorer(settings)
         yield lambda chunks: (scorer.score(chunk) for chunk in chunks)
     else:
-        TextScorer(settings)  # a bad model or setting fails here, in one line, not in a worker
         with LocalPool(settings, workers) as pool:
             yield pool.map_chunks
 
@@ -55,14 +54,23 @@ def open_engine(engine: str, settings: ScoreSettings, *, workers: int = 1, ray_a
 # ------------------------------------------------------------------------------ local processes
 
 _WORKER_SCORER: Optional[TextScorer] = None
+_WORKER_ERROR: Optional[Exception] = None
 
 
 def _init_worker(settings: Dict[str, Any]) -> None:
-    global _WORKER_SCORER
-    _WORKER_SCORER = TextScorer(ScoreSettings(**settings))
+    """Load the pipeline; an error (a bad model path, say) is kept and raised by the first task,
+    so that it reaches the driver with its message (an initializer that raises only breaks the
+    pool, and the message is lost)."""
+    global _WORKER_SCORER, _WORKER_ERROR
+    try:
+        _WORKER_SCORER = TextScorer(ScoreSettings(**settings))
+    except Exception as err:  # noqa: BLE001 - re-raised in _score_chunk
+        _WORKER_ERROR = err
 
 
 def _score_chunk(texts: List[str]) -> List[Scores]:
+    if _WORKER_ERROR is not None:
+        raise _WORKER_ERROR
     assert _WORKER_SCORER is not None
     return _WORKER_SCORER.score(texts)
 
@@ -100,6 +108,16 @@ class LocalPool:
         self.executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
                                             initializer=_init_worker, initargs=(asdict(self.settings),))
 
+    def _submit(self, chunk: List[str]) -> "Future[List[Scores]]":
+        """A future for the chunk; a pool that broke meanwhile gives a failed one (retried as
+        any chunk of a broken pool)."""
+        try:
+            return self.executor.submit(_score_chunk, chunk)  # type: ignore[union-attr]
+        except BrokenProcessPool as err:
+            failed: "Future[List[Scores]]" = Future()
+            failed.set_exception(err)
+            return failed
+
     def map_chunks(self, chunks: Iterable[List[str]]) -> Iterator[List[Scores]]:
         todo = iter(chunks)
         pending: Deque[List[Any]] = deque()  # [chunk, future, tries]
@@ -109,7 +127,7 @@ class LocalPool:
                 chunk = next(todo, None)
                 if chunk is None:
                     return
-                pending.append([chunk, self.executor.submit(_score_chunk, chunk), 0])  # type: ignore[union-attr]
+                pending.append([chunk, self._submit(chunk), 0])
 
         fill()
         while pending:
@@ -122,7 +140,7 @@ class LocalPool:
                 self.restarts += 1
                 self._start()
                 for item in pending:
-                    item[1] = self.executor.submit(_score_chunk, item[0])  # type: ignore[union-attr]
+                    item[1] = self._submit(item[0])
                     item[2] += 1
                 continue
             pending.popleft()

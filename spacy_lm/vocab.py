@@ -10,7 +10,9 @@ import json
 from collections import Counter
 from typing import Dict, Iterable, List, Optional
 
+import numpy
 import srsly
+from spacy.attrs import IS_SPACE, LOWER, NORM, ORTH
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 
@@ -20,6 +22,7 @@ UNK = "<unk>"
 EOS = "<eos>"
 SPECIALS = (UNK, EOS)
 ATTRS = {"ORTH": "orth_", "LOWER": "lower_", "NORM": "norm_"}
+ATTR_IDS = {"ORTH": ORTH, "LOWER": LOWER, "NORM": NORM}
 
 def token_text(token: Token, attr: str) -> str:
     return getattr(token, ATTRS[attr])
@@ -42,6 +45,11 @@ class TokenVocab:
         # Keys as the Doc stores them: spaCy's symbol id for its built-in strings ("number"
         # is 432), the string hash for every other string.
         self._hash_index: Dict[int, int] = {get_string_id(s): i for i, s in enumerate(self.strings)}
+        # The same as sorted arrays, for doc_ids' vectorised look-up.
+        hashes = numpy.fromiter(self._hash_index.keys(), dtype="uint64", count=len(self._hash_index))
+        order = numpy.argsort(hashes)
+        self._sorted_hashes = hashes[order]
+        self._sorted_ids = numpy.fromiter(self._hash_index.values(), dtype="int32", count=len(hashes))[order]
         self.unk_id = self._index[UNK]
         self.eos_id = self._index[EOS]
         self._checksum: Optional[str] = None
@@ -95,6 +103,18 @@ class TokenVocab:
         table = self._hash_index
         unk = self.unk_id
         return [table.get(getattr(t, attr_id), unk) for t in tokens]
+
+    def doc_ids(self, doc: Doc) -> "tuple[numpy.ndarray, numpy.ndarray]":
+        """The ids of ``lm_tokens(doc)`` and their token indices, as int32 arrays, from the doc's
+        attribute array (no Token objects: this is every LM's hot path)."""
+        array = doc.to_array([ATTR_IDS[self.attr], IS_SPACE]).reshape(-1, 2)
+        positions = numpy.flatnonzero(array[:, 1] == 0)
+        hashes = array[positions, 0].astype("uint64")
+        if not len(self._sorted_hashes):
+            return numpy.full(len(hashes), self.unk_id, dtype="int32"), positions.astype("int32")
+        where = numpy.minimum(numpy.searchsorted(self._sorted_hashes, hashes), len(self._sorted_hashes) - 1)
+        ids = numpy.where(self._sorted_hashes[where] == hashes, self._sorted_ids[where], self.unk_id)
+        return ids.astype("int32"), positions.astype("int32")
 
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps({"strings": self.strings, "attr": self.attr})

@@ -280,3 +280,12 @@ def test_ray_gives_the_local_scores_and_survives_a_dying_actor(corpus, tmp_path,
     assert ray_flag.exists()  # an actor did die
     assert summary["engine"] == "ray" and summary["n_in"] == len(input_ids(corpus))
     assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+
+
+def test_a_bad_model_in_local_workers_is_one_coded_line(corpus, tmp_path):
+    """The workers load the pipeline (the driver does not): their error reaches the driver."""
+    result = run_cli([str(corpus / "lstm"), *shards(corpus), "-o", str(tmp_path), "--workers", "2",
+                      "--component", "missing_lm"])
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: [") and "missing_lm" in lines[0], result.stderr
