@@ -254,6 +254,24 @@ def scaling(work: Path, shards: List[str], reps: int, skip_ray: bool) -> Dict[st
             "settings": "ngram order 5, --bucket 30,60 (cutoffs from a 2,000-doc sample), parquet, batch 256, chunk 1024"}
 
 
+DUMP_TEXT_BYTES = 25e12  # one Common Crawl dump: 20-30 TB of WET plain text (CCNet, section 3)
+
+
+def paper_estimate(corpus: Dict[str, object], scale: Dict[str, object], lstm: Dict[str, object]) -> Dict[str, object]:
+    """Core-hours for one Common Crawl dump at the measured per-core rates (bytes of input per
+    second, from the 1-worker local run), n-gram only, LSTM only and the cascade."""
+    bytes_per_token = corpus["bytes"] / corpus["whitespace_tokens"]
+    ngram_bytes_per_core_s = scale["medians"]["local_1"]["tokens_per_s"] * bytes_per_token
+    lstm_bytes_per_core_s = lstm["lstm_tokens_per_s"] * bytes_per_token
+    keep = lstm["cascade_survivors"] / lstm["docs"]
+    ngram_h = DUMP_TEXT_BYTES / ngram_bytes_per_core_s / 3600
+    lstm_h = DUMP_TEXT_BYTES / lstm_bytes_per_core_s / 3600
+    return {"dump_text_bytes": DUMP_TEXT_BYTES, "bytes_per_token": bytes_per_token,
+            "ngram_core_hours": ngram_h, "lstm_core_hours": lstm_h,
+            "cascade_core_hours": ngram_h + keep * lstm_h, "cascade_keep_fraction": keep,
+            "ngram_hours_on_27200_cores": ngram_h / 27200}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
@@ -287,7 +305,7 @@ def main() -> None:
         goals["ray_overhead_le_15pct"] = max(scale["ratios"]["ray_overhead_1_workers"],
                                              scale["ratios"]["ray_overhead_2_workers"]) <= 0.15
     payload = {"corpus": corpus, "models": models, "peer_kenlm": peer, "lstm_rescoring": lstm, "scaling": scale,
-               "goals_met": goals, "load_average_at_start": load_start, "cpus": os.cpu_count()}
+               "goals_met": goals, "common_crawl_estimate": paper_estimate(corpus, scale, lstm), "load_average_at_start": load_start, "cpus": os.cpu_count()}
     print(json.dumps({"ratios": scale["ratios"], "peer": {k: peer[k] for k in peer if k.startswith("ratio")},
                       "goals": goals}, indent=1))
     write_results(args.name, payload)
