@@ -33,7 +33,7 @@ from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
 
 from .errors import Errors
 from .types import RecurrentLMModel, State
-from .vocab import TokenVocab, lm_tokens, token_text
+from .vocab import TokenVocab, token_text
 
 # A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
 PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
@@ -109,7 +109,7 @@ def stream_segments(prepared: Sequence[Optional[PreparedDoc]], n_segments: int =
 
 def prompt_ids(vocab: TokenVocab, doc: Doc) -> List[int]:
     """The ids of a prompt's tokens (no ``<eos>``: a prompt continues, it does not end)."""
-    return vocab.ids(lm_tokens(doc))
+    return vocab.doc_ids(doc)[0].tolist()
 
 
 def stream_prefix(vocab: TokenVocab, ids: Sequence[int]) -> List[int]:

@@ -110,8 +110,6 @@ class TokenVocab:
         array = doc.to_array([ATTR_IDS[self.attr], IS_SPACE]).reshape(-1, 2)
         positions = numpy.flatnonzero(array[:, 1] == 0)
         hashes = array[positions, 0].astype("uint64")
-        if not len(self._sorted_hashes):
-            return numpy.full(len(hashes), self.unk_id, dtype="int32"), positions.astype("int32")
         where = numpy.minimum(numpy.searchsorted(self._sorted_hashes, hashes), len(self._sorted_hashes) - 1)
         ids = numpy.where(self._sorted_hashes[where] == hashes, self._sorted_ids[where], self.unk_id)
         return ids.astype("int32"), positions.astype("int32")
