@@ -31,7 +31,8 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
-                        param_names, project_rows, step_matmul, PackedSteps)
+                        one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
+                        PackedSteps)
 
 GRUState = Floats3d
 GRUInput = Tuple[Floats3d, Optional[Ints1d], Optional[GRUState]]
@@ -72,6 +73,7 @@ def init(model: Model, X: Optional[GRUInput] = None, Y: Optional[GRUOutput] = No
             model.set_param(recurrent_bias_name(layer, direction), model.ops.asarray(values))
 
 
+@single_threaded_blas
 def forward(model: Model, inputs: GRUInput, is_train: bool) -> Tuple[GRUOutput, Callable]:
     X, lengths, h0 = inputs
     xp = model.ops.xp
@@ -157,8 +159,9 @@ def _cell_(ops: Ops, G, HH, h, nO: int):
     return h_new
 
 
-def _recurrent(model: Model, layer: int, direction: int, U, h):
-    HH = step_matmul(model.ops, h, U, trans_b=True)
+def _recurrent(model: Model, layer: int, direction: int, UT, h):
+    """``h @ U.T + b_h`` for the three gates, given ``UT = U.T`` (contiguous)."""
+    HH = step_matmul(model.ops, h, UT)
     HH += model.get_param(recurrent_bias_name(layer, direction))
     return HH
 
@@ -175,6 +178,7 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
     steps = PackedSteps(ops, T, B, active)
     X_packed = steps.pack(X)
     W, U, acts = project_rows(model, layer, direction, X_packed)
+    UT = xp.ascontiguousarray(U.T)
     nO = U.shape[1]
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
     # Per packed row: the state *before* its step and W_hn h + b_hn there (for backprop).
@@ -187,7 +191,7 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
             continue
         rows = steps.at(t)
         h_k = h if active is None else h[:k]
-        HH = _recurrent(model, layer, direction, U, h_k)
+        HH = _recurrent(model, layer, direction, UT, h_k)
         h_new = _cell_(ops, acts[rows], HH, h_k, nO)
         if is_train:
             Hprev[rows] = h_k
@@ -281,16 +285,20 @@ def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUS
     """
     if model.attrs["bidirectional"]:
         raise ValueError(Errors.E025.format(what="gru_step"))
-    depth = model.attrs["depth"]
-    _check_state(state, depth, x.shape[0], model.get_dim("nO"))
+    _check_state(state, model.attrs["depth"], x.shape[0], model.get_dim("nO"))
+    with one_blas_thread(model.ops):
+        return _gru_step(model, x, state)
+
+
+def _gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:
     h_out = model.ops.xp.empty_like(state)
     layer_input = x
-    for layer in range(depth):
+    for layer in range(model.attrs["depth"]):
         W_name, U_name, b_name = param_names(layer, 0)
         G = step_matmul(model.ops, layer_input, model.get_param(W_name), trans_b=True)
         G += model.get_param(b_name)
         U = model.get_param(U_name)
-        HH = _recurrent(model, layer, 0, U, state[layer])
+        HH = _recurrent(model, layer, 0, U.T, state[layer])
         h_out[layer] = layer_input = _cell_(model.ops, G, HH, state[layer], U.shape[1])
     return layer_input, h_out
 

@@ -25,7 +25,8 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
-                        param_names, project_rows, step_matmul, PackedSteps)
+                        one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
+                        PackedSteps)
 
 LSTMState = Tuple[Floats3d, Floats3d]
 LSTMInput = Tuple[Floats3d, Optional[Ints1d], Optional[LSTMState]]
@@ -57,6 +58,7 @@ def init(model: Model, X: Optional[LSTMInput] = None, Y: Optional[LSTMOutput] = 
     init_uniform_params(model, 4)
 
 
+@single_threaded_blas
 def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput, Callable]:
     X, lengths, state = inputs
     ops = model.ops
@@ -168,6 +170,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
     steps = PackedSteps(ops, T, B, active)
     X_packed = steps.pack(X)
     W, U, acts = project_rows(model, layer, direction, X_packed)
+    UT = xp.ascontiguousarray(U.T)
     nO = U.shape[1]
     packed = active is not None
     order = range(T) if direction == 0 else range(T - 1, -1, -1)
@@ -185,7 +188,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
         rows = steps.at(t)
         h_k, c_k = (h[:k], c[:k]) if packed else (h, c)
         G = acts[rows]
-        G += step_matmul(ops, h_k, U, trans_b=True)
+        G += step_matmul(ops, h_k, UT)
         _gates_(ops, G, nO)
         i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
         c_new = f * c_k
@@ -266,15 +269,19 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
     """
     if model.attrs["bidirectional"]:
         raise ValueError(Errors.E025.format(what="lstm_step"))
-    xp = model.ops.xp
     h0, c0 = state
-    depth = model.attrs["depth"]
+    _check_state(h0, c0, model.attrs["depth"], x.shape[0], model.get_dim("nO"))
+    with one_blas_thread(model.ops):
+        return _lstm_step(model, x, h0, c0)
+
+
+def _lstm_step(model: Model, x: Floats2d, h0: Floats3d, c0: Floats3d) -> Tuple[Floats2d, LSTMState]:
+    xp = model.ops.xp
     nO = model.get_dim("nO")
-    _check_state(h0, c0, depth, x.shape[0], nO)
     h_out = xp.empty_like(h0)
     c_out = xp.empty_like(c0)
     layer_input = x
-    for layer in range(depth):
+    for layer in range(model.attrs["depth"]):
         W_name, U_name, b_name = param_names(layer, 0)
         W = model.get_param(W_name)
         U = model.get_param(U_name)

@@ -9,6 +9,7 @@ cell's own business: callers use the functions the cell keeps in its attrs, thro
 :func:`initial_state`, :func:`step`, :func:`select_state`, :func:`concat_states`,
 :func:`state_from_hidden` and :func:`hidden_grad` below.
 """
+from contextlib import nullcontext
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy
@@ -101,16 +102,51 @@ def active_rows(ops: Ops, lengths, T: int) -> Optional[List[int]]:
     return (host.reshape(1, -1) > numpy.arange(T).reshape(-1, 1)).sum(axis=1).tolist()
 
 
-def step_matmul(ops: Ops, A, B, *, trans_b: bool = False):
-    """``A @ B`` (or ``A @ B.T``) for the small per-step products of the recurrence.
+def single_threaded_blas(forward: Callable) -> Callable:
+    """Run a cell's ``forward`` and the backprop it returns with numpy's BLAS on one thread.
 
-    On CPU, float32 goes through Thinc's single-threaded BLIS gemm: a (batch x width)
-    product is too small to gain from threads, and multi-threaded OpenBLAS collapses when
-    the cores are busy (measured here: 15.8 ms vs 0.6 ms per step on a loaded 2-core
-    machine). Other ops and dtypes (CuPy, float64 in gradient checks) use ``xp.matmul``.
-    """
-    if isinstance(ops, NumpyOps) and A.dtype == "float32" and B.dtype == "float32":
-        return ops.gemm(A, B, trans2=trans_b)
+    The recurrence is a chain of small products (a batch of rows times ``U``): they gain
+    nothing from threads, and multi-threaded OpenBLAS collapses when the cores are busy
+    (measured: 15.8 ms vs 0.6 ms per step on a loaded 2-core machine). Single-threaded OpenBLAS
+    on a contiguous ``U.T`` is also 3x faster than Thinc's BLIS ``gemm`` at these shapes (47 vs
+    135 µs for (128 x 64)·(64 x 256); 175 vs 558 µs at width 128). The limit costs ~5 µs per
+    call (threadpoolctl's controller, made once); on CuPy it is skipped."""
+
+    def limited_forward(model: Model, inputs, is_train: bool):
+        with one_blas_thread(model.ops):
+            outputs, backprop = forward(model, inputs, is_train)
+
+        def limited_backprop(d_outputs):
+            with one_blas_thread(model.ops):
+                return backprop(d_outputs)
+
+        return outputs, limited_backprop
+
+    limited_forward.__doc__ = forward.__doc__
+    return limited_forward
+
+
+_BLAS_CONTROLLER = None
+
+
+def one_blas_thread(ops: Ops):
+    """A context in which numpy's BLAS uses one thread (nothing for other ops): cells' forward
+    passes (single_threaded_blas) and one-token steps."""
+    global _BLAS_CONTROLLER
+    if not isinstance(ops, NumpyOps):
+        return nullcontext()
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def step_matmul(ops: Ops, A, B, *, trans_b: bool = False):
+    """``A @ B`` (or ``A @ B.T``) for the small per-step products of the recurrence, through
+    ``xp.matmul`` (on CPU, numpy's BLAS, limited to one thread by the cell's forward: see
+    single_threaded_blas). Pass a contiguous ``U.T`` made once per sequence rather than
+    ``trans_b`` in a loop: the strided view is 10-20% slower per product."""
     return ops.xp.matmul(A, B.T if trans_b else B)
 
 

