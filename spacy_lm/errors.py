@@ -257,3 +257,12 @@ class Errors(metaclass=ErrorsWithCodes):
     E166 = ("--engine ray needs Ray Data, an optional extra of spacy-lm: pip install \"spacy-lm[ray]\" (or "
             "pip install \"ray[data]>=2.9\").")
     E167 = "The Ray engine returned no score, or two, for the text(s) at position(s) {pos} of a shard: a bug."
+
+    # E168-E171: discriminative learning rates and gradual unfreezing (layer_groups.py).
+    E168 = "set_layer_group: group must be an integer >= 0 (0: the layers nearest the output), got {value!r}."
+    E169 = ("spacy_lm.DiscriminativeAdam.v1: lr_decay must be a finite number > 0 (ULMFiT: 2.6; 1.0: one "
+            "learning rate for all groups), got {value!r}.")
+    E170 = ("spacy_lm.DiscriminativeAdam.v1: unfreeze_steps must be an integer >= 0 (0: every group trains "
+            "from the first step), got {value!r}.")
+    E171 = ("set_layer_group: layer '{node}' wraps a {shim}, whose parameters reach the optimizer under the "
+            "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")

@@ -17,6 +17,7 @@ REGISTRIES = {
     "spacy_architectures": registry.architectures,
     "thinc_layers": registry.layers,
     "thinc_schedules": registry.schedules,
+    "thinc_optimizers": registry.optimizers,
     "spacy_readers": registry.readers,
     "spacy_tokenizers": registry.tokenizers,
     "spacy_scorers": registry.scorers,

@@ -24,6 +24,7 @@ from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
 from ..layers.adaptive_softmax import AdaptiveSoftmax
+from ..layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS  # read at call time: tests patch this module's binding
 from ..layers.output_softmax import OutputSoftmax
@@ -82,7 +83,10 @@ def build_lstm_language_model_v2(
     else:
         output_layer = AdaptiveSoftmax(nI=width, cutoffs=list(cutoffs), div_value=div_value,
                                        tied_embedding=tied_embedding)
-    return RecurrentLanguageModel(embedding, rnn, output_layer, dropout=dropout, tied=bool(tie_weights))
+    model = RecurrentLanguageModel(embedding, rnn, output_layer, dropout=dropout, tied=bool(tie_weights))
+    set_layer_group(model, LM_GROUP)  # for ULMFiT's fine-tuning through spacy_lm.DiscriminativeAdam.v1
+    set_layer_group(embedding, EMBEDDING_GROUP)
+    return model
 
 
 def _init(model: Model, X=None, Y=None) -> None:

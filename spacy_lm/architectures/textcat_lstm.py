@@ -1,4 +1,4 @@
-"""`spacy_lm.TextCatLSTM.v1`: a (bi)LSTM or (bi)GRU text classifier for spaCy's `textcat` and
+"""`spacy_lm.TextCatLSTM.v1` / `.v2`: a (bi)LSTM or (bi)GRU text classifier for spaCy's `textcat` and
 `textcat_multilabel` components (and their `weighted_` variants in this package).
 
     tok2vec (List[Doc] → List[Floats2d]) → recurrent cell (bidirectional, ``depth`` layers,
@@ -11,6 +11,10 @@ Built like spaCy's `spacy.TextCatReduce.v1`: refs ``tok2vec`` and ``output_layer
 ``attrs["multi_label"]`` and a resizable output (``attrs["resize_output"]``), so
 ``textcat.add_label`` after initialization works as it does with spaCy's models.
 Exclusive classes end in a softmax; multilabel in a linear layer and a logistic.
+
+v2 is ULMFiT's classifier head: concat pooling (last state, mean, max) and a LayerNorm before
+the output layer by default, and its layers tagged in groups for discriminative learning rates
+and gradual unfreezing (`spacy_lm.DiscriminativeAdam.v1`, layer_groups.py).
 
 With ``linear_model`` (e.g. `spacy.TextCatBOW.v3` with ``no_output_layer = true``), the pooled
 LSTM features and the bag-of-words scores are concatenated before the output layer ("wide and
@@ -41,9 +45,11 @@ from thinc.types import Floats2d
 
 from ..checks import require_finite
 from ..errors import Errors
+from ..layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
 from .pooled_encoder import build_pooled_encoder
 
 ARCHITECTURE = "spacy_lm.TextCatLSTM.v1"
+ARCHITECTURE_V2 = "spacy_lm.TextCatLSTM.v2"
 
 
 @registry.architectures("spacy_lm.TextCatLSTM.v1")
@@ -62,19 +68,61 @@ def build_textcat_lstm(
     width: hidden size of each recurrent direction (the cell outputs ``2 * width``).
     depth: recurrent layers; 0 pools the tok2vec output directly.
     dropout: between recurrent layers and before the output layer.
-    pooling: "mean_max" (mean and max concatenated) or "attention" (learned query).
+    pooling: "mean_max" (mean and max concatenated), "concat" (last, mean, max) or "attention".
     nO: number of labels (set by the component when None).
     exclusive_classes: softmax over exclusive labels, else independent logistics.
     linear_model: optional model of per-doc label scores (a BOW model without its own output
         layer) concatenated with the pooled features before the output layer.
     cell: the recurrent cell, "lstm" or "gru".
     """
+    return _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell,
+                  normalize=False, architecture=ARCHITECTURE)
+
+
+@registry.architectures("spacy_lm.TextCatLSTM.v2")
+def build_textcat_lstm_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    width: int,
+    depth: int,
+    dropout: float,
+    pooling: str = "concat",
+    normalize: bool = True,
+    nO: Optional[int] = None,
+    exclusive_classes: bool = True,
+    linear_model: Optional[Model[List[Doc], Floats2d]] = None,
+    cell: str = "lstm",
+) -> Model[List[Doc], Floats2d]:
+    """v1 with ULMFiT's classifier head and layer groups: ``pooling`` defaults to "concat"
+    (last state, mean, max) and ``normalize`` puts a LayerNorm over the pooled vector before
+    dropout and the output layer. Its layers are tagged for `spacy_lm.DiscriminativeAdam.v1`
+    (layer_groups.py): the head (pooling, norm, output, ``linear_model``) in group 0, its own
+    recurrent encoder in 1, ``tok2vec`` in 3 (embeddings); a listened-to `lstm_lm` tags its own
+    recurrent stack 2 and its embedding 3. Other settings as v1."""
+    return _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell,
+                  normalize=normalize, architecture=ARCHITECTURE_V2)
+
+
+def _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell, *,
+           normalize: bool, architecture: str) -> Model[List[Doc], Floats2d]:
     encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
-                                   architecture=ARCHITECTURE)
+                                   architecture=architecture, normalize=normalize)
     layers = [tok2vec, *encoder.layers]
     nI = encoder.nO
     if linear_model is not None:
-        return _wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes)
+        model = _wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes, architecture)
+    else:
+        model = _deep(layers, nI, tok2vec, nO, exclusive_classes, architecture)
+    if architecture == ARCHITECTURE_V2:
+        set_layer_group(model, HEAD_GROUP)
+        if depth > 0:
+            set_layer_group(encoder.layers[0], ENCODER_GROUP)
+        set_layer_group(tok2vec, EMBEDDING_GROUP)
+    return model
+
+
+def _deep(layers, nI: Optional[int], tok2vec, nO: Optional[int], exclusive_classes: bool,
+          architecture: str) -> Model[List[Doc], Floats2d]:
+    """tok2vec → cell → pool → [norm] → dropout → resizable output layer."""
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=nI)
@@ -83,7 +131,7 @@ def build_textcat_lstm(
         output_layer = Linear(nO=nO, nI=nI)
     resizable_layer = resizable(output_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
     tail = [resizable_layer] if exclusive_classes else [resizable_layer, Logistic()]
-    model = _checked_chain(*layers, *tail)
+    model = _checked_chain(*layers, *tail, architecture=architecture)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
@@ -93,13 +141,13 @@ def build_textcat_lstm(
     return model
 
 
-def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int],
-                   exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
+def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_classes: bool,
+                   architecture: str) -> Model[List[Doc], Floats2d]:
     """(tok2vec → cell → pool → dropout) ‖ linear_model → output layer; nI is inferred at init."""
     output_layer = Softmax(nO=nO) if exclusive_classes else Linear(nO=nO)
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
     deep = chain(*layers)
-    model = _checked_chain(concatenate(deep, linear_model), *tail)
+    model = _checked_chain(concatenate(deep, linear_model), *tail, architecture=architecture)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
@@ -109,18 +157,19 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int],
     return model
 
 
-def _checked_chain(*layers: Model) -> Model[List[Doc], Floats2d]:
+def _checked_chain(*layers: Model, architecture: str) -> Model[List[Doc], Floats2d]:
     """``chain(*layers)`` whose inference output must be finite (the same nodes, names and
     dims as the plain chain, so a saved model's bytes still fit)."""
     plain = chain(*layers)
     dims = {name: plain.maybe_get_dim(name) for name in plain.dim_names}
-    return Model(plain.name, _finite_forward, init=plain.init, dims=dims, layers=plain.layers)
+    return Model(plain.name, _finite_forward, init=plain.init, dims=dims, layers=plain.layers,
+                 attrs={"architecture": architecture})
 
 
 def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train: bool):
     scores, backprop = chain_forward(model, docs, is_train)
     if not is_train:
-        require_finite(model.ops.xp, scores, name=ARCHITECTURE, what="cats")
+        require_finite(model.ops.xp, scores, name=model.attrs.get("architecture", ARCHITECTURE), what="cats")
     return scores, backprop
 
 

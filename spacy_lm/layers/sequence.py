@@ -9,6 +9,11 @@ state → back to ``List[Floats2d]`` of ``(len_i, nO * dirs)``. Zero-length docs
 `spacy_lm.MeanMaxPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, 2 * nI)``, the mean and
 the max of each doc's rows, concatenated. An empty doc pools to zeros.
 
+`spacy_lm.ConcatPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, 3 * nI)``: ULMFiT's concat
+pooling, the last state beside the mean and the max. For a bidirectional encoder
+(``directions=2``) "last" is each direction's own last step: the forward half at the doc's
+final row, the backward half at its first row. An empty doc pools to zeros.
+
 `spacy_lm.AttentionPool.v1`: ``List[Floats2d]`` → ``Floats2d`` ``(B, nI)``, a softmax-weighted
 sum of each doc's rows; the weights come from a learned query ``q`` (scores ``X @ q``).
 ``q`` starts at zero, so training starts from mean pooling. An empty doc pools to zeros.
@@ -169,6 +174,48 @@ def _mean_max_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple
         return dXs
 
     return Y, backprop
+
+
+@registry.layers("spacy_lm.ConcatPool.v1")
+def ConcatPool(nI: Optional[int] = None, directions: int = 1) -> Model[List[Floats2d], Floats2d]:
+    """Last state, mean and max of each doc's rows, concatenated: ``(B, 3 * nI)``."""
+    if directions not in (1, 2):
+        raise ValueError(Errors.E009.format(setting="ConcatPool directions", requirement="1 or 2",
+                                            value=directions))
+    return Model(
+        "concat_pool",
+        _concat_forward,
+        init=_pool_init,
+        dims={"nI": nI, "nO": None if nI is None else 3 * nI},
+        attrs={"factor": 3, "directions": directions},
+    )
+
+
+def _concat_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[Floats2d, Callable]:
+    xp = model.ops.xp
+    nI = _width(model, Xs)
+    if model.attrs["directions"] == 2 and nI % 2:
+        raise ValueError(Errors.E009.format(setting="ConcatPool input width with directions=2",
+                                            requirement="even (forward and backward halves)", value=nI))
+    half = nI // 2 if model.attrs["directions"] == 2 else nI
+    mean_max, bp_mean_max = _mean_max_forward(model, Xs, is_train)
+    nonempty = [b for b, X in enumerate(Xs) if X.shape[0]]
+    last = xp.zeros((len(Xs), nI), dtype=mean_max.dtype)
+    if nonempty:
+        idx = model.ops.asarray1i(nonempty)
+        last[idx, :half] = xp.stack([Xs[b][-1, :half] for b in nonempty])
+        if half < nI:
+            last[idx, half:] = xp.stack([Xs[b][0, half:] for b in nonempty])
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dXs = bp_mean_max(dY[:, nI:])
+        for b in nonempty:
+            dXs[b][-1, :half] += dY[b, :half]
+            if half < nI:
+                dXs[b][0, half:] += dY[b, half:nI]
+        return dXs
+
+    return xp.concatenate([last, mean_max], axis=1), backprop
 
 
 def _segment_sums(ops: Ops, flat: Floats2d, lens: Ints1d) -> Floats2d:

@@ -1,4 +1,4 @@
-"""spacy_lm.TextCatLSTM.v1 in spaCy's textcat / textcat_multilabel: the test_overfitting_IO pattern."""
+"""spacy_lm.TextCatLSTM.v1 / .v2 in spaCy's textcat / textcat_multilabel: the test_overfitting_IO pattern."""
 import numpy
 import pytest
 import spacy
@@ -27,18 +27,18 @@ BOW = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngra
        "no_output_layer": True, "length": 1024}
 
 
-def model_config(pooling="mean_max", exclusive=True, linear=False):
-    config = {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC, "width": 8, "depth": 1,
+def model_config(pooling="mean_max", exclusive=True, linear=False, version=1):
+    config = {"@architectures": f"spacy_lm.TextCatLSTM.v{version}", "tok2vec": TOK2VEC, "width": 8, "depth": 1,
               "dropout": 0.0, "pooling": pooling, "exclusive_classes": exclusive}
     if linear:
         config["linear_model"] = {**BOW, "exclusive_classes": exclusive}
     return config
 
 
-def build_nlp(factory, data, pooling, exclusive, linear=False):
+def build_nlp(factory, data, pooling, exclusive, linear=False, version=1):
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe(factory, config={"model": model_config(pooling, exclusive, linear),
+    nlp.add_pipe(factory, config={"model": model_config(pooling, exclusive, linear, version),
                                   "scorer": {"@scorers": "spacy_lm.textcat_scorer.v1"}})
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in data]
     nlp.initialize(lambda: examples)
@@ -53,15 +53,17 @@ def test_build_sets_refs_and_attrs():
         registry.resolve({"m": {**model_config(pooling="sum")}})
 
 
-@pytest.mark.parametrize("factory,data,exclusive,pooling,linear", [
-    ("textcat", TRAIN, True, "mean_max", False),
-    ("textcat", TRAIN, True, "attention", False),
-    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", False),
-    ("textcat", TRAIN, True, "mean_max", True),
-    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", True),
+@pytest.mark.parametrize("factory,data,exclusive,pooling,linear,version", [
+    ("textcat", TRAIN, True, "mean_max", False, 1),
+    ("textcat", TRAIN, True, "attention", False, 1),
+    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", False, 1),
+    ("textcat", TRAIN, True, "mean_max", True, 1),
+    ("textcat_multilabel", TRAIN_MULTI, False, "mean_max", True, 1),
+    ("textcat", TRAIN, True, "concat", False, 2),
+    ("textcat_multilabel", TRAIN_MULTI, False, "concat", True, 2),
 ])
-def test_overfitting_IO(factory, data, exclusive, pooling, linear):
-    nlp, examples = build_nlp(factory, data, pooling, exclusive, linear)
+def test_overfitting_IO(factory, data, exclusive, pooling, linear, version):
+    nlp, examples = build_nlp(factory, data, pooling, exclusive, linear, version)
     optimizer = Adam(0.02)
     for _ in range(40):
         losses = {}
@@ -83,6 +85,27 @@ def test_overfitting_IO(factory, data, exclusive, pooling, linear):
     for key in NEW_KEYS:
         assert key in scores
     assert scores["cats_accuracy"] == 1.0
+
+
+def test_v2_head_is_concat_pooling_and_layernorm_with_layer_groups():
+    from spacy_lm.layer_groups import layer_group
+
+    nlp, _ = build_nlp("textcat", TRAIN, "concat", True, version=2)
+    model = nlp.get_pipe("textcat").model
+    names = [node.name for node in model.walk()]
+    assert "concat_pool" in names and "layernorm" in names
+    # biLSTM 2 x 8, pooled last + mean + max
+    assert model.get_ref("output_layer").get_dim("nI") == 3 * 16
+    # (the output layer rebuilt by add_label is untagged, which the optimizer reads as group 0)
+    group_of = {layer.name: layer_group(layer.id) or 0 for layer in model.layers}  # the chain's own layers
+    assert group_of["concat_pool"] == group_of["layernorm"] == group_of["resizable(softmax)"] == 0
+    assert layer_group(model.get_ref("output_layer").id) in (0, None)
+    assert group_of["sequence_lstm"] == 1
+    assert {layer_group(node.id) for node in model.get_ref("tok2vec").walk()} == {3}
+    # v1 keeps its node tree: no norm, mean+max
+    nlp1, _ = build_nlp("textcat", TRAIN, "mean_max", True, version=1)
+    assert [layer.name for layer in nlp1.get_pipe("textcat").model.layers][1:] == [
+        "sequence_lstm", "mean_max_pool", "dropout", "resizable(softmax)"]
 
 
 def test_empty_docs_and_add_label():

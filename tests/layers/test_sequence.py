@@ -1,4 +1,4 @@
-"""with_time_major / SequenceLSTM, MeanMaxPool and AttentionPool: shapes, empty docs,
+"""with_time_major / SequenceLSTM, MeanMaxPool, ConcatPool and AttentionPool: shapes, empty docs,
 finite-difference gradients; with_time_major over an LSTM is SequenceLSTM, over any cell the
 cell run doc by doc."""
 import importlib.util
@@ -9,7 +9,7 @@ from thinc.api import Linear, NumpyOps, Ops, fix_random_seed
 
 from spacy_lm.layers.lstm import LSTM
 from spacy_lm.layers.recurrent import build_cell
-from spacy_lm.layers.sequence import AttentionPool, MeanMaxPool, SequenceLSTM, with_time_major
+from spacy_lm.layers.sequence import AttentionPool, ConcatPool, MeanMaxPool, SequenceLSTM, with_time_major
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
 
@@ -158,3 +158,31 @@ def test_attention_pool_gradients(ops_class):
     assert Y.shape == (3, 3) and not Y[1].any()
     model.set_param("q", numpy.asarray([0.5, -1.0, 0.3]))
     _check_layer(model, Xs, out_is_list=False)
+
+
+@pytest.mark.parametrize("ops_class", OPS_CLASSES)
+@pytest.mark.parametrize("directions", [1, 2])
+def test_concat_pool_gradients(ops_class, directions):
+    model = ConcatPool(4, directions=directions)
+    _set_ops(model, ops_class())
+    model.initialize()
+    Xs = _docs([4, 0, 1, 3], 4)
+    Y, _ = model(Xs, is_train=False)
+    assert Y.shape == (4, 12) and model.get_dim("nO") == 12
+    half = 2 if directions == 2 else 4
+    # last: the forward half at the final row; the backward half (if any) at the first row
+    numpy.testing.assert_allclose(Y[0, :half], Xs[0][-1, :half])
+    numpy.testing.assert_allclose(Y[0, half:4], Xs[0][0, half:])
+    numpy.testing.assert_allclose(Y[3, 4:8], Xs[3].mean(axis=0))
+    numpy.testing.assert_allclose(Y[3, 8:], Xs[3].max(axis=0))
+    assert not Y[1].any()
+    _check_layer(model, Xs, out_is_list=False)
+
+
+def test_concat_pool_rejects_bad_directions():
+    with pytest.raises(ValueError, match=r"E009.*directions.*3"):
+        ConcatPool(4, directions=3)
+    model = ConcatPool(3, directions=2)
+    model.initialize()
+    with pytest.raises(ValueError, match=r"E009.*even"):
+        model(_docs([2], 3), is_train=False)
