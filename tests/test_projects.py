@@ -47,7 +47,7 @@ def test_project_readme_is_spacy_project_document_output(name, tmp_path):
         f"regenerate it: python -m spacy project document projects/{name} --output projects/{name}/README.md"
 
 
-TEXTCAT_CONFIGS = ["lstm_lm.cfg", "textcat_lstm.cfg", "textcat_lstm_lm.cfg"]
+TEXTCAT_CONFIGS = ["lstm_lm.cfg", "lstm_lm_finetune.cfg", "textcat_lstm.cfg", "textcat_lstm_lm.cfg"]
 
 
 @pytest.mark.parametrize("name,configs", [("wikitext2_lm", ["lstm_lm.cfg", "ngram_lm.cfg"]),
@@ -155,7 +155,7 @@ def test_wikitext2_lm_checks_token_counts(tmp_path):
 POSITIVE = ["A fine, moving film.<br /><br />I loved it!", "Great fun from start to end.", "Wonderful acting."]
 NEGATIVE = ["Dull and far too long.<br />Avoid.", "A boring mess, badly acted.", "Terrible plot."]
 TINY_TEXTCAT = vars_(expected_rows="any", lm_steps=10, textcat_steps=10, eval_frequency=5, lm_width=16, lm_depth=1,
-                     lm_output="full", textcat_width=8)
+                     lm_output="full", textcat_width=8, general_steps=10, general_eval_frequency=5)
 
 
 def write_imdb(data_dir):
@@ -197,11 +197,20 @@ TEXTCAT_PROJECTS = [("imdb_textcat", write_imdb, vars_(dev_size=12)), ("sst2_sen
 @pytest.mark.slow
 @pytest.mark.parametrize("name,write_data,extra", TEXTCAT_PROJECTS)
 def test_textcat_workflow_runs_on_tiny_data(name, write_data, extra, tmp_path):
+    import spacy
+
     project = copy_project(name, tmp_path)
     data = tmp_path / "data"
     write_data(data)
-    result = project_run(project, "all", *vars_(data_dir=data), *TINY_TEXTCAT, *extra)
+    general = tmp_path / "wikitext-2"
+    write_wikitext(general)  # ULMFiT step 1's general text
+    result = project_run(project, "all", *vars_(data_dir=data, general_dir=general, general_train=general / "train.txt.gz",
+                                                general_dev=general / "valid.txt"), *TINY_TEXTCAT, *extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Each step's output fed the next: the classifier's LM keeps the vocabulary of the general text
+    # (lower-cased WikiText words the task never uses) through fine-tuning.
+    lm_vocab = spacy.load(project / "training" / "textcat_lm" / "model-best").get_pipe("lstm_lm").lm_vocab
+    assert "valkyria" in lm_vocab and "Valkyria" not in lm_vocab
     results = json.loads((project / "metrics" / "results.json").read_text())
     names = [row["name"] for row in results["classifiers"]]
     assert names[:2] == ["lm_transfer", "from_scratch"]
@@ -245,6 +254,18 @@ def test_textcat_projects_check_counts(name, write_data, extra, tmp_path):
 def test_textcat_projects_share_one_evaluate_script():
     assert (PROJECTS / "imdb_textcat" / "scripts" / "evaluate.py").read_text() == \
         (PROJECTS / "sst2_sentiment" / "scripts" / "evaluate.py").read_text()
+
+
+@pytest.mark.parametrize("name", ["imdb_textcat", "sst2_sentiment"])
+def test_textcat_projects_fetch_wikitext2_as_the_lm_project_does(name, tmp_path):
+    assert (PROJECTS / name / "scripts" / "fetch_wikitext2.py").read_text() == \
+        (PROJECTS / "wikitext2_lm" / "scripts" / "fetch_data.py").read_text()
+    # offline and without data: the help names this project's command and variable
+    cmd = [sys.executable, PROJECTS / name / "scripts" / "fetch_wikitext2.py", tmp_path / "none",
+           "--command", "fetch_general", "--var", "general_dir", "--hf-dataset", "no-such/dataset"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=OFFLINE)
+    assert result.returncode != 0
+    assert "spacy project run fetch_general" in result.stderr and "--vars.general_dir" in result.stderr
 
 
 # -------------------------------------------------------------------- multi30k_translation
