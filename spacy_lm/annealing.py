@@ -1,4 +1,5 @@
-"""KL-weight schedules for `sentence_vae` (the β in rec + β·KL): registered as Thinc schedules.
+"""Schedules, registered as Thinc schedules: KL weights for `sentence_vae` (the β in rec + β·KL)
+and ULMFiT's slanted triangular learning rate.
 
 They are generators, as Thinc 8.3's ``@schedules`` are (``constant.v1``, ``warmup_linear.v1``...),
 so any Thinc schedule works too (``constant.v1`` with ``rate = 1.0``: no annealing). The
@@ -63,3 +64,19 @@ def kl_cyclical(total_steps: int = 10000, cycles: int = 4, ratio: float = 0.5) -
         return min(1.0, ((step % period) / period) / ratio)
 
     return _by_step(weight)
+
+
+@registry.schedules("spacy_lm.slanted_triangular.v1")
+def slanted_triangular(max_rate: float, num_steps: int, cut_frac: float = 0.1, ratio: float = 32.0) -> Iterator[float]:
+    _require(max_rate > 0 and math.isfinite(max_rate), "max_rate", "a finite number > 0", max_rate)
+    _require(isinstance(num_steps, int) and num_steps >= 1, "num_steps", "an integer >= 1", num_steps)
+    _require(0.0 < cut_frac < 1.0, "cut_frac", "in (0, 1)", cut_frac)
+    _require(ratio >= 1 and math.isfinite(ratio), "ratio", "a finite number >= 1", ratio)
+    cut = max(1, int(num_steps * cut_frac))
+    decay_steps = max(1, num_steps - cut)
+
+    def rate(step: int) -> float:
+        p = step / cut if step < cut else max(0.0, 1.0 - (step - cut) / decay_steps)
+        return max_rate * (1.0 + p * (ratio - 1.0)) / ratio
+
+    return _by_step(rate)

@@ -72,8 +72,12 @@ def _spacy_train(config, tmp_path, *extra):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("frozen", ["[]", '["lstm_lm"]'])
-def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, frozen):
+@pytest.mark.parametrize("frozen,unfreeze_steps,same_lm", [
+    ("[]", "0", False),  # joint fine-tuning from the first step: the LM moves
+    ("[]", "150", True),  # gradual unfreezing: the LM's groups (2, 3) thaw at steps 300 and 450, after these 20
+    ('["lstm_lm"]', "0", True),  # frozen and annotating
+])
+def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, frozen, unfreeze_steps, same_lm):
     train = tmp_path / "train.txt"
     train.write_text("\n".join(SENTIMENT * 20) + "\n", encoding="utf-8")
     lm_text = tmp_path / "lm.txt"
@@ -90,7 +94,8 @@ def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, froz
     out = _spacy_train("textcat_lstm_lm.cfg", tmp_path, *data, *small,
                        "--paths.lm_pipeline", str(lm / "model-last"),
                        "--components.textcat.model.tok2vec.width", "16",
-                       "--training.frozen_components", frozen, "--training.annotating_components", frozen)
+                       "--training.frozen_components", frozen, "--training.annotating_components", frozen,
+                       "--training.optimizer.unfreeze_steps", unfreeze_steps)
     code = (
         "import json, spacy\n"
         f"nlp = spacy.load({str(out / 'model-last')!r}); s = spacy.load({str(lm / 'model-last')!r})\n"
@@ -101,4 +106,4 @@ def test_textcat_configs_train_from_scratch_and_from_a_sourced_lm(tmp_path, froz
     assert loaded.returncode == 0, loaded.stderr
     info = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert info["cats"] == ["NEG", "POS"]
-    assert info["same_lm"] == (frozen != "[]")
+    assert info["same_lm"] == same_lm
