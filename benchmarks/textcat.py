@@ -60,6 +60,9 @@ SYSTEMS = {
                                               "ngram_size": 2, "no_output_layer": True, "length": 262144}},
     "spacy_bow_v3": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
                      "no_output_layer": False, "length": 262144},
+    # BOW v3 with bigrams: the peer of the wide-and-deep systems' linear part (and of tuned fastText)
+    "spacy_bow_v3_bigram": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+                            "no_output_layer": False, "length": 262144},
     "spacy_ensemble_v2": {"@architectures": "spacy.TextCatEnsemble.v2",
                           "tok2vec": {"@architectures": "spacy.Tok2Vec.v2", "embed": MULTIHASH,
                                       "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 64,
