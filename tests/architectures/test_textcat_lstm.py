@@ -126,6 +126,23 @@ def test_linear_model_scores_reach_the_output_and_resizing_is_refused():
         nlp.get_pipe("textcat").add_label("NEUTRAL")
 
 
+def test_v2_wide_and_deep_sums_the_linear_scores_into_the_logits():
+    nlp, examples = build_nlp("textcat", TRAIN, "concat", True, linear=True, version=2)
+    model = nlp.get_pipe("textcat").model
+    assert model.get_ref("output_layer").get_dim("nI") == 3 * 16  # the pooled features only
+    docs = [eg.predicted for eg in examples]
+    linear = next(node for node in model.walk() if node.name.startswith("sparse_linear"))
+    before = model.predict(docs)
+    bias = linear.get_param("b").copy()
+    bias[0] += 2.0  # +2 on the first label's BOW logit: exp(2) times its odds, exactly
+    linear.set_param("b", bias)
+    after = model.predict(docs)
+    numpy.testing.assert_allclose((after[:, 0] / after[:, 1]) / (before[:, 0] / before[:, 1]), numpy.exp(2.0),
+                                  rtol=1e-4)
+    with pytest.raises(ValueError, match="linear_model cannot add labels"):
+        nlp.get_pipe("textcat").add_label("NEUTRAL")
+
+
 def test_single_label_is_an_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("textcat", config={"model": model_config()})
