@@ -155,7 +155,7 @@ def DiscriminativeAdam(
 ) -> DiscriminativeOptimizer:
     """Thinc's ``Adam.v1`` with ULMFiT's ``lr_decay`` (group g: learn_rate / lr_decay ** g) and
     ``unfreeze_steps`` (group g is frozen for the first g * unfreeze_steps steps; 0: none is).
-    ``learn_rate`` may be a schedule, e.g. ``slanted_triangular.v1`` (ULMFiT's STLR)."""
+    ``learn_rate`` may be a schedule, e.g. ``spacy_lm.slanted_triangular.v1`` (ULMFiT's STLR)."""
     return DiscriminativeOptimizer(
         learn_rate, lr_decay=lr_decay, unfreeze_steps=unfreeze_steps, L2=L2, beta1=beta1, beta2=beta2,
         eps=eps, grad_clip=grad_clip, L2_is_weight_decay=L2_is_weight_decay, use_averages=use_averages,

@@ -136,13 +136,8 @@ def _deep(layers, nI: Optional[int], tok2vec, nO: Optional[int], exclusive_class
     resizable_layer = resizable(output_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
     tail = [resizable_layer] if exclusive_classes else [resizable_layer, Logistic()]
     model = _checked_chain(*layers, *tail, architecture=architecture)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("output_layer", output_layer)
-    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
-    if nO is not None:
-        model.set_dim("nO", cast(int, nO))
-    model.attrs["multi_label"] = not exclusive_classes
-    return model
+    return _set_contract(model, tok2vec, output_layer, partial(resize_and_set_ref, resizable_layer=resizable_layer),
+                         nO, exclusive_classes)
 
 
 def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_classes: bool,
@@ -152,13 +147,9 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_c
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
     deep = chain(*layers)
     model = _checked_chain(concatenate(deep, linear_model), *tail, architecture=architecture)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("output_layer", output_layer)
-    model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
-    if nO is not None:
-        model.set_dim("nO", cast(int, nO))
-    model.attrs["multi_label"] = not exclusive_classes
-    return model
+    return _set_contract(model, tok2vec, output_layer,
+                         partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model),
+                         nO, exclusive_classes)
 
 
 def _summed_wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_classes: bool,
@@ -171,9 +162,18 @@ def _summed_wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], excl
     output_layer = Linear(nO=nO)
     activation = softmax_activation() if exclusive_classes else Logistic()
     model = _checked_chain(add(chain(*layers, output_layer), linear_model), activation, architecture=architecture)
+    return _set_contract(model, tok2vec, output_layer,
+                         partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model),
+                         nO, exclusive_classes)
+
+
+def _set_contract(model: Model, tok2vec: Model, output_layer: Model, resize_output, nO: Optional[int],
+                  exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
+    """What spaCy's textcat expects of its model (as spacy.TextCatReduce.v1): refs ``tok2vec`` and
+    ``output_layer``, ``attrs["resize_output"]`` and ``attrs["multi_label"]``, ``nO`` when known."""
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
-    model.attrs["resize_output"] = partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model)
+    model.attrs["resize_output"] = resize_output
     if nO is not None:
         model.set_dim("nO", cast(int, nO))
     model.attrs["multi_label"] = not exclusive_classes
