@@ -60,6 +60,17 @@ SYSTEMS = {
                                               "ngram_size": 2, "no_output_layer": True, "length": 262144}},
     "spacy_bow_v3": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
                      "no_output_layer": False, "length": 262144},
+    # the same with a unigram BOW (spacy_bow_v3's own setting) and the LSTM at width 128
+    "spacy_lm_lstm_v2_bow1": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 64,
+                              "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
+                              "exclusive_classes": True,
+                              "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                                               "ngram_size": 1, "no_output_layer": True, "length": 262144}},
+    "spacy_lm_lstm_v2_bow1_w128": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 128,
+                                   "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
+                                   "exclusive_classes": True,
+                                   "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                                                    "ngram_size": 1, "no_output_layer": True, "length": 262144}},
     # BOW v3 with bigrams: the peer of the wide-and-deep systems' linear part (and of tuned fastText)
     "spacy_bow_v3_bigram": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
                             "no_output_layer": False, "length": 262144},
