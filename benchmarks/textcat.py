@@ -140,7 +140,7 @@ def run_spacy(system: str, dataset: str, splits, args) -> Dict[str, object]:
 
     import spacy_lm  # noqa: F401  (registers the architecture and scorer)
 
-    fix_random_seed(0)
+    fix_random_seed(args.seed)
     labels = sorted(set(DATASETS[dataset][4].values()))
     nlp = spacy.blank("en")
     nlp.add_pipe("textcat", config={"model": SYSTEMS[system]})
@@ -148,7 +148,7 @@ def run_spacy(system: str, dataset: str, splits, args) -> Dict[str, object]:
     dev = make_examples(nlp, splits["dev"], labels)
     nlp.initialize(lambda: examples, sgd=None)
     optimizer = Adam(args.learn_rate)
-    rng = random.Random(0)
+    rng = random.Random(args.seed)
     best = (-1.0, 0, None)
     dev_curve = []
     train_s = 0.0
@@ -187,7 +187,7 @@ def run_fasttext(dataset: str, splits, args, **settings) -> Dict[str, object]:
         for text, label in splits["train"]:
             f.write(f"__label__{label} {' '.join(text.split())}\n")
     start = time.perf_counter()
-    model = fasttext.train_supervised(f.name, verbose=0, thread=1, seed=0, **settings)
+    model = fasttext.train_supervised(f.name, verbose=0, thread=1, seed=args.seed, **settings)
     train_s = time.perf_counter() - start
     texts = [" ".join(t.split()) for t, _ in splits["test"]]
     start = time.perf_counter()
@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--ensemble-datasets", nargs="*", default=["sst2", "sst5"],
                         help="datasets on which spacy_ensemble_v2 runs when it is in --systems (slow on CPU)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0, help="weights and batch order (the splits stay seed 0)")
     parser.add_argument("--learn-rate", type=float, default=0.001)
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--no-fasttext", action="store_true")

@@ -18,6 +18,7 @@ nlp.pipe at batch 128). Reads ../shared/data (or --data-dir; fails clearly when 
 """
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -96,11 +97,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA)
     parser.add_argument("--work-dir", type=Path, default=None, help="step outputs (default: a temp dir)")
     parser.add_argument("--general-lm", type=Path, default=None, help="a step-1 output to reuse (skips step 1)")
+    parser.add_argument("--finetuned-lm", type=Path, default=None, help="a step-2 output to reuse (skips steps 1-2)")
     parser.add_argument("--general-steps", type=int, default=10000)
     parser.add_argument("--finetune-steps", type=int, default=1000)
     parser.add_argument("--textcat-steps", type=int, default=1200)
     parser.add_argument("--limit", type=int, default=0, help="examples per split (0: all)")
-    parser.add_argument("--textcat-overrides", nargs="*", default=[], help="extra `--section.key value` pairs")
+    parser.add_argument("--textcat-overrides", type=shlex.split, default=[],
+                        help="extra step-3 overrides in one string: --textcat-overrides='--section.key value ...'")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--name", default=None, help="results/<name>.json (default textcat_ulmfit_<dataset>)")
     args = parser.parse_args()
@@ -122,10 +125,13 @@ def main() -> None:
             "--paths.train", str(wiki / "train.txt.gz"), "--paths.dev", str(wiki / "valid.txt"),
             "--components.lstm_lm.attr", "LOWER", "--training.max_steps", str(args.general_steps), *common, *quiet],
             work / "lm_general.log")
-    seconds["finetune"] = spacy_train("lstm_lm_finetune.cfg", work / "lm_task", [
-        "--paths.lm_pipeline", str(general / "model-best"), "--paths.train", str(paths["train_text"]),
-        "--paths.dev", str(paths["dev_text"]), "--training.max_steps", str(args.finetune_steps), *tokenizer,
-        *common, *quiet], work / "lm_task.log")
+    task_lm = args.finetuned_lm
+    if task_lm is None:
+        task_lm = work / "lm_task"
+        seconds["finetune"] = spacy_train("lstm_lm_finetune.cfg", task_lm, [
+            "--paths.lm_pipeline", str(general / "model-best"), "--paths.train", str(paths["train_text"]),
+            "--paths.dev", str(paths["dev_text"]), "--training.max_steps", str(args.finetune_steps), *tokenizer,
+            *common, *quiet], work / "lm_task.log")
     # the model's label for each label name of the splits: the config maps 0/1 to NEG/POS; other
     # datasets keep their raw labels ("0".."4")
     label_of = {name: name for name in DATASETS[args.dataset][4].values()}
@@ -135,7 +141,7 @@ def main() -> None:
         label_of = {name: raw for raw, name in DATASETS[args.dataset][4].items()}
     fmt = ["--paths.format", DATASETS[args.dataset][3]]
     seconds["textcat"] = spacy_train("textcat_lstm_lm.cfg", work / "textcat", [
-        "--paths.lm_pipeline", str(work / "lm_task" / "model-best"), "--paths.train", str(paths["train"]),
+        "--paths.lm_pipeline", str(task_lm / "model-best"), "--paths.train", str(paths["train"]),
         "--paths.dev", str(paths["dev"]), "--training.max_steps", str(args.textcat_steps), *fmt, *labels,
         *tokenizer, *common, *args.textcat_overrides], work / "textcat.log")
     import spacy
@@ -147,9 +153,9 @@ def main() -> None:
     docs = [nlp.make_doc(t) for t, _ in splits["test"]]
     speed = words_per_s(nlp, docs, 128)
     result = {"dataset": args.dataset, "n": {k: len(v) for k, v in splits.items()}, "work_dir": str(work),
-              "general_lm": str(general), "seconds": {k: round(v, 1) for k, v in seconds.items()},
+              "general_lm": str(general), "finetuned_lm": str(task_lm), "seconds": {k: round(v, 1) for k, v in seconds.items()},
               "lm_dev_perplexity": {"general": lm_dev_perplexity(general / "model-best"),
-                                    "finetuned": lm_dev_perplexity(work / "lm_task" / "model-best")},
+                                    "finetuned": lm_dev_perplexity(task_lm / "model-best")},
               "dev": dev, "test": test, "infer_words_per_s": round(speed, 1),
               "textcat_overrides": args.textcat_overrides,
               "steps": {"general": args.general_steps, "finetune": args.finetune_steps,
