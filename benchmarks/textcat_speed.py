@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--variants", type=json.loads, default={},
-                        help="JSON {name: overrides of the shipped architecture}")
+                        help="JSON {name: overrides of the shipped architecture}; null removes a setting")
     parser.add_argument("--no-shipped", action="store_true", help="time only --variants beside the Ensemble")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -72,7 +72,8 @@ def main() -> None:
     texts = [t for t, _ in splits["test"]]
     base = shipped_architecture()
     systems = {} if args.no_shipped else {"shipped": base}
-    systems.update({name: {**base, **overrides} for name, overrides in args.variants.items()})
+    for name, overrides in args.variants.items():  # a null override removes the setting
+        systems[name] = {k: v for k, v in {**base, **overrides}.items() if k not in overrides or v is not None}
     systems["spacy_ensemble_v2"] = SYSTEMS["spacy_ensemble_v2"]
     built = {name: build(arch, labels, texts) for name, arch in systems.items()}
     for nlp, docs in built.values():  # warm up (allocations, BLIS packing buffers)
