@@ -10,6 +10,7 @@ cell's own business: callers use the functions the cell keeps in its attrs, thro
 :func:`state_from_hidden` and :func:`hidden_grad` below.
 """
 from contextlib import nullcontext
+from functools import wraps
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy
@@ -112,6 +113,7 @@ def single_threaded_blas(forward: Callable) -> Callable:
     135 µs for (128 x 64)·(64 x 256); 175 vs 558 µs at width 128). The limit costs ~5 µs per
     call (threadpoolctl's controller, made once); on CuPy it is skipped."""
 
+    @wraps(forward)
     def limited_forward(model: Model, inputs, is_train: bool):
         with one_blas_thread(model.ops):
             outputs, backprop = forward(model, inputs, is_train)
@@ -122,7 +124,6 @@ def single_threaded_blas(forward: Callable) -> Callable:
 
         return outputs, limited_backprop
 
-    limited_forward.__doc__ = forward.__doc__
     return limited_forward
 
 
