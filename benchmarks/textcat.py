@@ -38,48 +38,40 @@ DATASETS = {
 MULTIHASH = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64,
              "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"], "rows": [5000, 1000, 2500, 500],
              "include_static_vectors": False}
+
+
+def bow(ngram_size: int, output_layer: bool = True) -> dict:
+    """spacy.TextCatBOW.v3; without its output layer it is a wide-and-deep system's linear part."""
+    return {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": ngram_size,
+            "no_output_layer": not output_layer, "length": 262144}
+
+
+def lstm(version: int, width: int, linear_ngrams: int = 0) -> dict:
+    """spacy_lm.TextCatLSTM.v1 (mean+max pooling) or .v2 (concat pooling + LayerNorm), optionally
+    wide and deep with a BOW of ``linear_ngrams`` (v1 concatenates its scores, v2 sums logits)."""
+    config = {"@architectures": f"spacy_lm.TextCatLSTM.v{version}", "tok2vec": MULTIHASH, "width": width,
+              "depth": 1, "dropout": 0.2, "exclusive_classes": True}
+    config.update({"pooling": "mean_max"} if version == 1 else {"pooling": "concat", "normalize": True})
+    if linear_ngrams:
+        config["linear_model"] = bow(linear_ngrams, output_layer=False)
+    return config
+
+
 SYSTEMS = {
-    "spacy_lm_lstm": {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": MULTIHASH, "width": 128,
-                      "depth": 1, "dropout": 0.2, "pooling": "mean_max", "exclusive_classes": True},
-    # wide and deep: the same LSTM plus BOW uni+bigram scores concatenated before the output layer
-    "spacy_lm_lstm_bow": {"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": MULTIHASH, "width": 128,
-                          "depth": 1, "dropout": 0.2, "pooling": "mean_max", "exclusive_classes": True,
-                          "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                           "ngram_size": 2, "no_output_layer": True, "length": 262144}},
-    # v2: ULMFiT's head (concat pooling: last, mean, max; LayerNorm before the output layer)
-    "spacy_lm_lstm_v2": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 128,
-                         "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
-                         "exclusive_classes": True},
-    "spacy_lm_lstm_v2_w64": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 64,
-                             "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
-                             "exclusive_classes": True},
-    "spacy_lm_lstm_v2_bow": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 64,
-                             "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
-                             "exclusive_classes": True,
-                             "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                              "ngram_size": 2, "no_output_layer": True, "length": 262144}},
-    "spacy_bow_v3": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
-                     "no_output_layer": False, "length": 262144},
-    # the same with a unigram BOW (spacy_bow_v3's own setting) and the LSTM at width 128
-    "spacy_lm_lstm_v2_bow1": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 64,
-                              "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
-                              "exclusive_classes": True,
-                              "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                               "ngram_size": 1, "no_output_layer": True, "length": 262144}},
-    "spacy_lm_lstm_v2_bow1_w128": {"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": MULTIHASH, "width": 128,
-                                   "depth": 1, "dropout": 0.2, "pooling": "concat", "normalize": True,
-                                   "exclusive_classes": True,
-                                   "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                                    "ngram_size": 1, "no_output_layer": True, "length": 262144}},
-    # BOW v3 with bigrams: the peer of the wide-and-deep systems' linear part (and of tuned fastText)
-    "spacy_bow_v3_bigram": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
-                            "no_output_layer": False, "length": 262144},
+    "spacy_lm_lstm": lstm(1, 128),
+    "spacy_lm_lstm_bow": lstm(1, 128, linear_ngrams=2),
+    "spacy_lm_lstm_v2": lstm(2, 128),
+    "spacy_lm_lstm_v2_w64": lstm(2, 64),
+    "spacy_lm_lstm_v2_bow": lstm(2, 64, linear_ngrams=2),  # configs/textcat_lstm.cfg
+    "spacy_lm_lstm_v2_bow1": lstm(2, 64, linear_ngrams=1),
+    "spacy_lm_lstm_v2_bow1_w128": lstm(2, 128, linear_ngrams=1),
+    "spacy_bow_v3": bow(1),
+    "spacy_bow_v3_bigram": bow(2),  # the peer of the wide-and-deep systems' linear part (and of tuned fastText)
     "spacy_ensemble_v2": {"@architectures": "spacy.TextCatEnsemble.v2",
                           "tok2vec": {"@architectures": "spacy.Tok2Vec.v2", "embed": MULTIHASH,
                                       "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 64,
                                                  "window_size": 1, "maxout_pieces": 3, "depth": 2}},
-                          "linear_model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                           "ngram_size": 1, "no_output_layer": False, "length": 262144}},
+                          "linear_model": bow(1)},
 }
 
 
