@@ -160,7 +160,8 @@ def _cell_(ops: Ops, G, HH, h, nO: int):
 
 
 def _recurrent(model: Model, layer: int, direction: int, UT, h):
-    """``h @ U.T + b_h`` for the three gates, given ``UT = U.T`` (contiguous)."""
+    """``h @ U.T + b_h`` for the three gates, given ``UT = U.T`` (made contiguous once per
+    sequence in a forward pass; a one-token step passes the transposed view)."""
     HH = step_matmul(model.ops, h, UT)
     HH += model.get_param(recurrent_bias_name(layer, direction))
     return HH
