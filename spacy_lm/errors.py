@@ -266,3 +266,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "from the first step), got {value!r}.")
     E171 = ("set_layer_group: layer '{node}' wraps a {shim}, whose parameters reach the optimizer under the "
             "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")
+
+    # E172-E179: integrated gradients for textcat / textcat_multilabel (explain.py).
+
+    # E180-E189: LM surprisal, comparison and generation views (lm_views.py, visualize.py, `spacy lm explain`).
+
+    # E190-E209: bias probes and slice metrics (bias.py, bias_report.py, `spacy lm bias`).
