@@ -268,6 +268,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")
 
     # E172-E179: integrated gradients for textcat / textcat_multilabel (explain.py).
+    E172 = ("Token attributions for textcat need a spacy_lm.TextCatLSTM.v1 or .v2 model; this component's "
+            "model is {model!r}.")
+    E173 = ("Token attributions through the linear model {model!r}: only a spacy.TextCatBOW.v3-style model "
+            "(extract_ngrams then SparseLinear, no_output_layer = true) can be split over tokens.")
+    E174 = "Unknown label(s) {labels} for component '{component}'; its labels: {known}."
 
     # E180-E189: LM surprisal, comparison and generation views (lm_views.py, visualize.py, `spacy lm explain`).
 

@@ -1,29 +1,43 @@
-"""Token attributions for `spacy_lm.SentimentLSTM.v1`: integrated gradients (IG).
+"""Token attributions by integrated gradients (IG): `spacy_lm.SentimentLSTM.v1` (the doc's
+polarity) and `spacy_lm.TextCatLSTM.v1` / `.v2` in spaCy's `textcat` / `textcat_multilabel`
+(each label's score).
 
 Why IG: it is exact in the sense that matters for reading a view. Completeness gives
-Σ_t attribution_t = F(x) − F(x'), so token contributions plus the baseline's polarity add up
-to the doc's polarity (up to the Riemann error of ``steps``), and it needs only our own
+Σ_t attribution_t = F(x) − F(x'), so token contributions plus the baseline's score add up
+to the doc's score (up to the Riemann error of ``steps``), and it needs only our own
 backprop, which we have for every layer. Gradient × input is IG with one step (not
 complete for a nonlinear model); occlusion needs one forward per token and its numbers do
 not add up.
 
-Inputs and baseline: the tok2vec rows of each token and its lexicon valence (when the model
-has the lexicon prior), against the all-zero baseline (no embedding, no valence) of the same
-length. F is the doc polarity in [-1, 1]. The midpoint rule over ``steps`` points is used,
-refined (4× the points, up to ``max_steps``) for docs whose completeness gap is over
-``tolerance``; all points of a chunk of docs run as one batch. A token's attribution is the
-sum over its inputs' dimensions. With `spacy_lm.LSTMLMListener.v1` as tok2vec the inputs are
-the LM's states, so context the LM carried is credited to the token where it is read.
+Inputs and baseline: the tok2vec rows of each token, plus the model's per-doc extras, against
+the all-zero baseline (no embedding, no extras) of the same length. The extras are the
+sentiment model's lexicon valences (one per token), and a textcat model's ``linear_model``
+(wide and deep: `spacy.TextCatBOW.v3`): its scores are b + Σ_p w_p over the doc's n-gram
+positions p, so each position's weight row w_p is an input, scaled on the path as the
+embeddings are (the BOW baseline is its bias b), and its attribution is split evenly over the
+n tokens of its n-gram. The midpoint rule over ``steps`` points is used, refined (4× the
+points, up to ``max_steps``) for docs whose completeness gap is over ``tolerance``; all points
+of a chunk of docs run as one batch. A token's attribution is the sum over its inputs'
+dimensions. With `spacy_lm.LSTMLMListener.v1` as tok2vec the inputs are the LM's states, so
+context the LM carried is credited to the token where it is read.
+
+Thinc's `Softmax` layer backpropagates the cross-entropy shortcut (its backprop takes the
+gradient of the logits, not of the probabilities), so for IG its output is differentiated
+through the softmax Jacobian here; `softmax_activation` and `Logistic` are exact already.
 """
 import contextlib
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+import numpy
+from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import Model
+from thinc.types import Floats1d, Floats2d, FloatsXd
 
 from .architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
+from .architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
 from .errors import Errors
-from .pipeline_lookup import find_sentiment_component
+from .pipeline_lookup import find_sentiment_component, find_textcat_component
 
 ROWS_PER_CHUNK = 20000  # interpolated token rows run at once (bounds memory on long docs)
 
@@ -52,64 +66,112 @@ def _inference_with_backprop(model: Model) -> Iterator[None]:
                     node.set_grad(name, node.ops.alloc(node.get_grad(name).shape))
 
 
+Attribution = Tuple[List[float], float, float]  # token attributions, F(x'), F(x)
+# (inputs, extras) → (F: one column per target, backprop(dF) → (d inputs, d extras))
+TargetForward = Callable[[List[Floats2d], Optional[List[FloatsXd]]], Tuple[Floats2d, Callable]]
+
+
 def integrated_gradients(model: Model, docs: List[Doc], values, steps: int = 32, *, tolerance: float = 0.01,
-                         max_steps: int = 512) -> List[Tuple[List[float], float, float]]:
-    """Per doc: (token attributions, baseline polarity F(x'), polarity F(x)).
-    ``values``: the class polarities (array) or None for a real-valued model.
+                         max_steps: int = 512) -> List[Attribution]:
+    """`spacy_lm.SentimentLSTM.v1`: per doc (token attributions, baseline polarity F(x'),
+    polarity F(x)). ``values``: the class polarities (array) or None for a real-valued model.
 
     A confident model can cross a steep region of the path between two of the ``steps``
     points; docs whose completeness gap |Σ attributions − (F(x) − F(x'))| exceeds
     ``tolerance`` are recomputed with 4× the points, up to ``max_steps``."""
+    ops = model.ops
+
+    def polarity_forward(Xi: List[Floats2d], Vi: Optional[List[FloatsXd]]) -> Tuple[Floats2d, Callable]:
+        logits, backprop = forward_from_inputs(model, Xi, Vi, True)
+        polarity, _, bp_polarity = logits_to_polarity(ops, logits, values)
+        return polarity.reshape(-1, 1), lambda dF: backprop(bp_polarity(dF[:, 0]))
+
+    Xs = model.get_ref("tok2vec").predict(docs) if docs else []
+    per_doc = _integrate(model, polarity_forward, Xs, lexicon_valences(model, docs) if docs else None, None,
+                         n_targets=1, steps=steps, tolerance=tolerance, max_steps=max_steps)
+    return [targets[0] for targets in per_doc]
+
+
+def textcat_integrated_gradients(model: Model, docs: List[Doc], steps: int = 32, *, tolerance: float = 0.01,
+                                 max_steps: int = 512) -> List[List[Attribution]]:
+    """`spacy_lm.TextCatLSTM.v1` / `.v2` (with or without a ``linear_model``): per doc, per
+    output column (the component's labels, in order), (token attributions, F(x'), F(x)) of that
+    label's score: a probability (exclusive classes) or a logistic (multilabel)."""
+    network = _TextcatNetwork(model)
+    if not docs:
+        return []
+    Xs = model.get_ref("tok2vec").predict(docs)
+    extras = maps = None
+    if network.linear is not None:
+        network.linear_bias, extras, maps = _ngram_contributions(network.linear, docs, model.ops)
+    return _integrate(model, network.forward, Xs, extras, maps, n_targets=int(model.get_dim("nO")), steps=steps,
+                      tolerance=tolerance, max_steps=max_steps)
+
+
+def _integrate(model: Model, forward: TargetForward, Xs: List[Floats2d], extras: Optional[List[FloatsXd]],
+               unit_maps: Optional[List[Floats2d]], *, n_targets: int, steps: int, tolerance: float,
+               max_steps: int) -> List[List[Attribution]]:
+    """IG of each target column of ``forward`` for each doc, refined where the gap is large.
+    ``extras[b]``: inputs beside the tok2vec rows (first axis: units); ``unit_maps[b]``
+    (tokens × units) spreads their attributions over the tokens (None: one unit per token)."""
     if steps < 1:
         raise ValueError(Errors.E042.format(steps=steps))
-    Xs = model.get_ref("tok2vec").predict(docs)
-    valences = lexicon_valences(model, docs)
-    results: List[Optional[Tuple[List[float], float, float]]] = [None] * len(docs)
-    pending = list(range(len(docs)))
+    results: List[Optional[List[Attribution]]] = [None] * len(Xs)
+    pending = list(range(len(Xs)))
+
+    def pick(values: Optional[List]) -> Optional[List]:
+        return None if values is None else [values[b] for b in pending]
+
     with _inference_with_backprop(model):
         while pending:
-            for b, result in zip(pending, _ig_pass(model, [Xs[b] for b in pending],
-                                                   None if valences is None else [valences[b] for b in pending],
-                                                   values, steps)):
+            passed = _ig_pass(model.ops, forward, [Xs[b] for b in pending], pick(extras), pick(unit_maps),
+                              n_targets, steps)
+            for b, result in zip(pending, passed):
                 results[b] = result
             steps *= 4
             if steps > max_steps:
                 break
-            pending = [b for b in pending if abs(sum(results[b][0]) - (results[b][2] - results[b][1])) > tolerance]
+            pending = [b for b in pending if completeness_gap(results[b]) > tolerance]  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 
-def _ig_pass(model: Model, Xs: List, valences: Optional[List], values, steps: int
-             ) -> List[Tuple[List[float], float, float]]:
-    """One midpoint-rule pass over ``steps`` points (+ the baseline and the input itself)."""
-    ops = model.ops
+def completeness_gap(targets: Sequence[Attribution]) -> float:
+    """The largest |Σ attributions − (F(x) − F(x'))| over a doc's targets."""
+    return max((abs(sum(attr) - (score - base)) for attr, base, score in targets), default=0.0)
+
+
+def _ig_pass(ops, forward: TargetForward, Xs: List[Floats2d], extras: Optional[List[FloatsXd]],
+             unit_maps: Optional[List[Floats2d]], n_targets: int, steps: int) -> List[List[Attribution]]:
+    """One midpoint-rule pass over ``steps`` points (+ the baseline and the input itself), one
+    forward and backward per target."""
     xp = ops.xp
-    results: List[Tuple[List[float], float, float]] = []
+    results: List[List[Attribution]] = []
     alphas = [(j + 0.5) / steps for j in range(steps)] + [0.0, 1.0]
     n_points = len(alphas)
     for chunk in _chunks([X.shape[0] for X in Xs], n_points):
-        Xi: List = []
-        Vi: Optional[List] = [] if valences is not None else None
-        for b in chunk:
-            for a in alphas:
-                Xi.append(Xs[b] * a)
-                if Vi is not None:
-                    Vi.append(valences[b] * a)
-        logits, backprop = forward_from_inputs(model, Xi, Vi, True)
-        polarity, _, bp_polarity = logits_to_polarity(ops, logits, values)
-        d_pol = xp.ones_like(polarity)
-        d_pol[steps::n_points] = 0.0  # baseline and input rows: forward only
-        d_pol[steps + 1::n_points] = 0.0
-        dXs, dV = backprop(bp_polarity(d_pol))
-        for k, b in enumerate(chunk):
-            rows = range(k * n_points, k * n_points + steps)
-            grad_x = sum(dXs[r] for r in rows) / steps
-            attr = (grad_x * Xs[b]).sum(axis=1)
-            if dV is not None:
-                attr = attr + (sum(dV[r] for r in rows) / steps) * valences[b]
-            base = float(polarity[k * n_points + steps])
-            score = float(polarity[k * n_points + steps + 1])
-            results.append(([float(v) for v in ops.to_numpy(attr).tolist()], base, score))
+        Xi = [Xs[b] * a for b in chunk for a in alphas]
+        Ei = None if extras is None else [extras[b] * a for b in chunk for a in alphas]
+        passes = []
+        for k in range(n_targets):
+            F, backprop = forward(Xi, Ei)
+            dF = xp.zeros_like(F)
+            dF[:, k] = 1.0
+            dF[steps::n_points] = 0.0  # baseline and input rows: forward only
+            dF[steps + 1::n_points] = 0.0
+            dXs, dE = backprop(dF)
+            passes.append((F[:, k], dXs, dE))
+        for pos, b in enumerate(chunk):
+            rows = range(pos * n_points, pos * n_points + steps)
+            targets: List[Attribution] = []
+            for F_k, dXs, dE in passes:
+                attr = ((sum(dXs[r] for r in rows) / steps) * Xs[b]).sum(axis=1)
+                if dE is not None:
+                    units = (sum(dE[r] for r in rows) / steps) * extras[b]  # type: ignore[index]
+                    units = units.sum(axis=tuple(range(1, units.ndim))) if units.ndim > 1 else units
+                    attr = attr + (units if unit_maps is None else unit_maps[b] @ units)
+                targets.append(([float(v) for v in ops.to_numpy(attr).tolist()],
+                                float(F_k[pos * n_points + steps]), float(F_k[pos * n_points + steps + 1])))
+            results.append(targets)
     return results
 
 
@@ -124,6 +186,136 @@ def _chunks(lengths: List[int], n_points: int) -> Iterator[List[int]]:
         rows += max(n, 1) * n_points
     if chunk:
         yield chunk
+
+
+# ---------------------------------------------------------------------------- textcat
+def _is_softmax_layer(layer: Model) -> bool:
+    return layer.name in ("softmax", "resizable(softmax)")
+
+
+def _run_layers(layers: Sequence[Model], X) -> Tuple[Any, Callable]:
+    """``chain(*layers)`` in training mode (dropout is off, see _inference_with_backprop), with
+    Thinc's `Softmax` differentiated through its Jacobian (see the module docstring)."""
+    backprops = []
+    for layer in layers:
+        Y, backprop = layer(X, True)
+        if _is_softmax_layer(layer):
+            backprop = _through_softmax(layer.ops, Y, backprop)
+        backprops.append(backprop)
+        X = Y
+
+    def run_back(dY):
+        for backprop in reversed(backprops):
+            dY = backprop(dY)
+        return dY
+
+    return X, run_back
+
+
+def _through_softmax(ops, probs: Floats2d, backprop_logits: Callable) -> Callable:
+    return lambda d_probs: backprop_logits(ops.backprop_softmax(probs, d_probs, axis=-1))
+
+
+class _TextcatNetwork:
+    """A TextCatLSTM model seen from its tok2vec output (and its linear model's n-gram
+    weights): the three shapes textcat_lstm.py builds (deep; v1 wide & deep concatenated;
+    v2 wide & deep summed as logits)."""
+
+    def __init__(self, model: Model) -> None:
+        architecture = model.attrs.get("architecture")
+        if architecture not in (TEXTCAT_V1, TEXTCAT_V2):
+            raise ValueError(Errors.E172.format(model=architecture or model.name))
+        tok2vec = model.get_ref("tok2vec")
+        first = model.layers[0]
+        self.linear: Optional[Model] = None
+        self.linear_bias = None
+        self.combine = "deep"
+        if first is tok2vec:
+            self.deep, self.tail = list(model.layers[1:]), []
+        else:  # add(chain(tok2vec, ..., output), linear) or concatenate(chain(tok2vec, ...), linear)
+            deep_chain, self.linear = first.layers
+            self.combine = "sum" if first.name == "add" else "concat"
+            self.deep, self.tail = list(deep_chain.layers[1:]), list(model.layers[1:])
+
+    def forward(self, Xs: List[Floats2d], contributions: Optional[List[FloatsXd]]) -> Tuple[Floats2d, Callable]:
+        H, bp_deep = _run_layers(self.deep, Xs)
+        if self.linear is None:
+            return H, lambda dF: (bp_deep(dF), None)
+        ops = self.linear.ops
+        L = ops.xp.stack([self.linear_bias + C.sum(axis=0) for C in contributions])  # type: ignore[union-attr]
+        width = H.shape[1]
+        Z = H + L if self.combine == "sum" else ops.xp.hstack([H, L])
+        F, bp_tail = _run_layers(self.tail, Z)
+
+        def backprop(dF: Floats2d):
+            dZ = bp_tail(dF)
+            dH, dL = (dZ, dZ) if self.combine == "sum" else (dZ[:, :width], dZ[:, width:])
+            dC = [ops.xp.broadcast_to(dL[r], C.shape) for r, C in enumerate(contributions)]  # type: ignore[arg-type]
+            return bp_deep(ops.xp.ascontiguousarray(dH)), dC
+
+        return F, backprop
+
+
+def _ngram_contributions(linear: Model, docs: List[Doc], ops) -> Tuple[Floats1d, List[Floats2d], List[Floats2d]]:
+    """A `spacy.TextCatBOW.v3`-style linear model (extract_ngrams → SparseLinear, no output
+    layer) as bias b + Σ_p w_p: (b, per doc the rows w_p of its n-gram positions, per doc the
+    tokens × positions map that gives each of an n-gram's tokens 1/n of it). Its scores are
+    linear in the n-gram counts, so the positions sum to the model's output exactly."""
+    extract = next((node for node in linear.walk() if node.name == "extract_ngrams"), None)
+    sparse = linear.maybe_get_ref("output_layer")
+    if extract is None or sparse is None:
+        raise ValueError(Errors.E173.format(model=linear.name))
+    xp = sparse.ops.xp
+    no_keys = (xp.zeros((0,), dtype="uint64"), xp.zeros((0,), dtype="f"), xp.zeros((1,), dtype="int32"))
+    bias = ops.asarray(sparse.predict(no_keys)[0])  # the output of a doc without n-grams
+    contributions, maps = [], []
+    for doc in docs:
+        unigrams = sparse.ops.asarray(doc.to_array([extract.attrs["attr"]]))
+        grams = [(1, unigrams)] + [(n, sparse.ops.ngrams(n, unigrams))  # (ngrams fails on fewer than n ids)
+                                   for n in range(2, extract.attrs["ngram_size"] + 1) if n <= len(doc)]
+        keys = xp.concatenate([g for _, g in grams]).reshape(-1)
+        token_map = numpy.zeros((len(doc), keys.shape[0]), dtype="f")
+        column = 0
+        for n, g in grams:
+            for start in range(g.shape[0]):
+                token_map[start:start + n, column] = 1.0 / n
+                column += 1
+        if keys.shape[0]:
+            ones = xp.ones((keys.shape[0],), dtype="f")
+            rows = ops.asarray(sparse.predict((keys, ones, sparse.ops.asarray(ones, dtype="int32")))) - bias
+        else:
+            rows = ops.alloc2f(0, bias.shape[0])
+        contributions.append(rows)
+        maps.append(ops.asarray(token_map))
+    return bias, contributions, maps
+
+
+def explain_textcat(nlp: Language, texts: Iterable[str], *, component: Optional[str] = None,
+                    labels: Optional[Sequence[str]] = None, steps: int = 32) -> List[Dict[str, Any]]:
+    """Run the pipeline up to its text classifier and attribute each label's score to the
+    tokens: per text {"text", "component", "multi_label", "tokens", "whitespace", "labels":
+    {label: {"score", "base", "attributions", "gap"}}} (``labels``: a subset, default all)."""
+    name = find_textcat_component(nlp, component)
+    pipe = nlp.get_pipe(name)
+    known = list(pipe.labels)
+    chosen = known if not labels else list(labels)
+    unknown = [label for label in chosen if label not in known]
+    if unknown:
+        raise ValueError(Errors.E174.format(labels=unknown, component=name, known=known))
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    with nlp.select_pipes(enable=before):
+        docs = list(nlp.pipe(texts))
+    per_doc = textcat_integrated_gradients(pipe.model, docs, steps=steps)
+    items = []
+    for doc, targets in zip(docs, per_doc):
+        by_label = {}
+        for label in chosen:
+            attr, base, score = targets[known.index(label)]
+            by_label[label] = {"score": score, "base": base, "attributions": attr,
+                               "gap": abs(sum(attr) - (score - base))}
+        items.append({"text": doc.text, "component": name, "multi_label": bool(pipe.model.attrs.get("multi_label")),
+                      "tokens": [t.text for t in doc], "whitespace": [t.whitespace_ for t in doc], "labels": by_label})
+    return items
 
 
 def explain_texts(nlp, texts: List[str], *, component: Optional[str] = None, steps: int = 32) -> List[Doc]:

@@ -1,5 +1,5 @@
 """Finding components in a pipeline: the language model an LM command scores or generates
-with, the sentiment component `spacy lm explain` asks, the VAE of `spacy lm vae`, the translator of
+with, the sentiment or text classifier `spacy lm explain` asks, the VAE of `spacy lm vae`, the translator of
 `spacy lm translate`. Every lookup takes an explicit name
 (checked against the pipeline) or picks the first component that fits.
 """
@@ -12,6 +12,7 @@ from .errors import Errors
 SENTIMENT_FACTORY = "sentiment_scorer"
 VAE_FACTORY = "sentence_vae"
 TRANSLATOR_FACTORY = "translator"
+TEXTCAT_FACTORIES = ("textcat", "textcat_multilabel", "weighted_textcat", "weighted_textcat_multilabel")
 
 
 def _named(nlp: Language, name: str) -> str:
@@ -45,6 +46,17 @@ def find_sentiment_component(nlp: Language, name: Optional[str] = None) -> str:
     Found by its factory name, so this module imports no component (explain.py uses it, and
     the component imports explain.py)."""
     return _find_by_factory(nlp, SENTIMENT_FACTORY, name)
+
+
+def find_textcat_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The named component, or the first made by spaCy's `textcat` / `textcat_multilabel` (or
+    this package's `weighted_` variants): the classifiers `spacy lm explain` attributes."""
+    if name is not None:
+        return _named(nlp, name)
+    for pipe_name in nlp.pipe_names:
+        if nlp.get_pipe_meta(pipe_name).factory in TEXTCAT_FACTORIES:
+            return pipe_name
+    raise ValueError(Errors.E041.format(what="textcat", names=nlp.pipe_names))
 
 
 def find_vae_component(nlp: Language, name: Optional[str] = None) -> str:

@@ -80,3 +80,111 @@ def test_explain_texts_forces_attributions(nlp):
     assert find_sentiment_component(nlp) == "sentiment_scorer"
     with pytest.raises(ValueError, match="no sentiment_scorer"):
         find_sentiment_component(type(nlp)())
+
+
+# ---------------------------------------------------------------------------- textcat (TextCatLSTM)
+def trained_textcat(factory="textcat", linear=True, version=2, steps=30):
+    from thinc.api import Adam
+
+    from .architectures.test_textcat_lstm import TRAIN, TRAIN_MULTI, build_nlp
+
+    data = TRAIN if factory == "textcat" else TRAIN_MULTI
+    nlp, examples = build_nlp(factory, data, "concat" if version == 2 else "mean_max", factory == "textcat",
+                              linear, version)
+    optimizer = Adam(0.02)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+TEXTCAT_TEXTS = ["I like it a lot", "I hate it", "what a great film", "awful and boring", "great", "boring film ."]
+
+
+@pytest.mark.parametrize("factory,linear,version", [("textcat", False, 1), ("textcat", True, 2),
+                                                    ("textcat_multilabel", True, 2), ("textcat_multilabel", True, 1)])
+def test_textcat_completeness_and_scores(factory, linear, version):
+    """Per label: the score is the component's own cats, the attributions sum to score − base
+    (gap under the refinement tolerance), one per token; with the n-gram model as well."""
+    from spacy_lm.explain import explain_textcat
+
+    nlp = trained_textcat(factory, linear, version)
+    items = explain_textcat(nlp, TEXTCAT_TEXTS, steps=8)
+    labels = list(nlp.get_pipe(factory).labels)
+    assert len(items) == len(TEXTCAT_TEXTS)
+    for item in items:
+        doc = nlp(item["text"])
+        assert item["tokens"] == [t.text for t in doc] and item["multi_label"] is (factory != "textcat")
+        assert list(item["labels"]) == labels
+        for label, row in item["labels"].items():
+            assert row["score"] == pytest.approx(doc.cats[label], abs=1e-5)
+            assert len(row["attributions"]) == len(doc)
+            assert row["gap"] == pytest.approx(abs(sum(row["attributions"]) - (row["score"] - row["base"])), abs=1e-6)
+            assert row["gap"] < 0.01
+    if factory == "textcat":  # exclusive: the two labels' attributions are opposite
+        for item in items:
+            pos, neg = item["labels"]["POS"]["attributions"], item["labels"]["NEG"]["attributions"]
+            numpy.testing.assert_allclose(pos, [-v for v in neg], atol=2e-3)
+    assert max(abs(a) for item in items for row in item["labels"].values() for a in row["attributions"]) > 0.05
+
+
+def test_textcat_gradient_matches_finite_differences():
+    """d P(label) / d tok2vec rows through Thinc's Softmax layer (whose own backprop is the
+    cross-entropy shortcut): the Jacobian IG integrates, against central differences."""
+    from thinc.api import Ops
+
+    from spacy_lm.explain import _inference_with_backprop, _TextcatNetwork
+
+    from .gradcheck import to_float64
+
+    nlp = trained_textcat("textcat", linear=False, version=1, steps=10)
+    model = nlp.get_pipe("textcat").model
+    X = model.get_ref("tok2vec").predict([nlp.make_doc("I like it a lot")])[0].astype("float64")
+    for node in model.walk():
+        node.ops = Ops()
+    to_float64(model)
+    network = _TextcatNetwork(model)
+    with _inference_with_backprop(model):
+        F, backprop = network.forward([X], None)
+        dF = numpy.zeros_like(F)
+        dF[0, 1] = 1.0
+        dXs, _ = backprop(dF)
+        numpy.testing.assert_allclose(dXs[0], numeric_grad(lambda: float(network.forward([X], None)[0][0, 1]), X),
+                                      rtol=1e-4, atol=1e-8)
+
+
+def test_ngram_contributions_add_up_to_the_linear_model():
+    from spacy_lm.explain import _ngram_contributions, _TextcatNetwork
+
+    nlp = trained_textcat("textcat", linear=True, version=2)
+    model = nlp.get_pipe("textcat").model
+    linear = _TextcatNetwork(model).linear
+    docs = [nlp.make_doc(t) for t in TEXTCAT_TEXTS + ["", "a"]]
+    bias, contributions, maps = _ngram_contributions(linear, docs, model.ops)
+    summed = numpy.stack([bias + c.sum(axis=0) for c in contributions])
+    numpy.testing.assert_allclose(summed[:-2], linear.predict(docs[:-2]), atol=1e-5)
+    assert abs(summed[:-2] - bias).max() > 1e-3  # the weights are not all zero
+    for doc, c, m in zip(docs, contributions, maps):
+        n = len(doc)
+        assert c.shape[0] == n + max(n - 1, 0) and m.shape == (n, c.shape[0])  # unigrams + bigrams
+        numpy.testing.assert_allclose(m.sum(axis=0), 1.0)  # each n-gram's weight is spread whole
+
+
+def test_explain_textcat_errors():
+    import spacy
+
+    from spacy_lm.explain import explain_textcat
+
+    nlp = trained_textcat("textcat", linear=False, version=1, steps=1)
+    with pytest.raises(ValueError, match=r"Unknown label\(s\) \['FUNNY'\]"):
+        explain_textcat(nlp, ["good"], labels=["FUNNY"])
+    with pytest.raises(ValueError, match="no textcat component"):
+        explain_textcat(spacy.blank("en"), ["good"])
+    with pytest.raises(ValueError, match="steps >= 1"):
+        explain_textcat(nlp, ["good"], steps=0)
+    bow = spacy.blank("en")
+    bow.add_pipe("textcat").add_label("POS")
+    bow.get_pipe("textcat").add_label("NEG")
+    bow.initialize()
+    with pytest.raises(ValueError, match="TextCatLSTM.v1 or .v2"):
+        explain_textcat(bow, ["good"])
+    assert explain_textcat(nlp, ["good film"], labels=["NEG"])[0]["labels"].keys() == {"NEG"}
