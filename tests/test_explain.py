@@ -188,3 +188,36 @@ def test_explain_textcat_errors():
     with pytest.raises(ValueError, match="TextCatLSTM.v1 or .v2"):
         explain_textcat(bow, ["good"])
     assert explain_textcat(nlp, ["good film"], labels=["NEG"])[0]["labels"].keys() == {"NEG"}
+
+
+def _steep_turn(centre: float, sharpness: float = 4000.0):
+    """F(α·x) = σ(sharpness · (α − centre)) for x of ones (6 entries): a turn 1/4000 of the path wide."""
+    def forward(Xi, Ei):
+        alpha = numpy.asarray([x.sum() / 6.0 for x in Xi], dtype="f8")
+        F = 1.0 / (1.0 + numpy.exp(numpy.clip(-sharpness * (alpha - centre), -50, 50)))
+
+        def backprop(dF):
+            grads = dF[:, 0] * sharpness * F * (1.0 - F) / 6.0
+            return [numpy.full(x.shape, g, dtype="f") for x, g in zip(Xi, grads)], None
+
+        return F.reshape(-1, 1).astype("f"), backprop
+
+    return forward
+
+
+@pytest.mark.parametrize("centre", [0.3137, 0.71])
+def test_refinement_puts_points_where_the_path_turns(centre):
+    """512 even points step over (or land on) a turn narrower than their spacing; refining from
+    32 points by where F changed most closes the gap with the same 512 points at most."""
+    from thinc.api import Linear
+
+    from spacy_lm.explain import _integrate, completeness_gap
+
+    X = numpy.ones((3, 2), dtype="f")
+    even = _integrate(Linear(1, 1), _steep_turn(centre), [X], None, None, n_targets=1, steps=512,
+                      tolerance=0.0, max_steps=512)
+    guided = _integrate(Linear(1, 1), _steep_turn(centre), [X], None, None, n_targets=1, steps=32,
+                        tolerance=0.001, max_steps=512)
+    assert completeness_gap(even[0]) > 0.3
+    assert completeness_gap(guided[0]) < 0.001
+    assert guided[0][0][2] - guided[0][0][1] == pytest.approx(1.0, abs=1e-4)
