@@ -34,6 +34,14 @@ habits carry over; where this module differs or chooses, it says so here.
 * The model's log-probs must be finite: after ``prime`` and every ``step`` they are checked,
   before any processor writes its ``-inf`` bans, and NaN or an infinity raises E079 naming
   the LM component (its weights are not finite); nothing is generated from them.
+* ``top_alternatives=k`` records, for every returned token, the ``k`` most likely tokens of the
+  distribution it was chosen from (``Generation.alternatives``: ``{"token_id", "token",
+  "logprob"}`` dicts, best first). They are the model's own log-probs, read before any
+  processor or warper (repetition penalty, bans, temperature, top-k/p), so a token the
+  processors banned (``<eos>`` under ``min_new_tokens``) can be listed, and when sampling the
+  chosen token need not be the first. For beam search they are the step's distribution after
+  the chosen hypothesis' own prefix (its parent beam). With ``k = 0`` (the default) nothing
+  is computed and ``alternatives`` is None.
 """
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -81,6 +89,7 @@ class GenerationConfig:
     stop_strings: Sequence[str] = ()
     stop_token_ids: Sequence[int] = ()
     seed: Optional[int] = None
+    top_alternatives: int = 0
 
     def __post_init__(self) -> None:
         # A lone string is one stop string (as HF), not a sequence of one-character ones.
@@ -118,6 +127,8 @@ class GenerationConfig:
         _check(all(_is_int(i) and i >= 0 for i in self.stop_token_ids), "stop_token_ids",
                "a list of token ids >= 0", self.stop_token_ids)
         _check(self.seed is None or _is_int(self.seed), "seed", "None or an integer", self.seed)
+        _check(_is_int(self.top_alternatives) and self.top_alternatives >= 0, "top_alternatives",
+               "an integer >= 0 (0 turns it off)", self.top_alternatives)
         if self.num_beams > 1 and self.do_sample:
             raise ValueError(Errors.E068)
         if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
@@ -135,18 +146,27 @@ class GenerationConfig:
         return replace_fields(self, **overrides)
 
 
+Alternative = Dict[str, Any]  # {"token_id": int, "token": str, "logprob": float (nats, the model's own)}
+
+
 @dataclass
 class Generation:
-    """One generated sequence: plain Python values, so ``to_dict()`` goes to msgpack or JSON."""
+    """One generated sequence: plain Python values, so ``to_dict()`` goes to msgpack or JSON.
+    ``alternatives`` (only with ``top_alternatives``): per returned token, the best tokens of
+    the distribution it was chosen from; None otherwise, and then left out of ``to_dict()``."""
 
     token_ids: List[int]
     tokens: List[str]
     logprobs: List[float]
     score: float
     finish_reason: str
+    alternatives: Optional[List[List[Alternative]]] = None
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.alternatives is None:
+            del data["alternatives"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Generation":
@@ -194,18 +214,25 @@ class _Hyp:
     tokens: List[str] = field(default_factory=list)
     logprobs: List[float] = field(default_factory=list)
     score: float = 0.0
+    alternatives: Optional[List[List[Alternative]]] = None  # a list only with top_alternatives
 
-    def append(self, token_id: int, token: str, logprob: float) -> None:
+    def append(self, token_id: int, token: str, logprob: float,
+               alternatives: Optional[List[Alternative]] = None) -> None:
         self.token_ids.append(token_id)
         self.tokens.append(token)
         self.logprobs.append(logprob)
+        if self.alternatives is not None:
+            self.alternatives.append(alternatives or [])
 
-    def extended(self, token_id: int, token: str, logprob: float, score: float) -> "_Hyp":
+    def extended(self, token_id: int, token: str, logprob: float, score: float,
+                 alternatives: Optional[List[Alternative]] = None) -> "_Hyp":
+        alts = None if self.alternatives is None else self.alternatives + [alternatives or []]
         return _Hyp(self.prompt, self.index, self.token_ids + [token_id], self.tokens + [token],
-                    self.logprobs + [logprob], score)
+                    self.logprobs + [logprob], score, alts)
 
     def generation(self, score: float, reason: str) -> Generation:
-        return Generation(list(self.token_ids), list(self.tokens), list(self.logprobs), float(score), reason)
+        alts = None if self.alternatives is None else [list(step) for step in self.alternatives]
+        return Generation(list(self.token_ids), list(self.tokens), list(self.logprobs), float(score), reason, alts)
 
     def stream_token(self, i: int) -> StreamToken:
         return StreamToken(self.token_ids[i], self.tokens[i], self.logprobs[i])
@@ -244,6 +271,13 @@ class _Context:
     def check(self, log_probs) -> None:
         """E079 unless the LM's raw log-probs (before any ban) are all finite."""
         require_finite(self.xp, log_probs, name=self.name, what="log-probabilities")
+
+    def new_hyp(self, prompt: int, index: int) -> _Hyp:
+        """A fresh row; it records alternatives only when they are asked for."""
+        return _Hyp(prompt, index, alternatives=[] if self.config.top_alternatives else None)
+
+    def empty(self) -> Generation:
+        return _empty(bool(self.config.top_alternatives))
 
     def end_reason(self, hyp: _Hyp) -> Optional[str]:
         """Why ``hyp`` ends after its last (non-<eos>) token, if it does."""
@@ -298,9 +332,11 @@ def _decode(lm: LanguageModel, prompts: Sequence[Sequence[int]], config: Optiona
         log_probs = log_probs[index]
     seen = _initial_seen(ctx, rows)
     for step in range(ctx.config.max_new_tokens):
+        # Before the processors: they write their bans into log_probs.
+        alternatives = _top_alternatives(ctx, log_probs) if ctx.config.top_alternatives else None
         scores = _process(ctx, log_probs, rows, seen, step)
         n_rows = len(rows)
-        rows, parents, token_ids = search.advance(scores, log_probs, rows, step)
+        rows, parents, token_ids = search.advance(scores, log_probs, rows, step, alternatives)
         yield from search.take_events()
         if not rows:
             break
@@ -315,6 +351,24 @@ def _decode(lm: LanguageModel, prompts: Sequence[Sequence[int]], config: Optiona
         log_probs, state = lm.step(state, tokens)
         ctx.check(log_probs)
     return search.results()
+
+
+def _top_alternatives(ctx: _Context, log_probs) -> List[List[Alternative]]:
+    """Per row, the ``top_alternatives`` most likely tokens of the model's own log-probs, best
+    first (ties: lower id first, as argmax), as plain dicts on the host."""
+    xp = ctx.xp
+    n_vocab = log_probs.shape[1]
+    k = min(ctx.config.top_alternatives, n_vocab)
+    ids = xp.argpartition(log_probs, n_vocab - k, axis=1)[:, n_vocab - k:]
+    values = ctx.ops.to_numpy(xp.take_along_axis(log_probs, ids, axis=1)).astype("float64")
+    ids = ctx.ops.to_numpy(ids)
+    string_of = ctx.vocab.string_of
+    rows = []
+    for row_ids, row_values in zip(ids, values):
+        order = numpy.lexsort((row_ids, -row_values))
+        rows.append([{"token_id": int(row_ids[j]), "token": string_of(int(row_ids[j])),
+                      "logprob": float(row_values[j])} for j in order])
+    return rows
 
 
 # ---------------------------------------------------------------------------- logits processors
@@ -458,10 +512,10 @@ class _Sampler(_Strategy):
         super().__init__(ctx, emit)
         self.n = ctx.config.num_return_sequences
         self.rng = numpy.random.default_rng(ctx.config.seed) if ctx.config.do_sample else None
-        self._results: List[List[Generation]] = [[_empty() for _ in range(self.n)] for _ in ctx.prompts]
+        self._results: List[List[Generation]] = [[ctx.empty() for _ in range(self.n)] for _ in ctx.prompts]
 
     def start(self) -> Tuple[List[_Hyp], Optional[numpy.ndarray]]:
-        rows = [_Hyp(p, j) for p in range(len(self.ctx.prompts)) for j in range(self.n)]
+        rows = [self.ctx.new_hyp(p, j) for p in range(len(self.ctx.prompts)) for j in range(self.n)]
         expand = numpy.repeat(numpy.arange(len(self.ctx.prompts)), self.n) if self.n > 1 else None
         return rows, expand
 
@@ -475,7 +529,8 @@ class _Sampler(_Strategy):
         target = self.ctx.ops.asarray(uniform.astype(scores.dtype))[:, None] * cdf[:, -1:]
         return xp.minimum((cdf < target).sum(axis=1), scores.shape[1] - 1)
 
-    def advance(self, scores, log_probs, rows: List[_Hyp], step: int):
+    def advance(self, scores, log_probs, rows: List[_Hyp], step: int,
+                alternatives: Optional[List[List[Alternative]]] = None):
         ids = self.choose(scores)
         logprobs = self._chosen_logprobs(log_probs, ids)
         kept, parents, tokens = [], [], []
@@ -483,7 +538,8 @@ class _Sampler(_Strategy):
             if token_id == self.ctx.eos:
                 self._finish(row, "eos")
                 continue
-            row.append(token_id, self.ctx.vocab.string_of(token_id), logprob)
+            row.append(token_id, self.ctx.vocab.string_of(token_id), logprob,
+                       None if alternatives is None else alternatives[r])
             if self.emit and row.index == 0:
                 self._events.append((row.prompt, row.stream_token(-1)))
             reason = self.ctx.end_reason(row)
@@ -514,14 +570,15 @@ class _BeamSearch(_Strategy):
         self._arrivals = 0
 
     def start(self) -> Tuple[List[_Hyp], None]:
-        return [_Hyp(p, 0) for p in range(len(self.ctx.prompts))], None
+        return [self.ctx.new_hyp(p, 0) for p in range(len(self.ctx.prompts))], None
 
-    def advance(self, scores, log_probs, rows: List[_Hyp], step: int):
+    def advance(self, scores, log_probs, rows: List[_Hyp], step: int,
+                alternatives: Optional[List[List[Alternative]]] = None):
         ids, values, logprobs = self._top_candidates(scores, log_probs)
         kept, parents, tokens = [], [], []
         for p, group in groupby(range(len(rows)), key=lambda r: rows[r].prompt):
             group = list(group)
-            running = self._advance_prompt(p, group, rows, ids, values, logprobs, step)
+            running = self._advance_prompt(p, group, rows, ids, values, logprobs, step, alternatives)
             if self._is_done(p, running, step):
                 self._emit_final(p)
                 continue
@@ -544,7 +601,8 @@ class _BeamSearch(_Strategy):
         return to_numpy(ids), to_numpy(values).astype("float64"), to_numpy(logprobs).astype("float64")
 
     def _advance_prompt(self, p: int, group: List[int], rows: List[_Hyp], ids, values, logprobs,
-                        step: int) -> List[Tuple[_Hyp, int]]:
+                        step: int, alternatives: Optional[List[List[Alternative]]] = None
+                        ) -> List[Tuple[_Hyp, int]]:
         """Rank the continuations of prompt ``p``'s beams; file the finishing ones among the best
         ``num_beams``; return the next beams with their parent rows."""
         beam_scores = numpy.asarray([rows[r].score for r in group], dtype="float64")
@@ -563,7 +621,8 @@ class _BeamSearch(_Strategy):
                 hyp, reason = parent, "eos"
             else:
                 hyp = parent.extended(token_id, self.ctx.vocab.string_of(token_id),
-                                      float(logprobs[parent_row][c % ids.shape[1]]), total)
+                                      float(logprobs[parent_row][c % ids.shape[1]]), total,
+                                      None if alternatives is None else alternatives[parent_row])
                 reason = self.ctx.end_reason(hyp)
             if reason is not None:
                 if rank < self.k:
@@ -618,14 +677,14 @@ class _BeamSearch(_Strategy):
     def results(self) -> List[List[Generation]]:
         n = self.ctx.config.num_return_sequences
         if self.ctx.config.max_new_tokens == 0:
-            return [[_empty() for _ in range(n)] for _ in self.ctx.prompts]
+            return [[self.ctx.empty() for _ in range(n)] for _ in self.ctx.prompts]
         return [[hyp.generation(score, reason) for score, _, hyp, reason in self._ranked(p)[:n]]
                 for p in range(len(self.ctx.prompts))]
 
 
-def _empty() -> Generation:
+def _empty(record_alternatives: bool = False) -> Generation:
     """What ``max_new_tokens=0`` gives."""
-    return Generation([], [], [], 0.0, "length")
+    return Generation([], [], [], 0.0, "length", [] if record_alternatives else None)
 
 
 def _common_prefix_length(sequences: List[List[int]]) -> int:

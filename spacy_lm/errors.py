@@ -275,5 +275,36 @@ class Errors(metaclass=ErrorsWithCodes):
     E174 = "Unknown label(s) {labels} for component '{component}'; its labels: {known}."
 
     # E180-E189: LM surprisal, comparison and generation views (lm_views.py, visualize.py, `spacy lm explain`).
+    E180 = ("Cannot compare {name_a!r} and {name_b!r} on text {i} ({text!r}): they tokenise it differently "
+            "(token {j}: {token_a!r} vs {token_b!r}); compare models that share a tokenizer.")
+    E181 = "names must be two different non-empty strings (one per model), got {names!r}."
+    E182 = ("Nothing to compare: both sides are component '{name}' of the same pipeline; name another LM "
+            "component (component_b, --compare-component) or pass a second pipeline (nlp_b, --compare).")
+    E183 = ("Nothing to compare with: the pipeline's only language model is '{name}' (components: {names}); "
+            "name another LM component (component_b, --compare-component) or pass a second pipeline "
+            "(nlp_b, --compare).")
+    E184 = ("Nothing to explain in this pipeline (components: {names}): --view auto needs a sentiment_scorer, "
+            "a textcat / textcat_multilabel or a language-model component.")
+    E185 = ("{view} item {i} ({text!r}) is malformed: {problem}.")
 
     # E190-E209: bias probes and slice metrics (bias.py, bias_report.py, `spacy lm bias`).
+    E190 = "Unknown bias category '{name}': the term files give {names}. Add a term file with --terms (its name is the category)."
+    E191 = ("{path}, line {line}: {reason}. Term files have lines `group<TAB>term` (see "
+            "spacy_lm/data/bias/README.md).")
+    E192 = "{path}: {reason}. A term file needs at least two groups, each with at least one term."
+    E193 = ("{path}, line {line}: template {template!r} must hold the slot {{term}} exactly once (it holds it "
+            "{n} times).")
+    E194 = "{path}: no templates (only comments or blank lines). Give one template with {{term}} per line."
+    E195 = ("The pipeline has no component a bias probe can score (textcat, textcat_multilabel, sentiment_scorer, "
+            "or a language model such as lstm_lm or ngram_lm); components: {names}.")
+    E196 = ("Component '{name}' (a {factory}) cannot be probed: pick a textcat, textcat_multilabel, "
+            "sentiment_scorer or language-model component with --component (components: {names}).")
+    E197 = "Label(s) {unknown} are not labels of '{name}' (it has {labels})."
+    E198 = ("--slice-by {spec!r}: not a category ({categories}) nor field:NAME (a DocBin doc's user_data key, or a "
+            "csv/tsv column).")
+    E199 = ("{path}: the dev set has no doc{what}. Slice metrics need labelled docs (or text, for a language "
+            "model).")
+    E200 = ("{path}, doc {i} ({text!r}): gold label(s) {unknown} are not labels of '{name}' ({labels}); map them "
+            "with --label-map RAW=LABEL.")
+    E201 = "--label-map {value!r}: expected RAW=LABEL pairs separated by commas, e.g. 0=NEG,1=POS."
+    E202 = "field:{field} is not in {path}: {reason}."

@@ -134,6 +134,10 @@ from .translate import translate_cli  # noqa: E402
 
 lm_command("translate")(translate_cli)
 
+from .bias import bias_cli  # noqa: E402
+
+lm_command("bias")(bias_cli)
+
 from .vae import vae_app  # noqa: E402
 
 lm_app.add_typer(vae_app, name="vae")

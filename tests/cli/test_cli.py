@@ -142,7 +142,7 @@ def test_known_errors_are_one_line_with_exit_1(saved_pipeline, tmp_path):
         (["perplexity", str(data), str(data)], "E053", "Could not read"),  # a file, not a pipeline
         (["perplexity", str(path), str(data), "-c", "tagger"], "E040", "No component 'tagger'"),
         (["generate", str(path), "x", "--lm", "tagger"], "E040", "No component 'tagger'"),
-        (["explain", str(path), "x"], "E041", "no sentiment_scorer component"),
+        (["explain", str(path), "x", "--view", "sentiment"], "E041", "no sentiment_scorer component"),
     ]
     for args, code, text in cases:
         assert text in one_line_error(runner.invoke(lm_app, args), code)
