@@ -310,7 +310,9 @@ def probe_bias(nlp: Language, *, component: Optional[str] = None, categories: Op
     pairs = list(dict.fromkeys((tpl, term) for tl in lists.values() for terms in tl.groups.values()
                                for term in terms for tpls in template_sets.values() for tpl in tpls))
     scores = _score_filled(nlp, target, pairs, batch_size)
-    results = [row for terms in lists.values() for name, tpls in template_sets.items()
+    unknown = unknown_terms(nlp, target, lists)
+    results = [{**row, "n_unknown_terms": unknown[terms.category]} for terms in lists.values()
+               for name, tpls in template_sets.items()
                for row in _compare(terms, name, tpls, scores, target, samples, confidence, effect, seed)]
     return {"component": target.name, "target": target.kind, "scores": target.scores, "seed": seed,
             "samples": samples, "confidence": confidence, "min_effect": effect,
@@ -318,6 +320,20 @@ def probe_bias(nlp: Language, *, component: Optional[str] = None, categories: Op
             "categories": {c: {"path": t.path, "paired": t.paired, "groups": {g: len(v) for g, v in t.groups.items()}}
                            for c, t in lists.items()},
             "n_flagged": sum(r["flagged"] for r in results), "results": results}
+
+
+def unknown_terms(nlp: Language, target: ProbeTarget, lists: Dict[str, TermList]) -> Dict[str, Dict[str, int]]:
+    """Per category and group, how many terms have a token the LM's vocabulary maps to <unk>
+    (0 for classifiers, whose hashed features have no unknown). A group of unknown names is
+    scored by what the LM predicts after <unk>, not after the names: read such a row with care."""
+    vocab = getattr(nlp.get_pipe(target.name), "lm_vocab", None) if target.kind == "lm" else None
+
+    def is_unknown(term: str) -> bool:
+        ids, _ = vocab.doc_ids(nlp.make_doc(term))
+        return bool((ids == vocab.unk_id).any())
+
+    return {c: {g: sum(map(is_unknown, terms)) if vocab is not None else 0 for g, terms in t.groups.items()}
+            for c, t in lists.items()}
 
 
 def _tokens_after(nlp: Language, template: str, term: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .visualize import FONT
 
-PROBE_COLUMNS = ("category", "group", "versus", "templates", "score", "mean", "interval", "docs", "flag")
+PROBE_COLUMNS = ("category", "group", "versus", "templates", "score", "mean", "interval", "docs", "unknown", "flag")
 SLICE_COLUMNS = ("slice", "group", "docs", "scored", "value", "interval")
 FLAG = "FLAGGED"
 
@@ -27,9 +27,20 @@ def _interval(ci: Sequence[Optional[float]], signed: bool = False) -> str:
     return f"[{_num(ci[0], signed)}, {_num(ci[1], signed)}]"
 
 
+def _unknown(row: Dict[str, Any]) -> str:
+    """Terms of the group / of the others that the LM only knows as <unk> ("" when none)."""
+    unknown, sizes = row.get("n_unknown_terms") or {}, row.get("n_terms") or {}
+    if not any(unknown.values()):
+        return ""
+    others = [g for g in sizes if g != row["group"]] if row["versus"] == "rest" else [row["versus"]]
+    return (f"{unknown[row['group']]}/{sizes[row['group']]} vs "
+            f"{sum(unknown[g] for g in others)}/{sum(sizes[g] for g in others)}")
+
+
 def probe_rows(report: Dict[str, Any]) -> List[List[str]]:
     return [[r["category"], r["group"], r["versus"], r["templates"], r["score"], _num(r["mean"], True),
-             _interval(r["ci"], True), str(r["n_docs"]), FLAG if r["flagged"] else ""] for r in report["results"]]
+             _interval(r["ci"], True), str(r["n_docs"]), _unknown(r), FLAG if r["flagged"] else ""]
+            for r in report["results"]]
 
 
 def slice_rows(report: Dict[str, Any]) -> List[List[str]]:
@@ -102,13 +113,15 @@ def _probe_section(report: Dict[str, Any], top_templates: int) -> str:
             v is not None and math.isfinite(v) for v in r["ci"]) else 0.0
         scales[r["score"]] = max(scales.get(r["score"], 0.0), bound)
     head = "".join(f"<th>{c}</th>" for c in ("category", "group", "versus", "templates", "score", "mean",
-                                             "interval", "", "docs", "flag", "templates that moved most"))
+                                             "interval", "", "docs", "unknown to the LM", "flag",
+                                             "templates that moved most"))
     body = []
     for r, row in zip(report["results"], probe_rows(report)):
         moved = "<br>".join(f"{html.escape(t)} ({_num(d, True)})" for t, d in r["by_template"][:top_templates])
         cells = _cells([html.escape(v) for v in row[:7]], [False] * 5 + [True, True])
         cells += f"<td>{_ci_bar(r['ci'][0], r['ci'][1], scales[r['score']])}</td>"
-        cells += f'<td class="num">{row[7]}</td><td class="flag">{row[8]}</td><td class="slm-tpl">{moved}</td>'
+        cells += (f'<td class="num">{row[7]}</td><td>{row[8]}</td><td class="flag">{row[9]}</td>'
+                  f'<td class="slm-tpl">{moved}</td>')
         body.append(f'<tr class="{"slm-flagged" if r["flagged"] else "slm-row"}">{cells}</tr>')
     note = html.escape(format_probe_table(report).split("\n", 1)[0])
     return (f'<h2>Counterfactual probes</h2><p class="slm-note">{note}</p>'

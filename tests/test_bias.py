@@ -206,6 +206,18 @@ def test_lm_probe_flags_planted_association_only(tmp_path):
     assert biased["crime"]["score"] == "logprob_after_term"
     clean = probe_bias(train_ngram(False), **kwargs)
     assert clean["n_flagged"] == 0 and all(abs(r["mean"]) < 0.1 for r in clean["results"])
+    assert biased["crime"]["n_unknown_terms"] == {"x": 0, "y": 0}
+
+
+def test_terms_the_lm_does_not_know_are_counted(tmp_path):
+    """A name the LM never saw is scored as <unk>: each row says how many such terms it holds."""
+    terms = write(tmp_path / "people.txt", LM_TERMS + "y\tdeshawn\nx\ttodd\ny\ttyrone\n")
+    report = probe_bias(train_ngram(True), term_files=[terms], builtin_terms=False, samples=100,
+                        template_files=[write(tmp_path / "t.txt", LM_TEMPLATES)])
+    row = report["results"][0]
+    assert row["n_unknown_terms"] == {"x": 1, "y": 2}
+    assert "1/4 vs 2/5" in format_probe_table(report)
+    assert "1/4 vs 2/5" in render_bias_report(report)
 
 
 def test_lm_score_is_the_tokens_after_the_term(tmp_path):
