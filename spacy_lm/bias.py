@@ -27,7 +27,13 @@ and with enough templates that tiny difference has a tight interval. Default min
 0.02 for a probability (textcat), 0.04 for a polarity in [-1, 1] (twice the range: 2p - 1 for a
 binary classifier), 0.1 nats per token for an LM (about a 10% change in each token's probability).
 Templates can come in sets (``set<TAB>template``), each compared on its own: LM attributes in
-opposite directions (a stereotype and its reverse) would cancel in one mean. Each (category, set)
+opposite directions (a stereotype and its reverse) would cancel in one mean. A template file can
+declare contrasts of two sets (``#! contrast positive negative``): the row is the group difference
+in the first set minus that in the second, the association of WEAT (Caliskan et al. 2017) in
+counterfactual form. Whatever a term does to every sentence (after a first name it knows well, an LM
+expects a surname, not "was") is the same in both sets and cancels; what is left is how the groups
+differ on the attribute. Its bootstrap draws the terms once for both sets (the same names) and the
+templates within each set. Each (category, set)
 draws from its own generator, seeded by ``seed`` and the names, so its result does not depend on
 what else was probed; same seed, same report.
 
@@ -52,6 +58,7 @@ from .readers import read_text_lines
 DATA_DIR = Path(__file__).parent / "data" / "bias"
 TEMPLATE_SUFFIX = "_templates"
 PAIRED_DIRECTIVE = "#! paired"
+CONTRAST_DIRECTIVE = "#! contrast"
 SLOT = "{term}"
 ALL_TEMPLATES = "all"
 TEMPLATE_FILES = {"textcat": "classifier_templates.txt", "sentiment": "classifier_templates.txt",
@@ -141,6 +148,30 @@ def read_templates(path: PathLike) -> List[Tuple[str, str]]:
     if not templates:
         raise ValueError(Errors.E194.format(path=path))
     return templates
+
+
+def read_template_contrasts(path: PathLike) -> List[Tuple[str, str]]:
+    """The ``#! contrast SET_A SET_B`` directives of a template file (E203 if malformed)."""
+    contrasts = []
+    for n, line in enumerate(read_text_lines(Path(path)), 1):
+        if line.strip().startswith(CONTRAST_DIRECTIVE):
+            names = line.strip()[len(CONTRAST_DIRECTIVE):].split()
+            if len(names) != 2 or names[0] == names[1]:
+                raise ValueError(Errors.E203.format(path=path, line=n, text=line.strip()))
+            contrasts.append((names[0], names[1]))
+    return contrasts
+
+
+def load_template_contrasts(kind: str, template_files: Iterable[PathLike] = (),
+                            sets: Optional[Dict[str, List[str]]] = None) -> List[Tuple[str, str]]:
+    """The set contrasts the template files declare (the built-in file's when none is given);
+    E204 for a contrast naming a set no file has."""
+    files = list(template_files) or [DATA_DIR / TEMPLATE_FILES[kind]]
+    found = list(dict.fromkeys(c for f in files for c in read_template_contrasts(f)))
+    for a, b in found:
+        if sets is not None and (a not in sets or b not in sets):
+            raise ValueError(Errors.E204.format(a=a, b=b, sets=sorted(sets)))
+    return found
 
 
 def load_templates(kind: str, template_files: Iterable[PathLike] = ()) -> Dict[str, List[str]]:
@@ -243,16 +274,39 @@ def bootstrap_group_means(matrices: Sequence[numpy.ndarray], *, paired: bool, sa
     """Crossed bootstrap of group means: ``matrices[g]`` is (templates, terms of g, scores); returns
     (samples, groups, scores). Templates are drawn once per replicate for all groups; terms per group,
     or (paired) one draw of pair indices for all groups."""
-    n_templates = matrices[0].shape[0]
-    template_w = rng.multinomial(n_templates, numpy.full(n_templates, 1.0 / n_templates), size=samples)
-    shared = None
-    means = []
+    template_w = _draws(matrices[0].shape[0], samples, rng)
+    return _weighted_means(matrices, template_w, _term_draws(matrices, paired, samples, rng))
+
+
+def bootstrap_set_difference(first: Sequence[numpy.ndarray], second: Sequence[numpy.ndarray], *, paired: bool,
+                             samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
+    """(samples, groups, scores): each group's mean over the first template set minus over the
+    second. The terms are drawn once for both sets (they are the same terms), the templates of
+    each set on their own."""
+    first_w = _draws(first[0].shape[0], samples, rng)
+    second_w = _draws(second[0].shape[0], samples, rng)
+    term_w = _term_draws(first, paired, samples, rng)
+    return _weighted_means(first, first_w, term_w) - _weighted_means(second, second_w, term_w)
+
+
+def _draws(n: int, samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
+    """(samples, n) bootstrap counts: how often each of n items is drawn in each replicate."""
+    return rng.multinomial(n, numpy.full(n, 1.0 / n), size=samples)
+
+
+def _term_draws(matrices: Sequence[numpy.ndarray], paired: bool, samples: int,
+                rng: numpy.random.Generator) -> List[numpy.ndarray]:
+    draws: List[numpy.ndarray] = []
     for matrix in matrices:
-        n_terms = matrix.shape[1]
-        if shared is None or not paired:
-            shared = rng.multinomial(n_terms, numpy.full(n_terms, 1.0 / n_terms), size=samples)
-        means.append(numpy.einsum("bt,tjs,bj->bs", template_w, matrix, shared) / (n_templates * n_terms))
-    return numpy.stack(means, axis=1)
+        draws.append(draws[0] if paired and draws else _draws(matrix.shape[1], samples, rng))
+    return draws
+
+
+def _weighted_means(matrices: Sequence[numpy.ndarray], template_w: numpy.ndarray,
+                    term_w: Sequence[numpy.ndarray]) -> numpy.ndarray:
+    n_templates = matrices[0].shape[0]
+    return numpy.stack([numpy.einsum("bt,tjs,bj->bs", template_w, matrix, w) / (n_templates * matrix.shape[1])
+                        for matrix, w in zip(matrices, term_w)], axis=1)
 
 
 def contrasts(group_means: numpy.ndarray) -> List[Tuple[int, Optional[int], numpy.ndarray]]:
@@ -306,17 +360,23 @@ def probe_bias(nlp: Language, *, component: Optional[str] = None, categories: Op
     target = find_probe_target(nlp, component, labels)
     lists = load_term_lists(term_files, categories, builtin=builtin_terms)
     template_sets = load_templates(target.kind, template_files)
+    set_contrasts = load_template_contrasts(target.kind, template_files, template_sets)
     effect = MIN_EFFECT[target.kind] if min_effect is None else float(min_effect)
     pairs = list(dict.fromkeys((tpl, term) for tl in lists.values() for terms in tl.groups.values()
                                for term in terms for tpls in template_sets.values() for tpl in tpls))
     scores = _score_filled(nlp, target, pairs, batch_size)
     unknown = unknown_terms(nlp, target, lists)
-    results = [{**row, "n_unknown_terms": unknown[terms.category]} for terms in lists.values()
-               for name, tpls in template_sets.items()
-               for row in _compare(terms, name, tpls, scores, target, samples, confidence, effect, seed)]
+    rows = [row for terms in lists.values()
+            for row in [r for name, tpls in template_sets.items()
+                        for r in _compare(terms, name, tpls, scores, target, samples, confidence, effect, seed)]
+            + [r for first, second in set_contrasts
+               for r in _compare_sets(terms, first, second, template_sets, scores, target, samples, confidence,
+                                      effect, seed)]]
+    results = [{**row, "n_unknown_terms": unknown[row["category"]]} for row in rows]
     return {"component": target.name, "target": target.kind, "scores": target.scores, "seed": seed,
             "samples": samples, "confidence": confidence, "min_effect": effect,
             "template_sets": {name: len(tpls) for name, tpls in template_sets.items()},
+            "set_contrasts": [list(c) for c in set_contrasts],
             "categories": {c: {"path": t.path, "paired": t.paired, "groups": {g: len(v) for g, v in t.groups.items()}}
                            for c, t in lists.items()},
             "n_flagged": sum(r["flagged"] for r in results), "results": results}
@@ -353,28 +413,54 @@ def _score_filled(nlp: Language, target: ProbeTarget, pairs: List[Tuple[str, str
 
 def _compare(terms: TermList, template_set: str, templates: List[str], scores: Dict[str, numpy.ndarray],
              target: ProbeTarget, samples: int, confidence: float, effect: float, seed: int) -> List[Dict[str, Any]]:
-    groups = list(terms.groups)
-    matrices = [numpy.array([[scores[fill(tpl, term)] for term in terms.groups[g]] for tpl in templates])
-                for g in groups]  # each (templates, terms, scores)
+    matrices = _group_matrices(terms, templates, scores)
     point = numpy.stack([m.mean(axis=(0, 1)) for m in matrices])  # (groups, scores)
     per_template = numpy.stack([m.mean(axis=1) for m in matrices], axis=1)  # (templates, groups, scores)
     boot = bootstrap_group_means(matrices, paired=terms.paired, samples=samples,
                                  rng=category_rng(seed, terms.category, template_set))
+    return _rows(terms, template_set, point, boot, per_template, templates, len(templates), target, confidence,
+                 effect)
+
+
+def _compare_sets(terms: TermList, first: str, second: str, sets: Dict[str, List[str]],
+                  scores: Dict[str, numpy.ndarray], target: ProbeTarget, samples: int, confidence: float,
+                  effect: float, seed: int) -> List[Dict[str, Any]]:
+    """Rows of a set contrast: (group − versus) over the first set minus over the second."""
+    first_m, second_m = (_group_matrices(terms, sets[name], scores) for name in (first, second))
+    per_set = numpy.stack([numpy.stack([m.mean(axis=(0, 1)) for m in ms]) for ms in (first_m, second_m)])
+    boot = bootstrap_set_difference(first_m, second_m, paired=terms.paired, samples=samples,
+                                    rng=category_rng(seed, terms.category, first, second))
+    return _rows(terms, f"{first} - {second}", per_set[0] - per_set[1], boot, per_set, [first, second],
+                 len(sets[first]) + len(sets[second]), target, confidence, effect)
+
+
+def _group_matrices(terms: TermList, templates: List[str], scores: Dict[str, numpy.ndarray]) -> List[numpy.ndarray]:
+    """Per group, its (templates, terms, scores) matrix."""
+    return [numpy.array([[scores[fill(tpl, term)] for term in group] for tpl in templates])
+            for group in terms.groups.values()]
+
+
+def _rows(terms: TermList, template_set: str, point: numpy.ndarray, boot: numpy.ndarray, parts: numpy.ndarray,
+          part_names: List[str], n_templates: int, target: ProbeTarget, confidence: float,
+          effect: float) -> List[Dict[str, Any]]:
+    """One row per contrast of groups and score: ``point`` (groups, scores), ``boot`` (samples, groups,
+    scores), ``parts`` (parts, groups, scores): the means of each template (or each set of a set
+    contrast), reported as ``by_template``, largest difference first."""
+    groups = list(terms.groups)
     rows = []
-    for (g, other, diff), (_, _, boot_diff), (_, _, tpl_diff) in zip(contrasts(point), contrasts(boot),
-                                                                  contrasts(per_template)):
+    for (g, other, diff), (_, _, boot_diff), (_, _, part_diff) in zip(contrasts(point), contrasts(boot),
+                                                                   contrasts(parts)):
         low, high = percentile_interval(boot_diff, confidence)
         for s, score in enumerate(target.scores):
-            row = {"category": terms.category, "group": groups[g],
-                   "versus": "rest" if other is None else groups[other], "templates": template_set,
-                   "score": score, **_interval_row(float(diff[s]), float(low[s]), float(high[s]), effect),
-                   "paired": terms.paired, "n_templates": len(templates),
-                   "n_terms": {name: len(terms.groups[name]) for name in groups},
-                   "n_docs": len(templates) * sum(len(v) for v in terms.groups.values()),
-                   "group_means": {name: float(point[i, s]) for i, name in enumerate(groups)},
-                   "by_template": sorted(([tpl, float(tpl_diff[t, s])] for t, tpl in enumerate(templates)),
-                                         key=lambda item: -abs(item[1]) if math.isfinite(item[1]) else 0.0)}
-            rows.append(row)
+            rows.append({"category": terms.category, "group": groups[g],
+                         "versus": "rest" if other is None else groups[other], "templates": template_set,
+                         "score": score, **_interval_row(float(diff[s]), float(low[s]), float(high[s]), effect),
+                         "paired": terms.paired, "n_templates": n_templates,
+                         "n_terms": {name: len(terms.groups[name]) for name in groups},
+                         "n_docs": n_templates * sum(len(v) for v in terms.groups.values()),
+                         "group_means": {name: float(point[i, s]) for i, name in enumerate(groups)},
+                         "by_template": sorted(([name, float(part_diff[t, s])] for t, name in enumerate(part_names)),
+                                               key=lambda item: -abs(item[1]) if math.isfinite(item[1]) else 0.0)})
     return rows
 
 

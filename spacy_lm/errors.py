@@ -308,3 +308,6 @@ class Errors(metaclass=ErrorsWithCodes):
             "with --label-map RAW=LABEL.")
     E201 = "--label-map {value!r}: expected RAW=LABEL pairs separated by commas, e.g. 0=NEG,1=POS."
     E202 = "field:{field} is not in {path}: {reason}."
+    E203 = ("{path}, line {line}: {text!r}: a contrast names two different template sets, "
+            "`#! contrast SET_A SET_B` (e.g. #! contrast positive negative).")
+    E204 = "Template contrast {a} - {b}: the templates have no set named so (sets: {sets})."

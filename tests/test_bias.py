@@ -377,3 +377,35 @@ def test_sentiment_slices_sign_accuracy(tmp_path):
     rows = {r["group"]: (r["n_scored"], r["value"]) for r in report["slices"]}
     assert report["metric"] == "sign_accuracy"
     assert rows == {"all": (4, 0.75), "european_american": (2, 1.0), "african_american": (2, 0.5)}
+
+
+def test_set_contrast_is_the_association_and_cancels_what_the_term_does_everywhere(tmp_path):
+    """`#! contrast crime prize`: (x − y on crime) − (x − y on prize). The planted association
+    is found; a constant shift by term (the same in both sets) would cancel."""
+    templates = write(tmp_path / "t.txt", "#! contrast crime prize\n" + LM_TEMPLATES)
+    kwargs = dict(term_files=[write(tmp_path / "people.txt", LM_TERMS)], template_files=[templates],
+                  builtin_terms=False, samples=300)
+    report = probe_bias(train_ngram(True), **kwargs)
+    rows = {r["templates"]: r for r in report["results"]}
+    assert report["set_contrasts"] == [["crime", "prize"]]
+    contrast = rows["crime - prize"]
+    assert contrast["mean"] == pytest.approx(rows["crime"]["mean"] - rows["prize"]["mean"], abs=1e-9)
+    assert contrast["flagged"] and contrast["n_docs"] == 12
+    assert [name for name, _ in contrast["by_template"]] in (["crime", "prize"], ["prize", "crime"])
+    assert not any(r["flagged"] for r in probe_bias(train_ngram(False), **kwargs)["results"])
+    # what a term (and its group) does in every sentence cancels in each replicate, because the
+    # replicate draws the same terms for both sets: only the template effects differ between sets
+    from spacy_lm.bias import bootstrap_set_difference
+
+    rng = numpy.random.default_rng(0)
+    term_effect = [rng.normal(size=(1, 5, 1)), rng.normal(size=(1, 4, 1)) + 2.0]  # group 1 two higher
+    first_templates, second_templates = rng.normal(size=(3, 1, 1)), rng.normal(size=(6, 1, 1))
+    first = [first_templates + t for t in term_effect]
+    second = [second_templates + t for t in term_effect]
+    diff = bootstrap_set_difference(first, second, paired=False, samples=50, rng=rng)
+    assert diff.shape == (50, 2, 1)
+    numpy.testing.assert_allclose(diff[:, 0] - diff[:, 1], 0.0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"\[E203\]"):
+        probe_bias(train_ngram(True), **{**kwargs, "template_files": [write(tmp_path / "b.txt", "#! contrast crime\n" + LM_TEMPLATES)]})
+    with pytest.raises(ValueError, match=r"\[E204\].*no set named"):
+        probe_bias(train_ngram(True), **{**kwargs, "template_files": [write(tmp_path / "c.txt", "#! contrast crime theft\n" + LM_TEMPLATES)]})
