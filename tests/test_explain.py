@@ -221,3 +221,22 @@ def test_refinement_puts_points_where_the_path_turns(centre):
     assert completeness_gap(even[0]) > 0.3
     assert completeness_gap(guided[0]) < 0.001
     assert guided[0][0][2] - guided[0][0][1] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_textcat_reading_an_lstm_lm_through_the_listener():
+    """LM transfer: the attributions' inputs are the LM's states; the scores are the pipeline's."""
+    from thinc.api import Adam
+
+    from spacy_lm.explain import explain_textcat
+
+    from .pipeline.test_lstm_lm_listener import build
+
+    nlp, examples = build()
+    optimizer = Adam(0.02)
+    for _ in range(15):
+        nlp.update(examples, sgd=optimizer)
+    texts = ["I like it a lot", "bad  stuff", "good"]
+    for item, doc in zip(explain_textcat(nlp, texts, steps=8), nlp.pipe(texts)):
+        assert len(item["labels"]["POS"]["attributions"]) == len(doc)
+        for label, row in item["labels"].items():
+            assert row["score"] == pytest.approx(doc.cats[label], abs=1e-5) and row["gap"] < 0.01
