@@ -75,6 +75,10 @@ def test_packaged_pipeline_installs_and_loads_in_a_fresh_venv(tmp_path):
     assert not any(req.startswith("datasets") for req in unconditional), ours_requires
     assert any(req.startswith("datasets") and 'extra == "datasets"' in req for req in ours_requires), ours_requires
     assert any(req.lower().startswith("vadersentiment") for req in unconditional), ours_requires
+    with zipfile.ZipFile(ours) as archive:  # the bias probes' term lists and templates ship inside
+        shipped = {name for name in archive.namelist() if name.startswith("spacy_lm/data/bias/")}
+    assert {"spacy_lm/data/bias/names.txt", "spacy_lm/data/bias/lm_templates.txt",
+            "spacy_lm/data/bias/README.md"} <= shipped, shipped
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
@@ -87,13 +91,15 @@ def test_packaged_pipeline_installs_and_loads_in_a_fresh_venv(tmp_path):
     install = run([python, "-m", "pip", "install", "--no-index", "--find-links", wheels, wheel], cwd=tmp_path)
     assert "spacy-lm" in install.stdout.replace("spacy_lm", "spacy-lm")
     code = (
-        "import json, sys, spacy\n"
+        "import json, sys, spacy, spacy_lm.bias\n"
         f"nlp = spacy.load('en_{NAME}')\n"
         "doc = nlp('the cat sat on the mat')\n"
         "print(json.dumps({'pipe_names': nlp.pipe_names, 'ppl': doc._.lm_perplexity,"
-        " 'spacy_lm': sys.modules['spacy_lm'].__file__}))\n"
+        " 'spacy_lm': sys.modules['spacy_lm'].__file__,"
+        " 'bias_categories': sorted(spacy_lm.bias.load_term_lists())}))\n"
     )
     info = json.loads(run([python, "-c", code], cwd=tmp_path).stdout.strip().splitlines()[-1])
     assert info["pipe_names"] == ["lstm_lm"]
     assert info["ppl"] is not None and info["ppl"] > 1.0
     assert info["spacy_lm"].startswith(str(venv_site)), info  # the wheel pip installed, not this checkout
+    assert info["bias_categories"] == ["age", "gender", "names", "nationality", "religion"]
