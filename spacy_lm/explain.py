@@ -262,6 +262,7 @@ class _TextcatNetwork:
         if architecture not in (TEXTCAT_V1, TEXTCAT_V2):
             raise ValueError(Errors.E172.format(model=architecture or model.name))
         tok2vec = model.get_ref("tok2vec")
+        self.ops = model.ops  # the linear model runs on the CPU inside (with_cpu); its scores come back here
         first = model.layers[0]
         self.linear: Optional[Model] = None
         self.linear_bias = None
@@ -277,7 +278,7 @@ class _TextcatNetwork:
         H, bp_deep = _run_layers(self.deep, Xs)
         if self.linear is None:
             return H, lambda dF: (bp_deep(dF), None)
-        ops = self.linear.ops
+        ops = self.ops
         L = ops.xp.stack([self.linear_bias + C.sum(axis=0) for C in contributions])  # type: ignore[union-attr]
         width = H.shape[1]
         Z = H + L if self.combine == "sum" else ops.xp.hstack([H, L])
