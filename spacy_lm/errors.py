@@ -273,6 +273,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E173 = ("Token attributions through the linear model {model!r}: only a spacy.TextCatBOW.v3-style model "
             "(extract_ngrams then SparseLinear, no_output_layer = true) can be split over tokens.")
     E174 = "Unknown label(s) {labels} for component '{component}'; its labels: {known}."
+    E175 = "Text {i} is empty ({n} empty text(s) in all): a text with no tokens has nothing to attribute."
 
     # E180-E189: LM surprisal, comparison and generation views (lm_views.py, visualize.py, `spacy lm explain`).
     E180 = ("Cannot compare {name_a!r} and {name_b!r} on text {i} ({text!r}): they tokenise it differently "

@@ -342,6 +342,9 @@ def explain_textcat(nlp: Language, texts: Iterable[str], *, component: Optional[
     before = nlp.pipe_names[: nlp.pipe_names.index(name)]
     with nlp.select_pipes(enable=before):
         docs = list(nlp.pipe(texts))
+    empty = [i for i, doc in enumerate(docs) if not len(doc)]
+    if empty:  # spaCy's textcat itself scores an empty doc 0 alone but by its biases in a batch
+        raise ValueError(Errors.E175.format(i=empty[0], n=len(empty)))
     per_doc = textcat_integrated_gradients(pipe.model, docs, steps=steps)
     items = []
     for doc, targets in zip(docs, per_doc):

@@ -181,6 +181,8 @@ def test_explain_textcat_errors():
         explain_textcat(spacy.blank("en"), ["good"])
     with pytest.raises(ValueError, match="steps >= 1"):
         explain_textcat(nlp, ["good"], steps=0)
+    with pytest.raises(ValueError, match=r"Text 1 is empty"):
+        explain_textcat(nlp, ["good", "", "bad"])
     bow = spacy.blank("en")
     bow.add_pipe("textcat").add_label("POS")
     bow.get_pipe("textcat").add_label("NEG")
