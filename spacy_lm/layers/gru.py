@@ -23,6 +23,11 @@ Gates are exactly `torch.nn.GRU`'s, ordered (r, z, n)::
 Parameters of layer ``l``, direction ``d``: ``W{l}_{d}`` (3nO, nI), ``U{l}_{d}`` (3nO, nO),
 input bias ``b{l}_{d}`` and recurrent bias ``bh{l}_{d}`` (3nO each), one to one with
 nn.GRU's ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``.
+
+On CupyOps with `fused_cells.ENABLED` (off by default; ``SPACY_LM_FUSED_KERNELS=1``) each
+step's elementwise part runs as one fused CUDA kernel forward and one backward
+(`fused_cells.py`); the products, the packed/masked row handling and everything on other ops
+are the generic code below.
 """
 from typing import Callable, List, Optional, Tuple
 
@@ -30,6 +35,7 @@ from thinc.api import Model, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
+from . import fused_cells
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
                         one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
                         PackedSteps)
@@ -186,6 +192,7 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
     Hprev = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
     Hn = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
     h = h0.astype(X.dtype) if active is not None else h0  # a copy, written row by row
+    fused = fused_cells.use_fused(ops, X.dtype)
     for t in range(T) if direction == 0 else range(T - 1, -1, -1):
         k = steps.rows[t]
         if k == 0:
@@ -193,10 +200,14 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
         rows = steps.at(t)
         h_k = h if active is None else h[:k]
         HH = _recurrent(model, layer, direction, UT, h_k)
-        h_new = _cell_(ops, acts[rows], HH, h_k, nO)
+        if fused:  # W_hn h + b_hn goes straight into Hn
+            _, h_new, _ = fused_cells.gru_forward(acts[rows], HH, h_k, Hn[rows] if is_train else None)
+        else:
+            h_new = _cell_(ops, acts[rows], HH, h_k, nO)
         if is_train:
             Hprev[rows] = h_k
-            Hn[rows] = HH[:, 2 * nO :]
+            if not fused:
+                Hn[rows] = HH[:, 2 * nO :]
         if active is not None:
             Y[t, :k] = h_new
             h[:k] = h_new
@@ -219,6 +230,7 @@ def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hp
     U = model.get_param(U_name)
     nO = U.shape[1]
     packed = steps.index is not None
+    fused = fused_cells.use_fused(ops, acts.dtype)
 
     def backprop(dY, dhT):
         # d of the input projections [d_ar, d_az, d_an] and of the recurrent ones [d_ar, d_az,
@@ -234,9 +246,14 @@ def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hp
             dh_new = (dh[:k] if packed else dh) + dY[t, :k]
             if mask is not None and not packed:
                 dh_new *= mask[t]
-            _gate_grads_(ops, acts[rows], Hprev[rows], Hn[rows], dh_new, dacts[rows, 2 * nO :], dHH[rows], nO)
-            dh_prev = step_matmul(ops, dHH[rows], U)
-            dh_new *= acts[rows, nO : 2 * nO]
+            if fused:  # the kernel also returns dh_new * z
+                _, dh_new = fused_cells.gru_backward(dh_new, acts[rows], Hprev[rows], Hn[rows], dacts[rows],
+                                                     dHH[rows])
+                dh_prev = step_matmul(ops, dHH[rows], U)
+            else:
+                _gate_grads_(ops, acts[rows], Hprev[rows], Hn[rows], dh_new, dacts[rows, 2 * nO :], dHH[rows], nO)
+                dh_prev = step_matmul(ops, dHH[rows], U)
+                dh_new *= acts[rows, nO : 2 * nO]
             dh_prev += dh_new
             if packed:
                 dh[:k] = dh_prev
@@ -293,6 +310,7 @@ def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUS
 
 def _gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:
     h_out = model.ops.xp.empty_like(state)
+    fused = fused_cells.use_fused(model.ops, x.dtype)
     layer_input = x
     for layer in range(model.attrs["depth"]):
         W_name, U_name, b_name = param_names(layer, 0)
@@ -300,7 +318,10 @@ def _gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRU
         G += model.get_param(b_name)
         U = model.get_param(U_name)
         HH = _recurrent(model, layer, 0, U.T, state[layer])
-        h_out[layer] = layer_input = _cell_(model.ops, G, HH, state[layer], U.shape[1])
+        if fused:
+            h_out[layer] = layer_input = fused_cells.gru_forward(G, HH, state[layer])[1]
+        else:
+            h_out[layer] = layer_input = _cell_(model.ops, G, HH, state[layer], U.shape[1])
     return layer_input, h_out
 
 

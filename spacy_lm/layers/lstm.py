@@ -17,6 +17,11 @@ Backprop takes ``(dY, d_state)`` (``d_state`` may be ``None``) and returns
 ``(dX, (dh0, dc0))``.
 
 Gate order is PyTorch's (input, forget, cell, output).
+
+On CupyOps with `fused_cells.ENABLED` (off by default; ``SPACY_LM_FUSED_KERNELS=1``) each
+step's elementwise part runs as one fused CUDA kernel forward and one backward
+(`fused_cells.py`); the products, the packed/masked row handling and everything on other ops
+are the generic code below.
 """
 from typing import Callable, List, Optional, Tuple
 
@@ -24,6 +29,7 @@ from thinc.api import Model, Ops, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
+from . import fused_cells
 from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
                         one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
                         PackedSteps)
@@ -173,6 +179,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
     UT = xp.ascontiguousarray(U.T)
     nO = U.shape[1]
     packed = active is not None
+    fused = fused_cells.use_fused(ops, X.dtype)
     order = range(T) if direction == 0 else range(T - 1, -1, -1)
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
     # Per packed row: the state *before* its step, and tanh of the cell after it (for backprop).
@@ -189,16 +196,20 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
         h_k, c_k = (h[:k], c[:k]) if packed else (h, c)
         G = acts[rows]
         G += step_matmul(ops, h_k, UT)
-        _gates_(ops, G, nO)
-        i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-        c_new = f * c_k
-        c_new += i * g
-        tc = xp.tanh(c_new)
-        h_new = o * tc
+        if fused:  # tanh(c_new) goes straight into tanh_C
+            _, c_new, tc, h_new = fused_cells.lstm_forward(G, c_k, tanh_C[rows] if is_train else None)
+        else:
+            _gates_(ops, G, nO)
+            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
+            c_new = f * c_k
+            c_new += i * g
+            tc = xp.tanh(c_new)
+            h_new = o * tc
         if is_train:
             Hprev[rows] = h_k
             Cprev[rows] = c_k
-            tanh_C[rows] = tc
+            if not fused:
+                tanh_C[rows] = tc
         if packed:
             Y[t, :k] = h_new
             h[:k] = h_new
@@ -237,14 +248,17 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
                 m = mask[t]
                 dh_new = (dh + dY[t]) * m
                 dc_new = dc * m
-            dc_new = dc_new + dh_new * o * (1 - tc * tc)
             dG = dacts[rows]
-            dG[:, :nO] = dc_new * g * i * (1 - i)
-            dG[:, nO : 2 * nO] = dc_new * Cprev[rows] * f * (1 - f)
-            dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
-            dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
+            if fused:
+                _, dc_prev = fused_cells.lstm_backward(dh_new, dc_new, G, tc, Cprev[rows], dG)
+            else:
+                dc_new = dc_new + dh_new * o * (1 - tc * tc)
+                dG[:, :nO] = dc_new * g * i * (1 - i)
+                dG[:, nO : 2 * nO] = dc_new * Cprev[rows] * f * (1 - f)
+                dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
+                dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
+                dc_prev = dc_new * f
             dh_prev = step_matmul(ops, dG, U)
-            dc_prev = dc_new * f
             if packed:
                 dh[:k] = dh_prev
                 dc[:k] = dc_prev
@@ -278,6 +292,7 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
 def _lstm_step(model: Model, x: Floats2d, h0: Floats3d, c0: Floats3d) -> Tuple[Floats2d, LSTMState]:
     xp = model.ops.xp
     nO = model.get_dim("nO")
+    fused = fused_cells.use_fused(model.ops, x.dtype)
     h_out = xp.empty_like(h0)
     c_out = xp.empty_like(c0)
     layer_input = x
@@ -288,10 +303,13 @@ def _lstm_step(model: Model, x: Floats2d, h0: Floats3d, c0: Floats3d) -> Tuple[F
         G = step_matmul(model.ops, layer_input, W, trans_b=True)
         G += model.get_param(b_name)
         G += step_matmul(model.ops, h0[layer], U, trans_b=True)
-        _gates_(model.ops, G, nO)
-        i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-        c = f * c0[layer] + i * g
-        h = o * xp.tanh(c)
+        if fused:
+            _, c, _, h = fused_cells.lstm_forward(G, c0[layer])
+        else:
+            _gates_(model.ops, G, nO)
+            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
+            c = f * c0[layer] + i * g
+            h = o * xp.tanh(c)
         h_out[layer] = h
         c_out[layer] = c
         layer_input = h
