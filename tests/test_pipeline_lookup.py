@@ -24,7 +24,10 @@ def _imports(module: str):
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            names = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            submodules = [f"{target}.{alias.name}" for alias in node.names if _exists(f"{target}.{alias.name}")]
+            # `from pkg import submodule` counts as the submodule, as `from .sub import x` counts as
+            # sub and not the package (both run the package's __init__ first, which is already running)
+            names = submodules + ([target] if len(submodules) < len(node.names) else [])
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
