@@ -152,3 +152,31 @@ def test_screenshots_are_not_blank_and_show_the_scale(tmp_path, pages, view, hue
              "red": lambda r, g, b: r > g + 80 and r > b + 80}
     for hue in hues:
         assert sum(n for rgb, n in seen.items() if tests[hue](*rgb)) > 50, f"no {hue} in the {view} screenshot"
+
+
+def test_dom_of_the_sentiment_view_and_the_bias_report(tmp_path, nlp):
+    """The two pages outside the LM views: sentiment_scorer's attributions and `spacy lm bias`'s report."""
+    import spacy
+
+    from spacy_lm.bias import probe_bias
+    from spacy_lm.bias_report import render_bias_report
+    from spacy_lm.visualize import render_sentiment
+
+    sentiment = spacy.blank("en")
+    sentiment.add_pipe("sentiment_scorer")
+    docs = list(sentiment.pipe(["I love it", "awful , boring film"]))
+    dom = rendered_dom(tmp_path, "sentiment", render_sentiment(docs, jupyter=False))
+    assert dom.classes["slm-sent"] == 2 and dom.classes["tok"] == 3 + 4 and dom.classes["slm-legend"] == 1
+    assert any(title.startswith("love: +") for title in dom.titles["tok"])
+
+    terms = tmp_path / "pets.txt"
+    terms.write_text("animal\tcat\nanimal\tdog\nthing\tmat\nthing\tlog\n", encoding="utf-8")
+    templates = tmp_path / "t.txt"
+    templates.write_text("the {term} sat on the mat\na {term} saw the dog\n", encoding="utf-8")
+    report = probe_bias(nlp, term_files=[terms], template_files=[templates], builtin_terms=False, samples=200)
+    page = render_bias_report(report, title="bias report")
+    dom = rendered_dom(tmp_path, "bias", page)
+    assert dom.page_title == "bias report"
+    assert dom.classes["slm-row"] + dom.classes["slm-flagged"] == len(report["results"]) > 0
+    assert dom.classes["slm-ci"] == len(report["results"])  # one interval bar per row
+    assert "Counterfactual probes" in "".join(dom.text)
