@@ -332,8 +332,9 @@ def test_cli_json_html_and_table(saved):
     page = out.read_text(encoding="utf-8")
     flagged = page.split('<tr class="slm-flagged">', 1)[1].split("</tr>", 1)[0]
     assert "european_american" in flagged and "FLAGGED" in flagged and "Slice metrics" in page
-    text = CliRunner().invoke(lm_app, args)
+    text = CliRunner().invoke(lm_app, args + ["--output", str(saved / "report.json")])
     assert text.exit_code == 0 and "FLAGGED" in text.stdout and "european_american" in text.stdout
+    assert json.loads((saved / "report.json").read_text())["probes"]["results"] == data["probes"]["results"]
 
 
 def test_cli_bad_input_is_one_line_with_exit_1(saved):

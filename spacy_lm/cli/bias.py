@@ -51,6 +51,7 @@ def bias_cli(
                                                  "default: every category"),
     no_probes: bool = typer.Option(False, "--no-probes", help="With --dev: slice metrics only"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file"),
     html_path: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report to this file"),
 ) -> None:
     """Counterfactual bias probes of MODEL: every term fills every template, and the change in the
@@ -93,6 +94,9 @@ def bias_cli(
     else:
         typer.echo("\n\n".join(t for t in (probes and format_probe_table(probes),
                                            slices and format_slice_table(slices)) if t))
+    if output is not None:
+        output.write_text(dumps(report_json(probes, slices), indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {output}", err=as_json)
     if html_path is not None:
         html_path.write_text(render_bias_report(probes, slices, title=f"spacy-lm bias report: {model}"),
                              encoding="utf-8")
