@@ -219,11 +219,11 @@ def test_textcat_workflow_runs_on_tiny_data(name, write_data, extra, tmp_path):
         assert row["test"]["docs"] > 0 and 0.0 <= row["test"]["accuracy"] <= 1.0
     assert results["lm"]["perplexity"] > 1.0
     assert "| lm_transfer |" in (project / "metrics" / "results.md").read_text()
-    if name == "sst2_sentiment":  # the bias step: probes and slices of the transfer classifier
-        bias = json.loads((project / "metrics" / "bias.json").read_text())
-        assert bias["probes"]["component"] == "textcat" and bias["probes"]["results"]
-        assert bias["slices"]["slices"][0]["group"] == "all" and bias["slices"]["slices"][0]["n_docs"] == 8
-        assert "Counterfactual probes" in (project / "metrics" / "bias.html").read_text()
+    # the bias step: probes and slices (on the test split) of the transfer classifier
+    bias = json.loads((project / "metrics" / "bias.json").read_text())
+    assert bias["probes"]["component"] == "textcat" and bias["probes"]["results"]
+    assert bias["slices"]["slices"][0]["group"] == "all" and bias["slices"]["slices"][0]["n_docs"] > 0
+    assert "Counterfactual probes" in (project / "metrics" / "bias.html").read_text()
     wheel = project / "packages" / f"en_{name}-0.0.0" / "dist" / f"en_{name}-0.0.0-py3-none-any.whl"
     assert wheel.exists()
     if name == "imdb_textcat":  # tokenised with spaCy's tokenizer, <br /> removed
