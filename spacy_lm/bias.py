@@ -53,6 +53,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .errors import Errors
+from .pipeline_lookup import pipe_up_to
 from .readers import read_text_lines
 
 DATA_DIR = Path(__file__).parent / "data" / "bias"
@@ -250,14 +251,6 @@ def _logprob_after(doc: Doc, n_after: int) -> float:
     return -math.log(2.0) * sum(bits) / len(bits) if bits else float("nan")
 
 
-def run_pipeline(nlp: Language, target: ProbeTarget, docs: Iterable[Union[str, Doc]],
-                 batch_size: int) -> List[Doc]:
-    """The pipeline up to and including the target, over ``docs`` in batches."""
-    enabled = nlp.pipe_names[: nlp.pipe_names.index(target.name) + 1]
-    with nlp.select_pipes(enable=enabled):
-        return list(nlp.pipe(docs, batch_size=batch_size))
-
-
 # ---------------------------------------------------------------------- statistics
 def check_settings(samples: int, confidence: float, min_effect: Optional[float] = None) -> None:
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < MIN_SAMPLES:
@@ -407,7 +400,7 @@ def _score_filled(nlp: Language, target: ProbeTarget, pairs: List[Tuple[str, str
     """Filled text → its scores, for each (template, term)."""
     texts = [fill(tpl, term) for tpl, term in pairs]
     after = [_tokens_after(nlp, tpl, term) if target.kind == "lm" else 0 for tpl, term in pairs]
-    docs = run_pipeline(nlp, target, texts, batch_size)
+    docs = pipe_up_to(nlp, target.name, texts, batch_size=batch_size)
     return {text: numpy.asarray(target.score(doc, n), dtype="float64") for text, doc, n in zip(texts, docs, after)}
 
 

@@ -25,8 +25,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .bias import (PathLike, ProbeTarget, TermList, check_settings, find_probe_target, load_term_lists,
-                   percentile_interval, run_pipeline, wilson_interval)
+                   percentile_interval, wilson_interval)
 from .errors import Errors
+from .pipeline_lookup import pipe_up_to
 
 FIELD_PREFIX = "field:"
 METRICS = {"textcat": "accuracy", "sentiment": "sign_accuracy", "lm": "perplexity"}
@@ -82,7 +83,7 @@ def slice_metrics(nlp: Language, dev: Sequence[DevDoc], *, component: Optional[s
     check_settings(samples, confidence)
     target = find_probe_target(nlp, component)
     metric = _doc_metric(nlp, target, dev, path)
-    docs = run_pipeline(nlp, target, [item.doc for item in dev], batch_size)
+    docs = pipe_up_to(nlp, target.name, [item.doc for item in dev], batch_size=batch_size)
     values = [metric(doc, item.gold) for doc, item in zip(docs, dev)]
     if all(v is None for v in values):
         raise ValueError(Errors.E199.format(path=path, what=" the model can be scored on"))

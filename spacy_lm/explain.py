@@ -37,7 +37,7 @@ from thinc.types import Floats1d, Floats2d, FloatsXd
 from .architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
 from .architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
 from .errors import Errors
-from .pipeline_lookup import find_sentiment_component, find_textcat_component
+from .pipeline_lookup import find_sentiment_component, find_textcat_component, pipe_up_to
 
 ROWS_PER_CHUNK = 20000  # interpolated token rows run at once (bounds memory on long docs)
 
@@ -339,9 +339,7 @@ def explain_textcat(nlp: Language, texts: Iterable[str], *, component: Optional[
     unknown = [label for label in chosen if label not in known]
     if unknown:
         raise ValueError(Errors.E174.format(labels=unknown, component=name, known=known))
-    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    with nlp.select_pipes(enable=before):
-        docs = list(nlp.pipe(texts))
+    docs = pipe_up_to(nlp, name, texts, including=False)
     empty = [i for i, doc in enumerate(docs) if not len(doc)]
     if empty:  # spaCy's textcat itself scores an empty doc 0 alone but by its biases in a batch
         raise ValueError(Errors.E175.format(i=empty[0], n=len(empty)))
@@ -363,8 +361,6 @@ def explain_texts(nlp, texts: List[str], *, component: Optional[str] = None, ste
     (integrated gradients for a trained model, the lexicon's exact shares otherwise)."""
     name = find_sentiment_component(nlp, component)
     pipe = nlp.get_pipe(name)
-    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    with nlp.select_pipes(enable=before):
-        docs = list(nlp.pipe(texts))
+    docs = pipe_up_to(nlp, name, texts, including=False)
     pipe.set_annotations(docs, pipe.explain(docs, steps=steps))
     return docs

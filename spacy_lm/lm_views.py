@@ -16,7 +16,7 @@ from .batching import prompt_ids
 from .decoding import GenerationConfig, generate
 from .detokenize import detokenize, detokenize_text
 from .errors import Errors
-from .pipeline_lookup import find_lm_component
+from .pipeline_lookup import find_lm_component, pipe_up_to
 from .types import is_language_model
 
 Text = Union[str, Doc]
@@ -32,14 +32,6 @@ def _language_model(nlp: Language, component: Optional[str]) -> str:
     return name
 
 
-def _scored_docs(nlp: Language, texts: List[Text], name: str) -> List[Doc]:
-    """Run the pipeline up to and including LM ``name`` (as ``corpus_perplexity``), so the
-    ``lm_*`` extensions hold that component's scores."""
-    enabled = nlp.pipe_names[: nlp.pipe_names.index(name) + 1]
-    with nlp.select_pipes(enable=enabled):
-        return list(nlp.pipe(texts))
-
-
 def _scores(doc: Doc) -> Dict[str, Any]:
     return {"surprisals": list(doc._.lm_surprisals or [None] * len(doc)), "end_surprisal": doc._.lm_end_surprisal,
             "perplexity": doc._.lm_perplexity, "logprob": doc._.lm_logprob, "n_predicted": doc._.lm_n_predicted}
@@ -50,7 +42,7 @@ def surprisal_items(nlp: Language, texts: Iterable[Text], component: Optional[st
     token), ``end_surprisal`` (the closing ``<eos>``), ``perplexity``, ``logprob`` (nats) and
     ``n_predicted``, under the LM ``component`` (default: the first)."""
     name = _language_model(nlp, component)
-    return [doc_surprisal_item(doc, name) for doc in _scored_docs(nlp, list(texts), name)]
+    return [doc_surprisal_item(doc, name) for doc in pipe_up_to(nlp, name, list(texts))]
 
 
 def doc_surprisal_item(doc: Doc, component: Optional[str] = None) -> Dict[str, Any]:
@@ -87,8 +79,8 @@ def compare_surprisal(nlp_a: Language, texts: Iterable[Text], *, nlp_b: Optional
     names = list(names) if names is not None else _default_names(nlp_a, nlp_b, name_a, name_b)
     if len(names) != 2 or not all(isinstance(n, str) and n for n in names) or names[0] == names[1]:
         raise ValueError(Errors.E181.format(names=names))
-    docs_a = _scored_docs(nlp_a, texts, name_a)
-    docs_b = _scored_docs(nlp_b, texts, name_b)
+    docs_a = pipe_up_to(nlp_a, name_a, texts)
+    docs_b = pipe_up_to(nlp_b, name_b, texts)
     items = []
     for i, (doc_a, doc_b) in enumerate(zip(docs_a, docs_b)):
         _check_aligned(i, doc_a, doc_b, names)

@@ -1,11 +1,12 @@
-"""Finding components in a pipeline: the language model an LM command scores or generates
+"""Finding components in a pipeline, and running a pipeline up to one (``pipe_up_to``): the language model an LM command scores or generates
 with, the sentiment or text classifier `spacy lm explain` asks, the VAE of `spacy lm vae`, the translator of
 `spacy lm translate`. Every lookup takes an explicit name
 (checked against the pipeline) or picks the first component that fits.
 """
-from typing import Optional
+from typing import Iterable, List, Optional, Union
 
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from .errors import Errors
 
@@ -72,3 +73,12 @@ def find_translator_component(nlp: Language, name: Optional[str] = None) -> str:
         raise ValueError(Errors.E136.format(name=found, factory=nlp.get_pipe_meta(found).factory,
                                             names=nlp.pipe_names))
     return found
+
+
+def pipe_up_to(nlp: Language, name: str, texts: Iterable[Union[str, Doc]], *, including: bool = True,
+               batch_size: Optional[int] = None) -> List[Doc]:
+    """``texts`` through the pipeline up to component ``name``, with it or (``including=False``)
+    only the components before it: what comes after cannot change what it reads or writes."""
+    names = nlp.pipe_names
+    with nlp.select_pipes(enable=names[: names.index(name) + int(including)]):
+        return list(nlp.pipe(texts, batch_size=batch_size))
