@@ -267,8 +267,8 @@ def bootstrap_group_means(matrices: Sequence[numpy.ndarray], *, paired: bool, sa
     """Crossed bootstrap of group means: ``matrices[g]`` is (templates, terms of g, scores); returns
     (samples, groups, scores). Templates are drawn once per replicate for all groups; terms per group,
     or (paired) one draw of pair indices for all groups."""
-    template_w = _draws(matrices[0].shape[0], samples, rng)
-    return _weighted_means(matrices, template_w, _term_draws(matrices, paired, samples, rng))
+    template_w = bootstrap_draws(matrices[0].shape[0], samples, rng)
+    return _weighted_means(matrices, template_w, _termbootstrap_draws(matrices, paired, samples, rng))
 
 
 def bootstrap_set_difference(first: Sequence[numpy.ndarray], second: Sequence[numpy.ndarray], *, paired: bool,
@@ -276,22 +276,22 @@ def bootstrap_set_difference(first: Sequence[numpy.ndarray], second: Sequence[nu
     """(samples, groups, scores): each group's mean over the first template set minus over the
     second. The terms are drawn once for both sets (they are the same terms), the templates of
     each set on their own."""
-    first_w = _draws(first[0].shape[0], samples, rng)
-    second_w = _draws(second[0].shape[0], samples, rng)
-    term_w = _term_draws(first, paired, samples, rng)
+    first_w = bootstrap_draws(first[0].shape[0], samples, rng)
+    second_w = bootstrap_draws(second[0].shape[0], samples, rng)
+    term_w = _termbootstrap_draws(first, paired, samples, rng)
     return _weighted_means(first, first_w, term_w) - _weighted_means(second, second_w, term_w)
 
 
-def _draws(n: int, samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
+def bootstrap_draws(n: int, samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
     """(samples, n) bootstrap counts: how often each of n items is drawn in each replicate."""
     return rng.multinomial(n, numpy.full(n, 1.0 / n), size=samples)
 
 
-def _term_draws(matrices: Sequence[numpy.ndarray], paired: bool, samples: int,
+def _termbootstrap_draws(matrices: Sequence[numpy.ndarray], paired: bool, samples: int,
                 rng: numpy.random.Generator) -> List[numpy.ndarray]:
     draws: List[numpy.ndarray] = []
     for matrix in matrices:
-        draws.append(draws[0] if paired and draws else _draws(matrix.shape[1], samples, rng))
+        draws.append(draws[0] if paired and draws else bootstrap_draws(matrix.shape[1], samples, rng))
     return draws
 
 

@@ -24,8 +24,8 @@ import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .bias import (PathLike, ProbeTarget, TermList, check_settings, find_probe_target, load_term_lists,
-                   percentile_interval, wilson_interval)
+from .bias import (PathLike, ProbeTarget, TermList, bootstrap_draws, check_settings, find_probe_target,
+                   load_term_lists, percentile_interval, wilson_interval)
 from .errors import Errors
 from .pipeline_lookup import pipe_up_to
 
@@ -135,6 +135,7 @@ def _doc_metric(nlp: Language, target: ProbeTarget, dev: Sequence[DevDoc], path:
 
 def _slices(specs: Optional[List[str]], lists: Dict[str, TermList], docs: List[Doc],
             dev: Sequence[DevDoc]) -> Iterable[Tuple[str, str, List[int]]]:
+    words = [{t.lower_ for t in doc} for doc in docs]
     for spec in specs if specs is not None else list(lists):
         if spec.startswith(FIELD_PREFIX):
             found: Dict[str, List[int]] = {}
@@ -146,7 +147,6 @@ def _slices(specs: Optional[List[str]], lists: Dict[str, TermList], docs: List[D
             continue
         if spec not in lists:
             raise ValueError(Errors.E198.format(spec=spec, categories=sorted(lists)))
-        words = [{t.lower_ for t in doc} for doc in docs]
         for group, keywords in lists[spec].keywords().items():
             yield spec, group, [i for i, w in enumerate(words) if w.intersection(keywords)]
 
@@ -163,7 +163,7 @@ def _summarise_lm(values: List[Optional[Tuple[float, int]]], confidence: float, 
     n = scored.shape[0]
     if n == 0:
         return {"n_docs": len(values), "n_scored": 0, "n_tokens": 0, "value": None, "ci": [None, None]}
-    weights = rng.multinomial(n, numpy.full(n, 1.0 / n), size=samples)
+    weights = bootstrap_draws(n, samples, rng)
     boot = numpy.exp((weights @ scored[:, 0]) / numpy.maximum(weights @ scored[:, 1], 1))
     low, high = percentile_interval(boot, confidence)
     return {"n_docs": len(values), "n_scored": n, "n_tokens": int(scored[:, 1].sum()),
