@@ -312,3 +312,11 @@ class Errors(metaclass=ErrorsWithCodes):
     E203 = ("{path}, line {line}: {text!r}: a contrast names two different template sets, "
             "`#! contrast SET_A SET_B` (e.g. #! contrast positive negative).")
     E204 = "Template contrast {a} - {b}: the templates have no set named so (sets: {sets})."
+
+    # Issue #30 (bad input, round two). One block per area; add codes inside your block, in order.
+    # --- scoring: killed drivers, resume by content, reject rows (E210-E219) ---
+    # --- saved weights: digests, truncated files, textcat settings, empty docs (E220-E229) ---
+    # --- saved config vs weights, dropout, n-gram settings (E230-E239) ---
+    # --- sentiment attributions, explain (E240-E249) ---
+    # --- CLI input, labelled readers, offline data (E250-E259) ---
+    # --- first contact: softmax clusters, progress logging (E260-E269) ---
