@@ -96,21 +96,29 @@ def read_lexicon_tsv(path: Union[str, Path]) -> Dict[str, float]:
     path = Path(path)
     if not path.exists() or path.is_dir():
         raise ValueError(Errors.E015.format(path=path, line=0, reason="no such file"))
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(Errors.E015.format(path=path, line=0, reason=err.strerror or err)) from None
     lexicon: Dict[str, float] = {}
-    with path.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            line = line.rstrip("\n\r")
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            try:
-                value = float(parts[1])
-            except (IndexError, ValueError):
-                raise ValueError(Errors.E015.format(path=path, line=n, reason=f"expected word<TAB>number, got "
-                                                    f"{line[:60]!r}")) from None
-            if not math.isfinite(value):
-                raise ValueError(Errors.E015.format(path=path, line=n, reason=f"valence {value} is not finite"))
-            lexicon[parts[0].strip().lower()] = value
+    for n, raw in enumerate(data.splitlines(), 1):
+        try:  # line by line, so the error names the line (a BOM on the first is dropped)
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(Errors.E015.format(path=path, line=n, reason=(
+                f"not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); save the file as UTF-8")
+            )) from None
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        try:
+            value = float(parts[1])
+        except (IndexError, ValueError):
+            raise ValueError(Errors.E015.format(path=path, line=n, reason=f"expected word<TAB>number, got "
+                                                f"{line[:60]!r}")) from None
+        if not math.isfinite(value):
+            raise ValueError(Errors.E015.format(path=path, line=n, reason=f"valence {value} is not finite"))
+        lexicon[parts[0].strip().lower()] = value
     if not lexicon:
         raise ValueError(Errors.E015.format(path=path, line=0, reason="no entries"))
     return lexicon

@@ -39,6 +39,16 @@ def test_tsv_reader(tmp_path):
         read_lexicon_tsv(tmp_path / "missing.tsv")
 
 
+def test_tsv_reader_bad_utf8_is_e015_naming_the_line(tmp_path):
+    """A lexicon saved as Latin-1 (or with a stray byte) is E015 with the line, not a traceback."""
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("good\t1.9\n# ok\ncaf\u00e9\t2.0\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"E015.*line 3.*not UTF-8 \(byte 0xe9"):
+        read_lexicon_tsv(path)
+    path.write_bytes("\ufeffgood\t1.9\r\nbad\t-2.5\r\n".encode("utf-8"))  # BOM and CRLF still read
+    assert read_lexicon_tsv(path) == {"good": 1.9, "bad": -2.5}
+
+
 def test_negation_flips_sign(nlp):
     assert polarity(nlp, "good") > 0
     assert polarity(nlp, "not good") < 0
