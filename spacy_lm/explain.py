@@ -36,6 +36,7 @@ from thinc.types import Floats1d, Floats2d, FloatsXd
 
 from .architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
 from .architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
+from .checks import require_finite
 from .errors import Errors
 from .pipeline_lookup import find_sentiment_component, find_textcat_component, pipe_up_to
 
@@ -72,13 +73,14 @@ TargetForward = Callable[[List[Floats2d], Optional[List[FloatsXd]]], Tuple[Float
 
 
 def integrated_gradients(model: Model, docs: List[Doc], values, steps: int = 32, *, tolerance: float = 0.01,
-                         max_steps: int = 512) -> List[Attribution]:
+                         max_steps: int = 512, name: Optional[str] = None) -> List[Attribution]:
     """`spacy_lm.SentimentLSTM.v1`: per doc (token attributions, baseline polarity F(x'),
     polarity F(x)). ``values``: the class polarities (array) or None for a real-valued model.
 
     A confident model can cross a steep region of the path between two of the ``steps``
     points; docs whose completeness gap |Σ attributions − (F(x) − F(x'))| exceeds
-    ``tolerance`` are recomputed with 4× the points, up to ``max_steps``."""
+    ``tolerance`` are recomputed with 4× the points, up to ``max_steps``. Non-finite results
+    (NaN weights) raise E079 naming ``name`` (default: the model's name)."""
     ops = model.ops
 
     def polarity_forward(Xi: List[Floats2d], Vi: Optional[List[FloatsXd]]) -> Tuple[Floats2d, Callable]:
@@ -89,14 +91,16 @@ def integrated_gradients(model: Model, docs: List[Doc], values, steps: int = 32,
     Xs = model.get_ref("tok2vec").predict(docs) if docs else []
     per_doc = _integrate(model, polarity_forward, Xs, lexicon_valences(model, docs) if docs else None, None,
                          n_targets=1, steps=steps, tolerance=tolerance, max_steps=max_steps)
+    _require_finite(per_doc, name or model.name, "sentiment polarities")
     return [targets[0] for targets in per_doc]
 
 
 def textcat_integrated_gradients(model: Model, docs: List[Doc], steps: int = 32, *, tolerance: float = 0.01,
-                                 max_steps: int = 512) -> List[List[Attribution]]:
+                                 max_steps: int = 512, name: Optional[str] = None) -> List[List[Attribution]]:
     """`spacy_lm.TextCatLSTM.v1` / `.v2` (with or without a ``linear_model``): per doc, per
     output column (the component's labels, in order), (token attributions, F(x'), F(x)) of that
-    label's score: a probability (exclusive classes) or a logistic (multilabel)."""
+    label's score: a probability (exclusive classes) or a logistic (multilabel). Non-finite
+    results raise E079 naming ``name`` (default: the architecture), as the component does."""
     network = _TextcatNetwork(model)
     if not docs:
         return []
@@ -104,8 +108,17 @@ def textcat_integrated_gradients(model: Model, docs: List[Doc], steps: int = 32,
     extras = maps = None
     if network.linear is not None:
         network.linear_bias, extras, maps = _ngram_contributions(network.linear, docs, model.ops)
-    return _integrate(model, network.forward, Xs, extras, maps, n_targets=int(model.get_dim("nO")), steps=steps,
-                      tolerance=tolerance, max_steps=max_steps)
+    per_doc = _integrate(model, network.forward, Xs, extras, maps, n_targets=int(model.get_dim("nO")), steps=steps,
+                         tolerance=tolerance, max_steps=max_steps)
+    _require_finite(per_doc, name or model.attrs.get("architecture") or model.name, "cats")
+    return per_doc
+
+
+def _require_finite(per_doc: List[List[Attribution]], name: str, what: str) -> None:
+    """E079 (as the component's own predict) when a score, baseline or attribution is NaN or
+    infinite: NaN weights give NaN everywhere, never a number to show."""
+    values = [v for targets in per_doc for attr, base, score in targets for v in (base, score, *attr)]
+    require_finite(numpy, numpy.asarray(values, dtype="float64"), name=name, what=f"{what} or token attributions")
 
 
 def _integrate(model: Model, forward: TargetForward, Xs: List[Floats2d], extras: Optional[List[FloatsXd]],
@@ -343,7 +356,7 @@ def explain_textcat(nlp: Language, texts: Iterable[str], *, component: Optional[
     empty = [i for i, doc in enumerate(docs) if not len(doc)]
     if empty:  # spaCy's textcat itself scores an empty doc 0 alone but by its biases in a batch
         raise ValueError(Errors.E175.format(i=empty[0], n=len(empty)))
-    per_doc = textcat_integrated_gradients(pipe.model, docs, steps=steps)
+    per_doc = textcat_integrated_gradients(pipe.model, docs, steps=steps, name=name)
     items = []
     for doc, targets in zip(docs, per_doc):
         by_label = {}

@@ -192,6 +192,40 @@ def test_explain_textcat_errors():
     assert explain_textcat(nlp, ["good film"], labels=["NEG"])[0]["labels"].keys() == {"NEG"}
 
 
+def _nan_param(model, name: str) -> None:
+    """Set the first parameter called ``name`` in ``model`` to NaN (a diverged or damaged model)."""
+    node = next(node for node in model.walk() if name in node.param_names and node.has_param(name))
+    node.set_param(name, numpy.full_like(node.get_param(name), numpy.nan))
+
+
+@pytest.mark.parametrize("linear,version", [(False, 1), (True, 2)])
+def test_explain_textcat_nan_weights_raise_e079(linear, version):
+    """NaN weights: E079 naming the component (as nlp() raises), not NaN scores and attributions."""
+    from spacy_lm.explain import explain_textcat, textcat_integrated_gradients
+
+    nlp = trained_textcat("textcat", linear=linear, version=version, steps=2)
+    model = nlp.get_pipe("textcat").model
+    _nan_param(model, "W")
+    with pytest.raises(ValueError, match=r"\[E079\]"):
+        nlp("good film")
+    with pytest.raises(ValueError, match=r"\[E079\] 'textcat' computed cats or token attributions that are not"):
+        explain_textcat(nlp, ["good film", "boring"], steps=4)
+    with pytest.raises(ValueError, match=r"\[E079\] 'spacy_lm.TextCatLSTM"):
+        textcat_integrated_gradients(model, [nlp.make_doc("good")], steps=4)
+
+
+def test_sentiment_explain_nan_weights_raise_e079(tmp_path):
+    """The sentiment explain path (explain_texts, integrated_gradients) with a NaN embedding table."""
+    nlp = trained_sentiment_nlp(write_lexicon(tmp_path / "lex.tsv"), steps=2)
+    pipe = nlp.get_pipe("sentiment_scorer")
+    _nan_param(pipe.model, "E")
+    with pytest.raises(ValueError, match=r"\[E079\] 'sentiment_scorer'"):
+        explain_texts(nlp, ["I like it"], steps=4)
+    docs = [nlp.make_doc("I like it")]
+    with pytest.raises(ValueError, match=r"\[E079\] 'my_name' computed sentiment polarities or token attributions"):
+        integrated_gradients(pipe.model, docs, pipe._values_array(), steps=4, name="my_name")
+
+
 def _steep_turn(centre: float, sharpness: float = 4000.0):
     """F(α·x) = σ(sharpness · (α − centre)) for x of ones (6 entries): a turn 1/4000 of the path wide."""
     def forward(Xi, Ei):

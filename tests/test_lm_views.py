@@ -149,6 +149,24 @@ def test_generation_items_record_each_step(nlp, lstm_nlp, which):
         generation_items(pipeline, ["the"], top_alternatives=-1)
 
 
+def test_lm_views_with_nan_weights_raise_e079():
+    """An LM with NaN weights: every LM view raises E079 (as nlp() does), never 'nan' in a view."""
+    import numpy
+
+    lm = train_tiny_lm(n_steps=1)[0]
+    name = lm.pipe_names[-1]
+    for node in lm.get_pipe(name).model.walk():
+        for param in node.param_names:
+            if node.has_param(param):
+                node.set_param(param, numpy.full_like(node.get_param(param), numpy.nan))
+    with pytest.raises(ValueError, match=rf"\[E079\] '{name}'"):
+        surprisal_items(lm, ["the cat"])
+    with pytest.raises(ValueError, match=rf"\[E079\] '{name}'"):
+        compare_surprisal(lm, ["the cat"], nlp_b=train_tiny_lm(n_steps=1)[0])
+    with pytest.raises(ValueError, match=rf"\[E079\] '{name}'"):
+        generation_items(lm, ["the cat"], max_new_tokens=2)
+
+
 # ---------------------------------------------------------------------------- `spacy lm explain`
 def run(args, stdin=None):
     return CliRunner().invoke(lm_app, ["explain", *map(str, args)], input=stdin)

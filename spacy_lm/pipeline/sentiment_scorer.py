@@ -310,7 +310,8 @@ class _TrainedMode:
             if len(s) == len(docs[i]):
                 results[i]["sentences"] = [[0, len(s), results[i]["polarity"]]]
         if steps and nonempty:
-            attributions = integrated_gradients(pipe.model, [docs[i] for i in nonempty], pipe._values_array(), steps)
+            attributions = integrated_gradients(pipe.model, [docs[i] for i in nonempty], pipe._values_array(), steps,
+                                                name=pipe.name)
             for i, (tokens, base, _) in zip(nonempty, attributions):
                 results[i]["tokens"] = tokens
                 results[i]["base"] = base
