@@ -248,8 +248,8 @@ class Errors(metaclass=ErrorsWithCodes):
             "scored (all rejected, or all removed by the prefilter). Give the cutoffs (--cutoffs) instead.")
     E162 = ("Cannot write {path} as parquet: the rows' fields do not fit one table ({reason}). Write JSONL "
             "(--format jsonl), or read the input with a consistent type per field.")
-    E163 = ("{path} is not a valid manifest ({reason}): it was damaged, or is not ours. Move it away to score "
-            "everything again.")
+    E163 = ("{path} is not a valid manifest ({reason}): it was damaged, or is not ours. Delete it (or move it "
+            "away) to score everything again, or use another --output.")
     E164 = ("The output folder {path} holds results scored with other settings ({changed}): resuming would "
             "mix them. Use another --output, or the same settings.")
     E165 = ("A scoring worker died {tries} times on the chunk starting with {text!r}: giving up (out of "
@@ -315,8 +315,27 @@ class Errors(metaclass=ErrorsWithCodes):
 
     # Issue #30 (bad input, round two). One block per area; add codes inside your block, in order.
     # --- scoring: killed drivers, resume by content, reject rows (E210-E219) ---
+    E210 = ("spacy lm score was stopped by {signal}: the shards finished so far are kept (listed in {path}). "
+            "Run the same command again to resume; finished shards are skipped.")
+    E211 = ("Input {source} is a HuggingFace dataset: reading it needs `datasets`, an optional extra of "
+            "spacy-lm: pip install \"spacy-lm[datasets]\" (or give the data as JSONL or parquet files).")
     # --- saved weights: digests, truncated files, textcat settings, empty docs (E220-E229) ---
+    E220 = ("The saved weights of '{name}' do not match the digest saved with them: its weights file "
+            "({where}) is damaged. Copy or save the pipeline again from an intact source.")
+    E221 = ("Cannot read the saved weights of '{name}' ({where}): the file is truncated or damaged "
+            "({error}). Copy or save the pipeline again from an intact source.")
     # --- saved config vs weights, dropout, n-gram settings (E230-E239) ---
+    E230 = ("'{name}': the file '{part}' in {path} is damaged (blake2b digest {found}... is not the "
+            "{expected}... recorded in its cfg when it was saved): the directory is damaged; save the "
+            "pipeline again from an intact copy (nlp.to_disk) or retrain it.")
     # --- sentiment attributions, explain (E240-E249) ---
     # --- CLI input, labelled readers, offline data (E250-E259) ---
+    E250 = ("stdin is not UTF-8 text: line {line} has byte 0x{byte:02x} (offset {offset} of stdin). Give "
+            "UTF-8 text, one item per line (convert it first, e.g. `iconv -f latin1 -t utf-8`).")
+    E251 = ("HuggingFace dataset '{name}' cannot be downloaded: {reason}, and it is not in the local cache "
+            "({cache}). Connect to the internet{unset}, or read a local copy (a local folder or "
+            "data_files; for the projects, --vars.data_dir).")
     # --- first contact: softmax clusters, progress logging (E260-E269) ---
+    E260 = ("AdaptiveSoftmax cutoffs must be a non-empty list of strictly increasing integers >= 1 (the ids "
+            "where the clusters of the frequency-sorted vocabulary start; those at or above the vocabulary "
+            "size are dropped at initialization); got {cutoffs}.")

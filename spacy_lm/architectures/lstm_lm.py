@@ -20,6 +20,7 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from ..checks import check_setting, is_count
 from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
@@ -63,7 +64,12 @@ def build_lstm_language_model_v2(
 ) -> "RecurrentLanguageModel":
     """v1 plus a choice of output layer: ``output="full"`` (v1's softmax) or ``"adaptive"``
     (`spacy_lm.AdaptiveSoftmax.v1` with ``cutoffs`` and ``div_value``, no head bias as in
-    PyTorch; much faster to train on large vocabularies; tying ties the head's word rows)."""
+    PyTorch; much faster to train on large vocabularies; tying ties the head's word rows).
+    The clusters follow the vocabulary found at initialization: cutoffs at or above its size are
+    dropped, none left is a full softmax (so ``[2000, 10000]`` serves any corpus)."""
+    check_setting(is_count(width, 1), "width", "an integer >= 1", width)
+    check_setting(is_count(depth, 1), "depth", "an integer >= 1", depth)
+    check_setting(embed_size is None or is_count(embed_size, 1), "embed_size", "null or an integer >= 1", embed_size)
     embed_size = width if embed_size is None else embed_size
     if tie_weights is None:
         tie_weights = embed_size == width

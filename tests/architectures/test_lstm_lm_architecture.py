@@ -176,8 +176,25 @@ def test_adaptive_step_and_scores_match_the_full_log_probs():
     numpy.testing.assert_array_equal(correct, log_probs.argmax(axis=1) == targets)
 
 
-def test_adaptive_cutoffs_are_checked_against_the_vocabulary_size():
-    with pytest.raises(ValueError, match=r"E103.*\[3, 5\].*nO=5"):
-        make_v2(nV=5)
-    with pytest.raises(ValueError, match=r"E103.*\[5, 3\]"):
+def test_adaptive_cutoffs_follow_the_vocabulary_size():
+    """Cutoffs at or above nV are dropped at initialization; a small vocabulary gets the full head."""
+    for nV, expected in [(9, [3, 5]), (5, [3]), (3, [])]:
+        model = make_v2(nV=nV)
+        assert model.get_ref("output").attrs["cutoffs"] == expected
+        ids = numpy.asarray([[1, 2], [0, 1]], dtype="int32")
+        (log_probs, _), _ = model((ids, None, None), is_train=False)
+        assert log_probs.shape == (4, nV)
+        numpy.testing.assert_allclose(numpy.exp(log_probs).sum(axis=1), 1, rtol=1e-5)
+        window_loss(model, ids, numpy.asarray([1, 2, 0, 1], dtype="int32"))
+    with pytest.raises(ValueError, match=r"E260.*\[5, 3\]"):
         build_lstm_language_model_v2(output="adaptive", cutoffs=[5, 3])
+
+
+@pytest.mark.parametrize("setting,value", [("width", 0), ("width", -3), ("depth", 0), ("depth", 1.5),
+                                           ("embed_size", 0), ("embed_size", -1), ("width", True)])
+def test_sizes_must_be_positive_integers(setting, value):
+    """A clear E009 naming the setting, not a ZeroDivisionError or numpy's negative dimensions."""
+    with pytest.raises(ValueError, match=rf"E009.*{setting}"):
+        model = build_lstm_language_model_v2(**{setting: value})
+        model.set_dim("nV", 7)
+        model.initialize()

@@ -156,14 +156,62 @@ def test_projection_sizes_follow_div_value():
     assert layer.get_param("W").shape == (5 + 3, 16)
 
 
-@pytest.mark.parametrize("cutoffs", [[], [0, 5], [5, 5], [12, 5], [5, 20], [5, 25], [2.5]])
+@pytest.mark.parametrize("cutoffs", [[], [0, 5], [5, 5], [12, 5], [2.5], [True, 5]])
 def test_bad_cutoffs_raise_a_coded_error(cutoffs):
-    with pytest.raises(ValueError, match=r"E103.*cutoffs"):
+    with pytest.raises(ValueError, match=r"E260.*cutoffs"):
         AdaptiveSoftmax(nO=NO, nI=NI, cutoffs=cutoffs)
-    layer = AdaptiveSoftmax(nI=NI, cutoffs=[5, 12])
-    layer.set_dim("nO", 12)
-    with pytest.raises(ValueError, match=r"E103.*nO=12"):
-        layer.initialize()
+
+
+@pytest.mark.parametrize("nO,expected", [(40, [5, 12]), (13, [5, 12]), (12, [5]), (6, [5]), (5, []), (2, [])])
+def test_cutoffs_follow_the_vocabulary_found_at_initialization(nO, expected):
+    """Cutoffs at or above nO are dropped in init (nO is known only then); none left is a full softmax."""
+    layer = AdaptiveSoftmax(nI=NI, cutoffs=CUTOFFS)
+    layer.set_dim("nO", nO)
+    layer.initialize()
+    assert layer.attrs["cutoffs"] == expected and layer.attrs["given_cutoffs"] == CUTOFFS
+    head = (expected or [nO])[0]
+    assert layer.get_param("W").shape == (head + len(expected), NI)
+    assert sorted(n for n in layer.param_names if n[0] in "PT") == sorted(
+        f"{k}{i}" for i in range(len(expected)) for k in "PT")
+    X = hidden_rows()
+    targets = TARGETS % nO
+    lp = output.log_probs(layer, X)
+    assert lp.shape == (len(X), nO)
+    numpy.testing.assert_allclose(numpy.exp(lp).sum(axis=1), 1, rtol=1e-5)
+    nll, d_hidden = output.loss(layer, X, targets, 1.0)
+    numpy.testing.assert_allclose(nll, -lp[numpy.arange(len(X)), targets], rtol=1e-5, atol=1e-6)
+    score_nll, correct = output.score(layer, X, targets, 4)
+    numpy.testing.assert_allclose(score_nll, nll, rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_array_equal(correct, lp.argmax(axis=1) == targets)
+    restored = AdaptiveSoftmax(nI=NI, cutoffs=CUTOFFS)
+    restored.set_dim("nO", nO)
+    restored.from_bytes(layer.to_bytes())  # a saved layer loads with its clusters, without init
+    assert restored.attrs["cutoffs"] == expected
+    numpy.testing.assert_array_equal(output.log_probs(restored, X), lp)
+
+
+@pytest.mark.parametrize("ops_class", OPS_CLASSES)
+@pytest.mark.parametrize("tied", [False, True])
+def test_full_softmax_without_clusters_matches_finite_differences(ops_class, tied):
+    """A vocabulary smaller than cutoffs[0]: the head alone, trained through loss and the forward."""
+    layer = make_layer(ops_class(), tied=tied, head_bias=not tied, nO=5)
+    assert layer.attrs["cutoffs"] == [] and not layer.has_param("C")
+    to_float64(layer)
+    X = hidden_rows().astype("float64")
+    targets = TARGETS % 5
+    owner, name = (layer.get_ref("embedding"), "E") if tied else (layer, "W")
+    nll, d_hidden = output.loss(layer, X, targets, 1.0)
+    grad = owner.get_grad(name).copy()
+
+    def total() -> float:
+        return float(output.loss(layer, X, targets, 1.0)[0].sum())
+
+    assert_grads_close(d_hidden, numeric_grad(total, X))
+    assert_grads_close(grad, numeric_grad(total, owner.get_param(name)))
+    lp, backprop = layer(X, is_train=True)
+    d_out = numpy.zeros_like(lp)
+    d_out[numpy.arange(len(X)), targets] = -1.0
+    assert_grads_close(backprop(d_out), d_hidden)
 
 
 def test_tying_shares_the_embedding_table():
