@@ -25,7 +25,15 @@ known before initialization (the output cannot be resized afterwards).
 ``tok2vec`` is usually `spacy.MultiHashEmbed.v2` (from scratch) or
 `spacy_lm.LSTMLMListener.v1` (the hidden states of an `lstm_lm` component in the same
 pipeline). ``depth=0`` skips the LSTM and pools the tok2vec output directly (e.g. over the
-LM's states). An empty doc pools to zeros, so its prediction is the output layer's bias.
+LM's states).
+
+An empty doc (no tokens) scores 0 for every label, whatever its batch: spaCy's textcat gives a
+batch of only empty docs zeros without calling the model, so the model gives its empty docs the
+same in any batch (and no gradient flows from those rows).
+
+The saved weights carry a digest (`spacy_lm.layers.weights_digest`): a damaged `textcat/model`
+file is E220 at load, a truncated one E221, never silently different scores. Models saved
+before the digest existed load unchecked.
 
 At inference the scores are checked where they are made: non-finite cats (NaN weights) raise
 E079 naming the architecture (spaCy's textcat gives its model no component name). The check
@@ -46,6 +54,7 @@ from thinc.types import Floats2d
 from ..checks import require_finite
 from ..errors import Errors
 from ..layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
+from ..layers.weights_digest import DIGEST_ATTR, DigestedModel, WeightsDigest
 from .pooled_encoder import build_pooled_encoder
 
 ARCHITECTURE = "spacy_lm.TextCatLSTM.v1"
@@ -181,19 +190,38 @@ def _set_contract(model: Model, tok2vec: Model, output_layer: Model, resize_outp
 
 
 def _checked_chain(*layers: Model, architecture: str) -> Model[List[Doc], Floats2d]:
-    """``chain(*layers)`` whose inference output must be finite (the same nodes, names and
-    dims as the plain chain, so a saved model's bytes still fit)."""
+    """``chain(*layers)`` whose inference output must be finite, whose empty docs score 0 and
+    whose saved weights carry a digest (the same nodes, names and dims as the plain chain, so a
+    saved model's bytes still fit)."""
     plain = chain(*layers)
     dims = {name: plain.maybe_get_dim(name) for name in plain.dim_names}
-    return Model(plain.name, _finite_forward, init=plain.init, dims=dims, layers=plain.layers,
-                 attrs={"architecture": architecture})
+    return DigestedModel(plain.name, _finite_forward, init=plain.init, dims=dims, layers=plain.layers,
+                         attrs={"architecture": architecture, DIGEST_ATTR: WeightsDigest(architecture)})
 
 
 def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train: bool):
     scores, backprop = chain_forward(model, docs, is_train)
+    empty = [i for i, doc in enumerate(docs) if len(doc) == 0]
+    if empty:
+        scores, backprop = _zero_rows(model, scores, backprop, empty)
     if not is_train:
         require_finite(model.ops.xp, scores, name=model.attrs.get("architecture", ARCHITECTURE), what="cats")
     return scores, backprop
+
+
+def _zero_rows(model: Model, scores: Floats2d, backprop, rows: List[int]):
+    """Scores 0 for ``rows`` (empty docs), as spaCy's textcat gives a batch of empty docs;
+    their gradient is dropped."""
+    index = model.ops.asarray1i(rows)
+    scores = scores.copy()
+    scores[index] = 0.0
+
+    def backprop_zeroed(d_scores: Floats2d):
+        d_scores = d_scores.copy()
+        d_scores[index] = 0.0
+        return backprop(d_scores)
+
+    return scores, backprop_zeroed
 
 
 def _resize_before_init(model: Model, new_nO: int, *, output_layer: Model, linear_model: Model) -> Model:

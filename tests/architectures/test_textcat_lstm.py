@@ -2,6 +2,7 @@
 import numpy
 import pytest
 import spacy
+import srsly
 from spacy.training import Example
 from spacy.util import make_tempdir, registry
 from thinc.api import Adam, fix_random_seed
@@ -110,11 +111,83 @@ def test_v2_head_is_concat_pooling_and_layernorm_with_layer_groups():
 
 def test_empty_docs_and_add_label():
     nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True)
-    docs = list(nlp.pipe(["", "I like it", " "]))
-    # An empty doc in a batch pools to zeros: the output layer's bias, a proper distribution.
-    assert set(docs[0].cats) == {"POS", "NEG"} and abs(sum(docs[0].cats.values()) - 1.0) < 1e-5
     nlp.get_pipe("textcat").add_label("NEUTRAL")
     assert set(nlp("I like it").cats) == {"POS", "NEG", "NEUTRAL"}
+
+
+@pytest.mark.parametrize("factory,data,exclusive,linear,version", [
+    ("textcat", TRAIN, True, False, 1),
+    ("textcat_multilabel", TRAIN_MULTI, False, False, 1),
+    ("textcat", TRAIN, True, False, 2),
+])  # (with a BOW linear_model of ngram_size >= 2, spaCy's ngram extraction fails on an empty doc)
+def test_empty_doc_scores_zero_whatever_its_batch(factory, data, exclusive, linear, version):
+    nlp, examples = build_nlp(factory, data, "mean_max", exclusive, linear, version)
+    alone = nlp("").cats  # spaCy's textcat: a batch of only empty docs is zeros, without the model
+    piped = list(nlp.pipe(["", "good film", ""]))
+    assert alone == piped[0].cats == piped[2].cats == {label: 0.0 for label in alone}
+    assert any(value > 0.0 for value in piped[1].cats.values())
+    model = nlp.get_pipe(factory).model
+    for node in model.walk():  # no gradient from the empty rows
+        for name in node.grad_names:
+            node.set_grad(name, node.ops.alloc(node.get_grad(name).shape))
+    docs = [nlp.make_doc(""), nlp.make_doc("good film")]
+    scores, backprop = model.begin_update(docs)
+    d_scores = model.ops.alloc2f(*scores.shape)
+    d_scores[0] = 1.0
+    backprop(d_scores)
+    assert all(not node.get_grad(name).any() for node in model.walk() for name in node.grad_names)
+
+
+def _damage_largest_param(path):
+    """Flip 4 bytes in the middle of the largest float array of a saved Thinc model file."""
+    data = bytearray(path.read_bytes())
+    msg = srsly.msgpack_loads(bytes(data))
+    arrays = [value for params in msg["params"] for value in params.values() if value is not None]
+    raw = max(arrays, key=lambda a: a.size).tobytes()
+    start = data.find(raw)
+    assert start >= 0
+    middle = start + len(raw) // 2
+    data[middle:middle + 4] = bytes(b ^ 0xFF for b in data[middle:middle + 4])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("version,linear", [(1, False), (2, True)])
+def test_damaged_textcat_weights_are_an_error_at_load(version, linear):
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True, linear, version)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        assert spacy.load(d)("I like it").cats == nlp("I like it").cats  # intact: identical
+        _damage_largest_param(d / "textcat" / "model")
+        with pytest.raises(ValueError, match=rf"\[E220\] The saved weights of 'spacy_lm.TextCatLSTM.v{version}'.*damaged"):
+            spacy.load(d)
+
+
+def test_textcat_weights_saved_without_digest_load_unchecked():
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        path = d / "textcat" / "model"
+        msg = srsly.msgpack_loads(path.read_bytes())
+        assert "weights_digest" in msg["attrs"][0]
+        del msg["attrs"][0]["weights_digest"]  # as saved before digests existed
+        path.write_bytes(srsly.msgpack_dumps(msg))
+        assert spacy.load(d)("I like it").cats == nlp("I like it").cats
+        _damage_largest_param(path)
+        spacy.load(d)  # nothing to check against
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999])
+def test_truncated_textcat_weights_are_a_one_line_error(keep):
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True)
+    with make_tempdir() as d:
+        nlp.to_disk(d)
+        path = d / "textcat" / "model"
+        data = path.read_bytes()
+        path.write_bytes(data[:int(len(data) * keep)])
+        with pytest.raises(ValueError, match=r"\[E221\] Cannot read the saved weights of 'spacy_lm.TextCatLSTM.v1'.*"
+                                             r"truncated or damaged"):
+            spacy.load(d)
+        assert nlp.get_pipe("textcat").model.from_bytes(data) is not None  # the intact bytes still load
 
 
 def test_linear_model_scores_reach_the_output_and_resizing_is_refused():
