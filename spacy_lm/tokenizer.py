@@ -63,7 +63,7 @@ class WhitespaceTokenizer:
         self, bytes_data: bytes, *, exclude: Iterable[str] = tuple(), **kwargs: Any
     ) -> "WhitespaceTokenizer":
         if bytes_data:
-            srsly.msgpack_loads(bytes_data)  # fail loudly on corrupt data
+            _check_saved(bytes_data, "the tokenizer's bytes")
         return self
 
     def to_disk(
@@ -82,8 +82,19 @@ class WhitespaceTokenizer:
         # no state to restore.
         if path.is_file():
             with path.open("rb") as file_:
-                self.from_bytes(file_.read(), exclude=exclude)
+                _check_saved(file_.read(), str(path))  # an empty file is a truncated one
         return self
+
+
+def _check_saved(data: bytes, where: str) -> None:
+    """Fail in one line (E155 naming ``where``) on a truncated or damaged save: the data is the
+    msgpack map ``to_bytes`` writes (another tool's map is accepted, there is nothing to restore)."""
+    try:
+        saved = srsly.msgpack_loads(data)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as err:
+        raise ValueError(Errors.E155.format(path=where, error=f"truncated or not msgpack: {err}")) from None
+    if not isinstance(saved, dict):
+        raise ValueError(Errors.E155.format(path=where, error=f"a {type(saved).__name__}, not a msgpack map"))
 
 
 def _spaces(n_words: int) -> List[bool]:

@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import pytest
 import spacy
@@ -93,3 +94,19 @@ def test_from_disk_without_file(tmp_path):
 def test_picklable():
     tok = pickle.loads(pickle.dumps(WhitespaceTokenizer(Vocab())))
     assert [t.text for t in tok("x  y")] == ["x", "y"]
+
+
+@pytest.mark.parametrize("keep", [0, 1, 10, -1])
+def test_truncated_tokenizer_file_is_a_one_line_error_naming_it(nlp, tmp_path, keep):
+    nlp.to_disk(tmp_path / "pipeline")
+    path = tmp_path / "pipeline" / "tokenizer"
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])  # -1: all but the last byte
+    with pytest.raises(ValueError, match=rf"\[E155\] Cannot read {re.escape(str(path))}: the file is damaged"):
+        spacy.load(tmp_path / "pipeline")
+
+
+@pytest.mark.parametrize("data", [b"\x81\xa9tokeni", b"\xc1", b"\x05"])
+def test_damaged_tokenizer_bytes_are_a_one_line_error(data):
+    with pytest.raises(ValueError, match=r"\[E155\] Cannot read the tokenizer's bytes"):
+        WhitespaceTokenizer(Vocab()).from_bytes(data)
