@@ -10,7 +10,7 @@ from typing import Callable, List, Optional
 import typer
 from spacy.cli._util import app as spacy_app
 
-from ._util import check_gpu_id, check_option, dumps, report_errors
+from ._util import check_gpu_id, check_option, dumps, report_errors, stdin_lines
 
 lm_app = typer.Typer(name="lm", help="Language-model commands from spacy-lm.", no_args_is_help=True)
 
@@ -105,7 +105,7 @@ def generate_cli(
     GenerationConfig(**settings)  # before the pipeline loads
     nlp = spacy.load(model)
     generator = TextGenerator(nlp, "cli_generator", lm=find_lm_component(nlp, lm), generation=settings)
-    prompts = [prompt] if prompt not in (None, "-") else [line.rstrip("\n") for line in sys.stdin]
+    prompts = [prompt] if prompt not in (None, "-") else [line.rstrip("\n") for line in stdin_lines()]
     for text in prompts:
         if stream_output and not as_json:
             typer.echo(text, nl=False)

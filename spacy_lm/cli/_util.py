@@ -9,8 +9,9 @@ import functools
 import json
 import math
 import os
+import sys
 import warnings
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import typer
 
@@ -91,3 +92,25 @@ def json_safe(value: Any) -> Any:
 def dumps(value: Any, **kwargs: Any) -> str:
     """Valid JSON always: no bare NaN or Infinity (they become null)."""
     return json.dumps(json_safe(value), allow_nan=False, **kwargs)
+
+
+def stdin_lines() -> Iterator[str]:
+    """stdin's lines as text mode gives them (universal newlines, line ends kept), decoded as
+    UTF-8 here: bytes that are not UTF-8 are E250, naming the line and the offset, instead of
+    a traceback or (in a C locale, surrogateescape) text silently changed. Lazy, so a pipe is
+    read line by line."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream with no bytes under it (embedding): already decoded
+        yield from sys.stdin
+        return
+    offset = 0
+    for n, raw in enumerate(stream, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(Errors.E250.format(line=n, byte=raw[err.start], offset=offset + err.start)) from None
+        offset += len(raw)
+        pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        yield from (piece + "\n" for piece in pieces[:-1])
+        if pieces[-1]:
+            yield pieces[-1]

@@ -6,14 +6,13 @@ the step's top alternatives). ``auto`` picks the first of sentiment, textcat, su
 the pipeline can show. The data come from spacy_lm.explain and spacy_lm.lm_views; the HTML
 from spacy_lm.visualize; ``--json`` prints one object per text.
 """
-import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import typer
 
 from ..errors import Errors
-from ._util import check_option, dumps
+from ._util import check_option, dumps, stdin_lines
 
 VIEWS = ("auto", "sentiment", "textcat", "surprisal", "generation")
 # A view: (JSON objects, one per text; lines of the terminal summary; title -> HTML page).
@@ -53,7 +52,7 @@ def explain_cli(
     comparing = compare is not None or compare_component is not None
     check_option(not comparing or view in ("auto", "surprisal"), "--view",
                  "auto or surprisal with --compare / --compare-component", view)
-    texts = [text] if text != "-" else [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    texts = [text] if text != "-" else [line.rstrip("\n") for line in stdin_lines() if line.strip()]
     nlp = spacy.load(model)
     chosen = "surprisal" if comparing else resolve_view(nlp, view)
     check_option(not labels or chosen == "textcat", "--label", "used with the textcat view only", labels)

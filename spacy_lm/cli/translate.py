@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 import typer
 from spacy.language import Language
 
-from ._util import check_option, dumps
+from ._util import check_option, dumps, stdin_lines
 
 JSON_FIELDS = ("source", "translation", "tokens", "logprobs", "score", "alternatives")
 
@@ -136,7 +136,7 @@ def translate_cli(model: str = MODEL, text: Optional[str] = TEXT, num_beams: Opt
     nlp = spacy.load(model)
     translator = nlp.get_pipe(find_translator_component(nlp, component))
     translator.generation.replace(**settings)
-    lines = [text] if text not in (None, "-") else (line.rstrip("\r\n") for line in sys.stdin)
+    lines = [text] if text not in (None, "-") else (line.rstrip("\r\n") for line in stdin_lines())
     if stream_output:
         for line in lines:
             for piece in stream_pieces(translator, nlp.make_doc(line), **settings):

@@ -1,12 +1,11 @@
 """`spacy lm vae sample|reconstruct|interpolate|evaluate`: a trained `sentence_vae` from the
 command line, over its Python API (``SentenceVAE.sample`` and friends)."""
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import typer
 
-from ._util import check_gpu_id, check_option, dumps, report_errors
+from ._util import check_gpu_id, check_option, dumps, report_errors, stdin_lines
 
 vae_app = typer.Typer(name="vae", help="Sample, reconstruct, interpolate and evaluate with a sentence_vae.",
                       no_args_is_help=True)
@@ -48,7 +47,7 @@ def _settings(max_new_tokens: Optional[int], do_sample: bool, temperature: float
 
 
 def _texts(text: Optional[str]) -> List[str]:
-    return [text] if text not in (None, "-") else [line.strip() for line in sys.stdin if line.strip()]
+    return [text] if text not in (None, "-") else [line.strip() for line in stdin_lines() if line.strip()]
 
 
 MODEL = typer.Argument(..., help="Pipeline name or path, with a sentence_vae component")

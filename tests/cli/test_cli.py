@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from typer.testing import CliRunner
 
 from spacy_lm.cli import lm_app
 from spacy_lm.cli._util import TRACEBACK_ENV, dumps, report_errors
+from spacy_lm.errors import Errors
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +224,40 @@ def test_perplexity_of_an_unreadable_file_names_the_file_and_line(saved_pipeline
     result = CliRunner().invoke(lm_app, ["perplexity", str(path), str(tmp_path / name), "--json"])
     line = one_line_error(result, "E062")
     assert name in line and reason in line
+
+
+# ---- stdin that is not UTF-8 (#30) ----------------------------------------------------------
+
+BAD_STDIN = b"ok\n\xff\xfe\n"
+BAD_STDIN_TEXT = "stdin is not UTF-8 text: line 2 has byte 0xff (offset 3 of stdin)"
+
+
+def test_generate_with_stdin_that_is_not_utf8_is_one_line(saved_pipeline):
+    path, _ = saved_pipeline
+    for args in (["generate", str(path)], ["generate", str(path), "-", "--stream"]):
+        assert BAD_STDIN_TEXT in one_line_error(CliRunner().invoke(lm_app, args, input=BAD_STDIN), "E250")
+
+
+def test_generate_with_stdin_that_is_not_utf8_in_a_real_process(saved_pipeline):
+    path, _ = saved_pipeline
+    for env in ({}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}):  # C locale: surrogateescape before
+        out = subprocess.run([sys.executable, "-m", "spacy_lm", "generate", str(path)], input=BAD_STDIN,
+                             capture_output=True, env={**os.environ, **env})
+        err = out.stderr.decode("utf-8")
+        assert out.returncode == 1 and out.stdout == b"" and "Traceback" not in err
+        assert err.strip().splitlines() == [f"Error: {Errors.E250.format(line=2, byte=255, offset=3)}"]
+
+
+def test_stdin_lines_reads_as_text_mode_does(monkeypatch):
+    import io
+
+    from spacy_lm.cli._util import stdin_lines
+
+    data = "a\r\nb\rc\n\nnaïve\nlast".encode("utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    lines = list(stdin_lines())
+    assert lines == list(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")) == [
+        "a\n", "b\n", "c\n", "\n", "naïve\n", "last"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("é\n".encode() + b"x\xc3"), encoding="utf-8"))
+    with pytest.raises(ValueError, match=r"E250\] .* line 2 has byte 0xc3 \(offset 4 of stdin\)"):
+        list(stdin_lines())

@@ -47,3 +47,12 @@ def test_explain_bad_input_is_one_line_with_exit_1(saved):
         assert "Traceback" not in result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
+
+
+def test_explain_stdin_that_is_not_utf8_is_one_line(saved):
+    result = CliRunner().invoke(lm_app, ["explain", str(saved / "pipeline"), "-"], input=b"I like it\n\xff\xfe\n")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["Error: [E250] stdin is not UTF-8 text: line 2 has byte 0xff (offset 10 of stdin). Give UTF-8 "
+                     "text, one item per line (convert it first, e.g. `iconv -f latin1 -t utf-8`)."], result.stderr

@@ -243,3 +243,9 @@ def test_bad_input_is_one_line_with_exit_1(pipeline, tmp_path, args, code, text)
     fill = {"path": pipeline[0], "other": pipeline[2], "missing": tmp_path / "no-such-pipeline"}
     line = one_line_error(invoke([a.format(**fill) for a in args]), code)
     assert text in line
+
+
+def test_stdin_that_is_not_utf8_is_one_line(pipeline):
+    for extra in ([], ["--stream"], ["--json"]):
+        line = one_line_error(invoke([pipeline[0], "-", *extra], input=b"ok\n\xff\xfe\n"), "E250")
+        assert "stdin is not UTF-8 text: line 2 has byte 0xff (offset 3 of stdin)" in line

@@ -186,3 +186,8 @@ def test_bad_input_is_one_line_with_exit_1(vae_pipeline, tmp_path, args, code, t
     args = ["vae"] + [a.format(**fill) for a in args]
     line = one_line_error(CliRunner().invoke(lm_app, args), code)
     assert text in line
+
+
+def test_reconstruct_stdin_that_is_not_utf8_is_one_line(vae_pipeline):
+    result = CliRunner().invoke(lm_app, ["vae", "reconstruct", str(vae_pipeline[0])], input=b"ok\n\xff\xfe\n")
+    assert "stdin is not UTF-8 text: line 2 has byte 0xff (offset 3 of stdin)" in one_line_error(result, "E250")
