@@ -683,22 +683,23 @@ def iter_labelled_texts(
     if format not in TEXTCAT_FORMATS:
         raise ValueError(_bad_format(format))
     loc = _check_text_file(path)
-    with open_text(loc) as handle:
-        if format == "label_first":
-            for n, line in enumerate(handle, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                label, _, text = line.partition(" ")
-                yield text, label
-            return
-        reader = csv.DictReader(handle, delimiter="," if format == "csv" else "\t", quoting=csv.QUOTE_MINIMAL
-                                if format == "csv" else csv.QUOTE_NONE)
-        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(Errors.E066.format(path=loc, missing=missing, header=reader.fieldnames))
-        for row in reader:
-            yield row[text_column], row[label_column]
+    # read_text_lines: bad UTF-8 or a truncated .gz is E062 naming the file and the line
+    lines = read_text_lines(loc)
+    if format == "label_first":
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            label, _, text = line.partition(" ")
+            yield text, label
+        return
+    reader = csv.DictReader(lines, delimiter="," if format == "csv" else "\t", quoting=csv.QUOTE_MINIMAL
+                            if format == "csv" else csv.QUOTE_NONE)
+    missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(Errors.E066.format(path=loc, missing=missing, header=reader.fieldnames))
+    for row in reader:
+        yield row[text_column], row[label_column]
 
 
 def _bad_format(format: str) -> str:

@@ -410,3 +410,18 @@ def test_set_contrast_is_the_association_and_cancels_what_the_term_does_everywhe
         probe_bias(train_ngram(True), **{**kwargs, "template_files": [write(tmp_path / "b.txt", "#! contrast crime\n" + LM_TEMPLATES)]})
     with pytest.raises(ValueError, match=r"\[E204\].*no set named"):
         probe_bias(train_ngram(True), **{**kwargs, "template_files": [write(tmp_path / "c.txt", "#! contrast crime theft\n" + LM_TEMPLATES)]})
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("dev.txt", b"1 a fine film\n0 caf\xe9 was dull\n", "line 2: not UTF-8 text (byte 0xe9 at offset 5)"),
+    ("dev.txt.gz", __import__("gzip").compress("".join(f"{i % 2} film {i}\n" for i in range(3000)).encode())[:2000], "the gzip data end early"),
+], ids=["latin1", "truncated-gz"])
+def test_cli_dev_file_unreadable_is_one_line_naming_file_and_line(saved, name, data, reason):
+    dev = saved / name
+    dev.write_bytes(data)
+    result = CliRunner().invoke(lm_app, ["bias", str(saved / "pipeline"), "--dev", str(dev), "--no-probes"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: [E062] Cannot read the text corpus"), lines
+    assert str(dev) in lines[0] and reason in lines[0]

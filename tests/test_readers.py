@@ -664,3 +664,26 @@ def test_sentence_reader_through_registry_and_config(tmp_path, ws_nlp):
                          "skip_headings": True, "limit": 2}}
     resolved = registry.resolve(config)["corpus"]
     assert _sentences(resolved(ws_nlp)) == ["a b .", "c d e ."]
+
+
+# ---- labelled files that are not UTF-8 or are truncated .gz: E062 too (#30) ----------------
+
+
+@pytest.mark.parametrize("name,format,data,expected", [
+    ("stsa.binary.train", "label_first", b"1 fine\n0 caf\xe9 dull\n", r"line 2: not UTF-8 text \(byte 0xe9 at offset 5\)"),
+    ("train.csv", "csv", b"label,text\n1,fine\n0,\xff\n", r"line 3: not UTF-8 text \(byte 0xff at offset 2\)"),
+    ("train.tsv.gz", "tsv", _gz("label\ttext\n".encode() + "".join(f"{i % 2}\tfilm {i}\n" for i in range(3000)).encode())[:2000],
+     r"line \d+: the gzip data end early \(a truncated file\); compress or download the file again"),
+    ("train.csv.gz", "csv", b"label,text\n1,fine\n", r"its name ends in \.gz but it is not gzip data"),
+], ids=["label-first-latin1", "csv-binary", "tsv-truncated-gz", "csv-not-gzip"])
+def test_textcat_corpus_unreadable_files_are_e062_with_the_line(tmp_path, name, format, data, expected):
+    import spacy
+
+    from spacy_lm.readers import create_textcat_reader
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    for labels in (None, {"0": "NEG", "1": "POS"}):  # all read first, or read as they come
+        reader = create_textcat_reader(path, format=format, labels=labels)
+        with pytest.raises(ValueError, match=rf"E062\] Cannot read the text corpus .*{name}: {expected}"):
+            list(reader(spacy.blank("en")))
