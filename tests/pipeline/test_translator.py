@@ -3,6 +3,7 @@
 outputs, save/load, and clear errors. Tiny models trained here (a second or two)."""
 import pytest
 import spacy
+import srsly
 from spacy.tokens import DocBin
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
@@ -173,3 +174,21 @@ def test_clear_errors():
     trained_nlp, trained_translator, _ = make_translator()
     with pytest.raises(TypeError, match="E135"):
         trained_translator.translate([42])
+
+
+def test_flipped_model_bytes_are_a_damaged_file_named(trained, tmp_path):
+    """Flipped weight bytes load as other weights: the digest in cfg refuses them (E230)."""
+    _, translator, _, _ = trained
+    translator.to_disk(tmp_path / "t")
+    model_file = tmp_path / "t" / "model"
+    data = model_file.read_bytes()
+    middle = len(data) // 2
+    model_file.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 4]) + data[middle + 4 :])
+    fresh = spacy.blank("de").add_pipe("translator", config={**CONFIG, "store_attention": True})
+    with pytest.raises(ValueError, match=r"\[E230\] 'translator': the file 'model' in .* is damaged"):
+        fresh.from_disk(tmp_path / "t")
+    assert not fresh.is_initialized
+    msg = srsly.msgpack_loads(translator.to_bytes())
+    msg["source_vocab"] = msg["source_vocab"][:-3] + b"xyz"
+    with pytest.raises(ValueError, match=r"\[E230\] 'translator': the file 'source_vocab' in bytes is damaged"):
+        fresh.from_bytes(srsly.msgpack_dumps(msg))
