@@ -408,16 +408,3 @@ def test_readme_lists_every_registered_name():
             name = line.split("=")[0].strip()
             expected = f"`spacy {name} " if group == "spacy_cli" else f"`{name}`"
             assert expected in table, f"{group}: {name} is not in README's table of registered names"
-
-
-def test_readme_python_quickstart_runs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the n-gram example writes lm.arpa
-    section = README[README.index("## Python quickstart"):]
-    section = section[: section.index("\n## ", 1)]
-    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
-    assert len(blocks) >= 4
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["nlp"]("great fun").cats.keys() == {"POS", "NEG"}
-    assert (tmp_path / "lm.arpa").exists()
