@@ -7,9 +7,10 @@ one token per tail cluster; cluster ``i`` (ids ``[cutoffs[i], cutoffs[i + 1])``,
 ending at ``nO``) is scored through a projection to ``nI // div_value ** (i + 1)`` dims (at
 least 1). The clusters follow the vocabulary found at initialization (``nO`` is known only
 then): cutoffs at or above ``nO`` are dropped, so one config serves any corpus (WikiText-2's
-33k words keep ``[2000, 10000]``, a 10k vocabulary keeps ``[2000]`` and a vocabulary under
-2,000 words has no cluster: the head is then a full softmax over ``nO``). ``attrs["cutoffs"]``
-holds the clusters in use (saved with the weights), ``attrs["given_cutoffs"]`` the setting. ``log p(w) = log p_head(cluster of w) + log p_cluster(w)``. Weights have PyTorch's
+33k words keep ``[2000, 10000]``, a 5k vocabulary keeps ``[2000]`` and a vocabulary of at most
+2,000 ids has no cluster: the head is then a full softmax over ``nO``). ``attrs["cutoffs"]``
+holds the cutoffs in use (set by init, saved with the weights), ``attrs["given_cutoffs"]`` the
+setting. ``log p(w) = log p_head(cluster of w) + log p_cluster(w)``. Weights have PyTorch's
 layouts: ``W`` (head, ``(cutoffs[0] + n_clusters, nI)``) or, tied, ``C`` (the cluster rows
 only, the word rows being the embedding's ``E[:cutoffs[0]]``); ``b`` (head bias, if asked);
 ``P{i}`` ``(proj_i, nI)`` and ``T{i}`` ``(size_i, proj_i)`` per cluster, without bias.
@@ -53,7 +54,8 @@ def AdaptiveSoftmax(
         dims={"nO": nO, "nI": nI},
         layers=[tied_embedding] if tied else [],
         refs={"embedding": tied_embedding} if tied else {},
-        attrs={"cutoffs": resolve_cutoffs(cutoffs, nO), "given_cutoffs": cutoffs, "div_value": float(div_value),
+        # "cutoffs" (those in use) is set by init, as the parameters: a saved model restores it
+        attrs={"given_cutoffs": cutoffs, "div_value": float(div_value),
                "head_bias": bool(head_bias), "tied": tied, "loss": loss, "score": score, "log_probs": log_probs},
     )
 

@@ -112,7 +112,7 @@ def test_v2_resolves_from_a_config():
     config = {"model": {"@architectures": "spacy_lm.LSTMLanguageModel.v2", "width": 4, "depth": 1, **ADAPTIVE}}
     model = registry.resolve(config)["model"]
     assert model.get_ref("output").name == "adaptive_softmax"
-    assert model.get_ref("output").attrs["cutoffs"] == [3, 5]
+    assert model.get_ref("output").attrs["given_cutoffs"] == [3, 5]
     with pytest.raises(ValueError, match="output"):
         build_lstm_language_model_v2(output="sampled")
 

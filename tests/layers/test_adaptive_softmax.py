@@ -1,5 +1,6 @@
 import numpy
 import pytest
+import srsly
 from thinc.api import NumpyOps, Ops, fix_random_seed
 
 from spacy_lm.layers import output
@@ -188,6 +189,20 @@ def test_cutoffs_follow_the_vocabulary_found_at_initialization(nO, expected):
     restored.from_bytes(layer.to_bytes())  # a saved layer loads with its clusters, without init
     assert restored.attrs["cutoffs"] == expected
     numpy.testing.assert_array_equal(output.log_probs(restored, X), lp)
+
+
+def test_a_layer_saved_before_given_cutoffs_loads_as_before():
+    """spacy-lm 0.1.0 saved only attrs["cutoffs"] (valid for its nO): the weights load unchanged."""
+    layer = make_layer()
+    msg = srsly.msgpack_loads(layer.to_bytes())
+    for attrs in msg["attrs"]:
+        attrs.pop("given_cutoffs", None)
+    restored = AdaptiveSoftmax(nI=NI, cutoffs=CUTOFFS)
+    restored.set_dim("nO", NO)
+    restored.from_bytes(srsly.msgpack_dumps(msg))
+    assert restored.attrs["cutoffs"] == CUTOFFS
+    X = hidden_rows()
+    numpy.testing.assert_array_equal(output.log_probs(restored, X), output.log_probs(layer, X))
 
 
 @pytest.mark.parametrize("ops_class", OPS_CLASSES)
