@@ -24,6 +24,7 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from ..checks import check_count
 from ..errors import Errors
 
 
@@ -31,6 +32,7 @@ from ..errors import Errors
 def build_lstm_lm_listener(width: int, upstream: str = "lstm_lm") -> "LSTMLMListener":
     """width: the upstream LM's hidden width (its model's ``width``).
     upstream: the name of the `lstm_lm` component, or "*" for any."""
+    check_count("spacy_lm.LSTMLMListener.v1 width", width, 1)
     return LSTMLMListener(upstream, width)
 
 

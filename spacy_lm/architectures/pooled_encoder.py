@@ -18,6 +18,7 @@ from typing import List, NamedTuple, Optional
 
 from thinc.api import Dropout, LayerNorm, Model
 
+from ..checks import is_count
 from ..errors import Errors
 from ..layers.recurrent import CELLS, build_cell
 from ..layers.sequence import AttentionPool, ConcatPool, MeanMaxPool, with_time_major
@@ -31,13 +32,14 @@ class PooledEncoder(NamedTuple):
 
 
 def check_encoder_settings(architecture: str, *, width: int, depth: int, dropout: float, pooling: str,
-                           cell: str) -> None:
+                           cell: str, nI: Optional[int] = None) -> None:
     """Raise E043 (naming the architecture and the value) for a setting out of range."""
     checks = (("pooling", f"one of {POOLINGS}", pooling, pooling in POOLINGS),
-              ("depth", "an integer >= 0", depth, isinstance(depth, int) and depth >= 0),
-              ("width", "an integer >= 1", width, isinstance(width, int) and width >= 1),
-              ("dropout", "in [0, 1)", dropout, 0.0 <= dropout < 1.0),
-              ("cell", f"one of {CELLS}", cell, cell in CELLS))
+              ("depth", "an integer >= 0", depth, is_count(depth, 0)),
+              ("width", "an integer >= 1", width, is_count(width, 1)),
+              ("dropout", "in [0, 1)", dropout, isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0),
+              ("cell", f"one of {CELLS}", cell, cell in CELLS),
+              ("tok2vec width (nO)", "an integer >= 1", nI, nI is None or is_count(nI, 1)))
     for setting, requirement, value, ok in checks:
         if not ok:
             raise ValueError(Errors.E043.format(architecture=architecture, setting=setting,
@@ -52,7 +54,8 @@ def build_pooled_encoder(nI: Optional[int], width: int, depth: int, dropout: flo
     inputs directly). dropout: between recurrent layers and after pooling. pooling: "mean_max"
     (mean and max concatenated), "concat" (last, mean, max) or "attention" (learned query).
     cell: "lstm" or "gru". normalize: a LayerNorm after pooling."""
-    check_encoder_settings(architecture, width=width, depth=depth, dropout=dropout, pooling=pooling, cell=cell)
+    check_encoder_settings(architecture, width=width, depth=depth, dropout=dropout, pooling=pooling, cell=cell,
+                           nI=nI)
     layers: List[Model] = []
     if depth > 0:
         rnn = build_cell(cell, width, nI, depth=depth, bidirectional=True, dropout=dropout)

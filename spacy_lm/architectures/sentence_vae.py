@@ -25,6 +25,7 @@ from spacy.util import registry
 from thinc.api import Linear, Model
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from ..checks import check_count
 from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
@@ -34,12 +35,6 @@ from ..layers.output_softmax import OutputSoftmax
 
 CONDITIONS = ("init", "concat", "both")
 LatentState = Tuple[Any, Floats2d]  # (the decoder cell's state, z)
-
-
-def _check_int(setting: str, value: Any, minimum: int, why: str = "") -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=f"an integer >= {minimum}{why}",
-                                            value=value))
 
 
 @registry.architectures("spacy_lm.SentenceVAE.v1")
@@ -61,9 +56,9 @@ def build_sentence_vae(
     if condition not in CONDITIONS:
         raise ValueError(Errors.E009.format(setting="condition", requirement=f"one of {CONDITIONS}",
                                             value=condition))
-    _check_int("latent_size", latent_size, 1, " (a VAE needs a latent space)")
+    check_count("latent_size", latent_size, 1, why=" (a VAE needs a latent space)")
     for setting, value in (("embed_size", embed_size), ("width", width), ("depth", depth)):
-        _check_int(setting, value, 1)
+        check_count(setting, value, 1)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
     dirs = 2 if bidirectional else 1

@@ -24,6 +24,7 @@ from spacy.util import registry
 from thinc.api import Linear, Model, chain, zero_init
 from thinc.types import Floats1d, Floats2d
 
+from ..checks import check_count
 from ..ops import softmax
 from .lexicon_sentiment import KIND_ATTR, get_rules
 from .pooled_encoder import build_pooled_encoder
@@ -46,6 +47,7 @@ def build_sentiment_lstm(
     used as a prior (null: none). prior_scale: initial weight of the prior. nO: set by the component.
     cell: the recurrent cell, "lstm" or "gru".
     """
+    check_count("spacy_lm.SentimentLSTM.v1 nO (number of outputs)", nO, 1, optional=True)
     encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
                                    architecture="spacy_lm.SentimentLSTM.v1")
     output = Linear(nO=nO, nI=encoder.nO, init_W=zero_init, init_b=zero_init)

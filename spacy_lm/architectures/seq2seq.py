@@ -25,6 +25,7 @@ from spacy.util import registry
 from thinc.api import Linear, Model
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from ..checks import check_count
 from ..errors import Errors
 from ..layers import attention as attention_layer
 from ..layers import output as output_contract
@@ -33,7 +34,6 @@ from ..layers.attention import GlobalAttention
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS
 from ..layers.output_softmax import OutputSoftmax
-from .sentence_vae import _check_int
 
 
 class SourceState(NamedTuple):
@@ -68,7 +68,7 @@ def build_seq2seq_attention(
         raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {recurrent.CELLS}", value=cell))
     for setting, value in (("embed_size", embed_size), ("encoder_width", encoder_width),
                            ("decoder_width", decoder_width), ("depth", depth)):
-        _check_int(setting, value, 1)
+        check_count(setting, value, 1)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
     if tie_embeddings and embed_size != decoder_width:

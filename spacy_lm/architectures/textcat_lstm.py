@@ -51,7 +51,7 @@ from thinc.layers.chain import forward as chain_forward
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
-from ..checks import require_finite
+from ..checks import check_count, require_finite
 from ..errors import Errors
 from ..layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
 from ..layers.weights_digest import DIGEST_ATTR, DigestedModel, WeightsDigest
@@ -115,6 +115,7 @@ def build_textcat_lstm_v2(
 
 def _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell, *,
            normalize: bool, architecture: str) -> Model[List[Doc], Floats2d]:
+    check_count(f"{architecture} nO (number of labels)", nO, 1, optional=True)
     encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
                                    architecture=architecture, normalize=normalize)
     layers = [tok2vec, *encoder.layers]

@@ -4,10 +4,16 @@ from typing import Callable, Optional, Tuple
 from thinc.api import Model, registry
 from thinc.types import Floats2d, IntsXd
 
+from ..checks import check_count
+
+NAME = "spacy_lm.TokenEmbedding.v1"
+
 
 @registry.layers("spacy_lm.TokenEmbedding.v1")
 def TokenEmbedding(nO: Optional[int] = None, nV: Optional[int] = None, init_scale: float = 0.1) -> Model:
     """Rows of ``E`` (nV, nO) for an int array of any shape; the output gains a last axis."""
+    check_count(f"{NAME} nO (embedding width)", nO, 1, optional=True)
+    check_count(f"{NAME} nV (vocabulary size)", nV, 1, optional=True)
     return Model(
         "token_embedding",
         forward,
@@ -21,6 +27,8 @@ def TokenEmbedding(nO: Optional[int] = None, nV: Optional[int] = None, init_scal
 def init(model: Model, X=None, Y=None) -> None:
     scale = model.attrs["init_scale"]
     shape = (model.get_dim("nV"), model.get_dim("nO"))
+    check_count(f"{NAME} nV (vocabulary size)", shape[0], 1)
+    check_count(f"{NAME} nO (embedding width)", shape[1], 1)
     values = model.ops.xp.random.uniform(-scale, scale, shape).astype("float32")
     model.set_param("E", model.ops.asarray(values))
 

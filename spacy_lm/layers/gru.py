@@ -36,9 +36,9 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
 from . import fused_cells
-from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
-                        one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
-                        PackedSteps)
+from .recurrent import (active_rows, check_cell_dims, init_uniform_params, make_cell_attrs, make_mask,
+                        n_directions, one_blas_thread, param_names, project_rows, single_threaded_blas,
+                        step_matmul, PackedSteps)
 
 GRUState = Floats3d
 GRUInput = Tuple[Floats3d, Optional[Ints1d], Optional[GRUState]]
@@ -55,6 +55,7 @@ def GRU(
     dropout: float = 0.0,
 ) -> Model[GRUInput, GRUOutput]:
     """A stateful GRU stack; ``dropout`` is applied between layers while training."""
+    check_cell_dims("spacy_lm.GRU.v1", nO, nI)
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
                             initial_state=gru_initial_state, step=gru_step, select_state=select_gru_state,
                             concat_states=concat_gru_states, state_from_hidden=gru_state_from_hidden,

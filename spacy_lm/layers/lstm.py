@@ -30,9 +30,9 @@ from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
 from . import fused_cells
-from .recurrent import (active_rows, init_uniform_params, make_cell_attrs, make_mask, n_directions,
-                        one_blas_thread, param_names, project_rows, single_threaded_blas, step_matmul,
-                        PackedSteps)
+from .recurrent import (active_rows, check_cell_dims, init_uniform_params, make_cell_attrs, make_mask,
+                        n_directions, one_blas_thread, param_names, project_rows, single_threaded_blas,
+                        step_matmul, PackedSteps)
 
 LSTMState = Tuple[Floats3d, Floats3d]
 LSTMInput = Tuple[Floats3d, Optional[Ints1d], Optional[LSTMState]]
@@ -49,6 +49,7 @@ def LSTM(
     dropout: float = 0.0,
 ) -> Model[LSTMInput, LSTMOutput]:
     """A stateful LSTM stack; ``dropout`` is applied between layers while training."""
+    check_cell_dims("spacy_lm.LSTM.v1", nO, nI)
     attrs = make_cell_attrs(depth=depth, bidirectional=bidirectional, dropout=dropout,
                             initial_state=initial_state, step=lstm_step, select_state=select_lstm_state,
                             concat_states=concat_lstm_states, state_from_hidden=lstm_state_from_hidden,

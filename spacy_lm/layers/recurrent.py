@@ -17,6 +17,7 @@ import numpy
 from thinc.api import Model, NumpyOps, Ops
 from thinc.types import Floats2d, Floats3d, Ints1d
 
+from ..checks import check_count
 from ..errors import Errors
 
 State = Any
@@ -27,14 +28,19 @@ def make_cell_attrs(*, depth: int, bidirectional: bool, dropout: float, initial_
                     step: Callable, select_state: Callable, concat_states: Callable,
                     state_from_hidden: Callable, hidden_grad: Callable) -> dict:
     """The attrs every cell layer carries (the functions are rebuilt from config, not saved)."""
-    if depth < 1:
-        raise ValueError(Errors.E009.format(setting="recurrent depth", requirement="at least 1", value=depth))
+    check_count("recurrent depth", depth, 1)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E009.format(setting="recurrent dropout", requirement="in [0, 1)", value=dropout))
     return {"depth": depth, "bidirectional": bidirectional, "dropout_rate": dropout,
             "initial_state": initial_state, "step": step, "select_state": select_state,
             "concat_states": concat_states, "state_from_hidden": state_from_hidden,
             "hidden_grad": hidden_grad}
+
+
+def check_cell_dims(layer: str, nO: Optional[int], nI: Optional[int]) -> None:
+    """E009 for a width that is not a positive integer (None: set at initialization)."""
+    check_count(f"{layer} nO (hidden width)", nO, 1, optional=True)
+    check_count(f"{layer} nI (input width)", nI, 1, optional=True)
 
 
 def initial_state(cell: Model, batch_size: int) -> State:
@@ -160,6 +166,7 @@ def init_uniform_params(model: Model, n_gates: int) -> None:
     """PyTorch's default for recurrent layers: every weight and bias ~ U(-1/sqrt(nO), 1/sqrt(nO))."""
     nO = model.get_dim("nO")
     nI = model.get_dim("nI")
+    check_cell_dims(model.name, nO, nI)
     dirs = n_directions(model)
     scale = 1.0 / (nO**0.5)
     xp = model.ops.xp

@@ -101,3 +101,45 @@ def test_bad_settings_name_the_architecture_and_value(architecture, setting, val
            setting: value}
     with pytest.raises(ValueError, match=rf"E043.*{architecture}.*{setting}.*{value!r}"):
         registry.resolve({"m": cfg})
+
+
+TOK2VEC_0 = {"@architectures": "spacy.Tok2VecListener.v1", "width": 0}  # a known input width of 0
+
+
+@pytest.mark.parametrize("cfg,match", [
+    ({"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC, "width": 4, "depth": 1, "dropout": 0.0,
+      "nO": 0}, r"E009\] spacy_lm.TextCatLSTM.v1 nO .*got 0"),
+    ({"@architectures": "spacy_lm.TextCatLSTM.v2", "tok2vec": TOK2VEC, "width": 4, "depth": 1, "dropout": 0.0,
+      "nO": -1}, r"E009\] spacy_lm.TextCatLSTM.v2 nO .*got -1"),
+    ({"@architectures": "spacy_lm.TextCatLSTM.v1", "tok2vec": TOK2VEC_0, "width": 4, "depth": 1, "dropout": 0.0},
+     r"E043\] spacy_lm.TextCatLSTM.v1: tok2vec width"),
+    ({"@architectures": "spacy_lm.SentimentLSTM.v1", "tok2vec": TOK2VEC, "width": 4, "nO": 0},
+     r"E009\] spacy_lm.SentimentLSTM.v1 nO .*got 0"),
+    ({"@architectures": "spacy_lm.SentimentLSTM.v1", "tok2vec": TOK2VEC_0, "width": 4},
+     r"E043\] spacy_lm.SentimentLSTM.v1: tok2vec width"),
+    ({"@architectures": "spacy_lm.LSTMLMListener.v1", "width": 0}, r"E009\] spacy_lm.LSTMLMListener.v1 width .*got 0"),
+    ({"@architectures": "spacy_lm.SentenceVAE.v1", "embed_size": 0}, r"E009\] embed_size .*got 0"),
+    ({"@architectures": "spacy_lm.SentenceVAE.v1", "latent_size": -3}, r"E009\] latent_size .*got -3"),
+    ({"@architectures": "spacy_lm.Seq2SeqAttention.v1", "embed_size": 0}, r"E009\] embed_size .*got 0"),
+    ({"@layers": "spacy_lm.LSTM.v1", "nO": 0, "nI": 3}, r"E009\] spacy_lm.LSTM.v1 nO .*got 0"),
+    ({"@layers": "spacy_lm.LSTM.v1", "nO": 3, "nI": -1}, r"E009\] spacy_lm.LSTM.v1 nI .*got -1"),
+    ({"@layers": "spacy_lm.LSTM.v1", "nO": 3, "depth": 0}, r"E009\] recurrent depth .*got 0"),
+    ({"@layers": "spacy_lm.GRU.v1", "nO": 0}, r"E009\] spacy_lm.GRU.v1 nO .*got 0"),
+    ({"@layers": "spacy_lm.GRU.v1", "nO": 2, "nI": 0}, r"E009\] spacy_lm.GRU.v1 nI .*got 0"),
+    ({"@layers": "spacy_lm.TokenEmbedding.v1", "nO": 0, "nV": 5}, r"E009\] spacy_lm.TokenEmbedding.v1 nO .*got 0"),
+    ({"@layers": "spacy_lm.TokenEmbedding.v1", "nO": 4, "nV": 0}, r"E009\] spacy_lm.TokenEmbedding.v1 nV .*got 0"),
+])
+def test_non_positive_sizes_are_named_at_build(cfg, match):
+    """Every architecture and layer here: a size <= 0 (or not an integer) is one clear error at
+    build, not a numpy or ZeroDivision traceback later."""
+    with pytest.raises(ValueError, match=match):
+        registry.resolve({"m": cfg})
+
+
+@pytest.mark.parametrize("layer", ["spacy_lm.LSTM.v1", "spacy_lm.GRU.v1", "spacy_lm.TokenEmbedding.v1"])
+def test_sizes_set_after_build_are_checked_at_initialization(layer):
+    model = registry.resolve({"m": {"@layers": layer}})["m"]
+    for dim in model.dim_names:
+        model.set_dim(dim, 0)
+    with pytest.raises(ValueError, match=rf"E009\] .* must be an integer >= 1"):
+        model.initialize()
