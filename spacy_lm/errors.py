@@ -333,8 +333,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E250 = ("stdin is not UTF-8 text: line {line} has byte 0x{byte:02x} (offset {offset} of stdin). Give "
             "UTF-8 text, one item per line (convert it first, e.g. `iconv -f latin1 -t utf-8`).")
     E251 = ("HuggingFace dataset '{name}' cannot be downloaded: {reason}, and it is not in the local cache "
-            "({cache}). Connect to the internet{unset}, or read a local copy (a local folder or "
-            "data_files; for the projects, --vars.data_dir).")
+            "({cache}). Connect to the internet{unset}, or read a local copy instead (a local folder, "
+            "or data_files with a builder such as \"text\").")
     # --- first contact: softmax clusters, progress logging (E260-E269) ---
     E260 = ("AdaptiveSoftmax cutoffs must be a non-empty list of strictly increasing integers >= 1 (the ids "
             "where the clusters of the frequency-sorted vocabulary start; those at or above the vocabulary "

@@ -453,7 +453,12 @@ def load_hf_dataset(
     streaming: bool = False,
     cache_dir: Optional[str] = None,
 ) -> Any:
-    """``datasets.load_dataset`` with our arguments; ``datasets`` is imported here only."""
+    """``datasets.load_dataset`` with our arguments; ``datasets`` is imported here only. A hub
+    dataset that cannot be downloaded (no network, offline mode) and is not cached is E251 at
+    once (hub.check_hub_dataset), not after half a minute of retries."""
+    from .hub import check_hub_dataset
+
+    check_hub_dataset(path, data_files=data_files, cache_dir=cache_dir)
     try:
         import datasets
     except ImportError as err:  # pragma: no cover - datasets is a dependency
