@@ -21,6 +21,7 @@ REGISTRIES = {
     "spacy_readers": registry.readers,
     "spacy_tokenizers": registry.tokenizers,
     "spacy_scorers": registry.scorers,
+    "spacy_loggers": registry.loggers,
 }
 
 

@@ -1,11 +1,15 @@
 """First contact: the shipped `configs/lstm_lm.cfg` trains unmodified (only paths and max_steps
-given) on corpora of any vocabulary, from a toy to Penn Treebank's 10k words."""
+given) on corpora of any vocabulary, from a toy to Penn Treebank's 10k words, and says how far
+it is when its output is not a terminal."""
 import math
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import spacy
+import srsly
 from spacy.cli.train import train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,3 +44,20 @@ def test_shipped_lstm_lm_config_trains_on_any_vocabulary(tmp_path, n_words, n_to
     assert lm.model.get_ref("output").attrs["cutoffs"] == clusters
     doc = nlp("w1 w2 w3 w4")
     assert math.isfinite(doc._.lm_perplexity)
+
+
+def test_spacy_train_off_a_terminal_prints_progress_and_keeps_the_log(tmp_path):
+    """Under nohup / CI / a pipe the shipped logger prints progress lines between evaluations
+    (ConsoleLogger.v3's bar printed nothing) and train_log.jsonl holds every evaluation."""
+    overrides = write_corpus(tmp_path / "corpus", 40, 2000)
+    log = tmp_path / "out" / "train_log.jsonl"
+    cmd = [sys.executable, "-m", "spacy", "train", str(LSTM_LM_CFG), "--output", str(tmp_path / "out"),
+           "--paths.train", overrides["paths.train"], "--paths.dev", overrides["paths.dev"],
+           "--training.max_steps", "6", "--training.eval_frequency", "3", "--training.logger.output_file", str(log),
+           "--training.logger.progress_steps", "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True)  # stdout and stderr are pipes, not a TTY
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split("  ")[0] for line in lines] == ["step 2/6 (33%)", "step 5/6 (83%)"]
+    assert all(" words/s  loss/update lstm_lm " in line and " eta " in line for line in lines)
+    assert [row["step"] for row in srsly.read_jsonl(log)] == [0, 3, 6]

@@ -2,10 +2,11 @@
 
 A run of ``max_steps`` updates is evaluated ``evals`` times, evenly (``eval_frequency =
 max_steps // evals``, the last evaluation on the last step), so a shortened run still picks its
-model-best from real evaluations. spaCy's ``ConsoleLogger.v3`` writes every evaluation to
-``OUTPUT/train_log.jsonl``; if the best score was never better than the first evaluation's,
-model-best is (close to) the untrained model and the workflow stops here with a clear message
-instead of evaluating, sampling and packaging it. ``decay_at`` moves the learning-rate drop of the
+model-best from real evaluations. The config's logger (``spacy_lm.ProgressLogger.v1``) writes
+every evaluation to ``OUTPUT/train_log.jsonl`` as soon as it is logged (a killed run keeps them)
+and prints a progress line every 30 s when the output is not a terminal. If the best score was
+never better than the first evaluation's, model-best is (close to) the untrained model and the
+workflow stops here with a clear message instead of evaluating, sampling and packaging it. ``decay_at`` moves the learning-rate drop of the
 config's ``constant_then.v1`` schedule to that fraction of the run, so it follows the budget too.
 
     python scripts/train.py configs/lstm_lm.cfg training/lstm_lm --max-steps 6000 --evals 6 \
@@ -34,7 +35,7 @@ def check_improved(log_path: Path) -> str:
     """A one-line summary of the evaluations; exits with an error if none beat the first."""
     if not log_path.exists():
         sys.exit(f"No training log at {log_path}: spacy train did not evaluate (is [training.logger] "
-                 "spacy.ConsoleLogger.v3 with output_file set?)")
+                 "spacy_lm.ProgressLogger.v1 or spacy.ConsoleLogger.v3, with output_file set?)")
     rows = list(srsly.read_jsonl(log_path))
     if not rows:
         sys.exit(f"The training log {log_path} is empty: spacy train never evaluated.")
