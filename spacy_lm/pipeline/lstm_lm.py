@@ -111,6 +111,10 @@ def make_lstm_lm(
 
 class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
+    # The saved vocabulary was built with these (config.cfg editing one: E035); the training
+    # window and clipping are the config's (see serialization.py).
+    structural_settings = ("attr", "min_freq", "max_size")
+    runtime_settings = ("max_length", "grad_norm_clip")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,

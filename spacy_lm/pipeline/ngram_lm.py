@@ -87,6 +87,8 @@ def make_ngram_lm(
 
 class NGramLanguageModel(LMSerializationMixin, Pipe):
     format_version = FORMAT_VERSION
+    # Every setting shaped the saved tables (config.cfg editing one: E035; see serialization.py).
+    structural_settings = ("order", "attr", "min_freq", "max_size", "prune", "discount_fallback")
 
     def __init__(self, vocab: Vocab, name: str = "ngram_lm", *, order: int = 5, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = None, prune: Sequence[int] = (),
@@ -118,12 +120,15 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
                    corpus: Optional[str] = None) -> None:
         """Count the training corpus and estimate the model.
 
-        arpa: load this ARPA file instead (its order replaces the configured one).
+        arpa: load this ARPA file instead (its order replaces the configured one, in
+            ``nlp.config`` too, so that the saved config describes the model).
         corpus: a dot name in the pipeline config (e.g. "corpora.train") to count instead of
             ``get_examples``: ``spacy assemble`` passes no examples, so its config sets this.
         """
         if arpa is not None:
             self.load_arpa(arpa)
+            if nlp is not None and self.name in nlp.component_names:
+                nlp.get_pipe_config(self.name)["order"] = self.cfg["order"]
             return
         if corpus is not None:
             get_examples = config_corpus(nlp, corpus, self.name)

@@ -125,6 +125,11 @@ def doc_seed(doc: Doc, seed: int = 0) -> int:
 
 class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
+    # The saved vocabulary was built with these (config.cfg editing one: E035); training and
+    # inference settings are the config's (see serialization.py).
+    structural_settings = ("attr", "min_freq", "max_size")
+    runtime_settings = ("max_length", "word_dropout", "free_bits", "aggressive_steps", "aggressive_until",
+                        "nll_samples", "grad_norm_clip")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "sentence_vae", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 60,

@@ -107,6 +107,11 @@ def make_translator(nlp: Language, name: str, model: Model, target_lang: str, at
 
 class Translator(LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
+    # The saved vocabularies were built with these (config.cfg editing one: E035); training and
+    # decoding settings are the config's (see serialization.py).
+    structural_settings = ("target_lang", "attr", "min_freq", "max_size")
+    runtime_settings = ("max_length", "length_ratio", "replace_unk", "store_attention", "batch_size",
+                        "grad_norm_clip")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "translator", *, target_lang: str = "en",
                  attr: str = "ORTH", min_freq: int = 2, max_size: Optional[int] = 50000, max_length: int = 100,

@@ -84,11 +84,13 @@ def test_save_load_identical(nlp, tmp_path):
     loaded = spacy.load(tmp_path / "pipeline")
     assert annotations(loaded.pipe(texts)) == before
     restored = spacy.blank("en")
-    restored.add_pipe("ngram_lm")
+    restored.add_pipe("ngram_lm", config={"order": 3})
     restored.from_bytes(nlp.to_bytes())
     assert annotations(restored.pipe(texts)) == before
-    pipe = NGramLanguageModel(nlp.vocab).from_bytes(nlp.get_pipe("ngram_lm").to_bytes())
-    assert pipe.cfg["order"] == 3
+    pipe = NGramLanguageModel(nlp.vocab, order=3).from_bytes(nlp.get_pipe("ngram_lm").to_bytes())
+    assert annotations(pipe.pipe(nlp.make_doc(t) for t in texts)) == before
+    with pytest.raises(ValueError, match=r"\[E035\] 'ngram_lm': the configured component has order = 5"):
+        NGramLanguageModel(nlp.vocab).from_bytes(nlp.get_pipe("ngram_lm").to_bytes())
 
 
 def test_corrupt_directories_fail_clearly(nlp, tmp_path):
@@ -229,7 +231,7 @@ def nan_ngram_pipeline(tmp_path, source: str):
     if source == "memory":
         return trained
     loaded = spacy.blank("en")
-    loaded.add_pipe("ngram_lm")
+    loaded.add_pipe("ngram_lm", config={"order": pipe.cfg["order"]})
     if source == "arpa":
         pipe.to_arpa(tmp_path / "nan.arpa")
         loaded.get_pipe("ngram_lm").load_arpa(tmp_path / "nan.arpa")

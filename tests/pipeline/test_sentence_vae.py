@@ -287,3 +287,28 @@ def test_draws_follow_the_tokens_not_the_spacing(trained):
     spaced = Doc(nlp.vocab, words=["a", "dog", "runs", "."], spaces=[True, True, True, False])
     tight = Doc(nlp.vocab, words=["a", "dog", "runs", "."], spaces=[True, True, False, False])
     assert vae.evaluate_docs([spaced], iw_samples=3) == vae.evaluate_docs([tight], iw_samples=3)
+
+
+def edit_component(path, **settings):
+    from thinc.api import Config
+
+    config = Config().from_disk(path / "config.cfg")
+    config["components"]["sentence_vae"].update(settings)
+    config.to_disk(path / "config.cfg")
+
+
+def test_edited_config_settings_are_the_configs_or_named(trained, tmp_path):
+    """Runtime settings edited in config.cfg are used (they were overwritten by the saved cfg);
+    a setting the vocabulary was built with is E035 naming it."""
+    nlp, vae, _ = trained
+    nlp.to_disk(tmp_path / "vae")
+    edit_component(tmp_path / "vae", nll_samples=0, max_length=4, word_dropout=0.5)
+    loaded = spacy.load(tmp_path / "vae")
+    other = loaded.get_pipe("sentence_vae")
+    assert (other.cfg["nll_samples"], other.cfg["max_length"], other.cfg["word_dropout"]) == (0, 4, 0.5)
+    doc = loaded(TEXTS[0])
+    assert doc._.vae_nll is None and doc._.vae_mean == nlp(TEXTS[0])._.vae_mean
+    edit_component(tmp_path / "vae", min_freq=3)
+    with pytest.raises(ValueError, match=r"\[E035\] 'sentence_vae': config.cfg says "
+                                         r"components.sentence_vae.min_freq = 3 but the saved weights have min_freq 1"):
+        spacy.load(tmp_path / "vae")

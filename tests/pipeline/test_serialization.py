@@ -153,6 +153,90 @@ def drop_digests(component_dir):
     srsly.write_json(component_dir / "cfg", cfg)
 
 
+def edit_component(path, name, **settings):
+    config = Config().from_disk(path / "config.cfg")
+    config["components"][name].update(settings)
+    config.to_disk(path / "config.cfg")
+
+
+def test_an_edited_depth_is_named(lstm_nlp, tmp_path):
+    """Thinc restores the saved attrs: depth 2 in config.cfg used to load and run depth 1."""
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    edit_config(path, "lstm_lm", depth=2)
+    with pytest.raises(ValueError, match=r"\[E035\] 'lstm_lm': config.cfg says components.lstm_lm.model.depth = 2 "
+                                         r"but the saved weights have depth 1 \(layer lstm, attr depth\)"):
+        spacy.load(path)
+
+
+def test_an_edited_dropout_is_the_configs(lstm_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    edit_config(path, "lstm_lm", dropout=0.3)
+    loaded = spacy.load(path)
+    assert loaded.get_pipe("lstm_lm").model.attrs["dropout_rate"] == 0.3
+    assert loaded.config["components"]["lstm_lm"]["model"]["dropout"] == 0.3
+    assert surprisals(loaded) == surprisals(lstm_nlp)  # no dropout at inference
+
+
+@pytest.mark.parametrize("name,setting,value", [("lstm_lm", "attr", "LOWER"), ("lstm_lm", "max_size", 3),
+                                                ("lstm_lm", "min_freq", 2), ("ngram_lm", "order", 3),
+                                                ("ngram_lm", "prune", [0, 1]),
+                                                ("ngram_lm", "discount_fallback", [0.4, 1.0, 1.5])])
+def test_an_edited_structural_setting_is_named(name, setting, value, lstm_nlp, ngram_nlp, tmp_path):
+    nlp = lstm_nlp if name == "lstm_lm" else ngram_nlp
+    path = tmp_path / "pipeline"
+    nlp.to_disk(path)
+    saved = nlp.get_pipe(name).cfg[setting]
+    edit_component(path, name, **{setting: value})
+    with pytest.raises(ValueError, match=r"\[E035\]") as info:
+        spacy.load(path)
+    message = str(info.value)
+    assert f"'{name}': config.cfg says components.{name}.{setting} = " in message
+    assert f"but the saved weights have {setting} {saved if not isinstance(saved, str) else repr(saved)}"\
+        .replace("'", '"') in message
+
+
+def test_an_edited_structural_setting_of_a_component_built_by_hand_is_named(ngram_nlp):
+    other = NGramLanguageModel(ngram_nlp.vocab, order=4)
+    with pytest.raises(ValueError, match=r"\[E035\] 'ngram_lm': the configured component has order = 4 but "
+                                         r"the saved weights have order 2"):
+        other.from_bytes(ngram_nlp.get_pipe("ngram_lm").to_bytes())
+
+
+def test_an_edited_runtime_setting_is_the_configs(lstm_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    lstm_nlp.to_disk(path)
+    edit_component(path, "lstm_lm", max_length=3, grad_norm_clip=0.5)
+    lm = spacy.load(path).get_pipe("lstm_lm")
+    assert (lm.cfg["max_length"], lm.cfg["grad_norm_clip"]) == (3, 0.5)
+    assert lm.cfg["vocab_checksum"] == lstm_nlp.get_pipe("lstm_lm").lm_vocab.checksum  # saved facts stay
+
+
+def test_every_cfg_key_is_sorted(lstm_nlp, ngram_nlp):
+    """A new cfg key must be classified: structural (E035 on an edit), runtime (the config's) or
+    a fact about the saved files."""
+    facts = {"format", "spacy_lm_version", "vocab_checksum", "vocab_size", "source_vocab_checksum",
+             "source_vocab_size", "digests"}
+    vae = spacy.blank("en").add_pipe("sentence_vae")
+    translator = spacy.blank("en").add_pipe("translator")
+    for pipe in (lstm_nlp.get_pipe("lstm_lm"), ngram_nlp.get_pipe("ngram_lm"), vae, translator):
+        structural, runtime = set(pipe.structural_settings), set(pipe.runtime_settings)
+        assert not structural & runtime
+        assert set(pipe.cfg) - facts == structural | runtime, type(pipe).__name__
+
+
+def test_an_ngram_lm_from_arpa_saves_the_order_it_runs(ngram_nlp, tmp_path):
+    ngram_nlp.get_pipe("ngram_lm").to_arpa(tmp_path / "lm.arpa")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ngram_lm")  # order 5 configured; the file's is 2
+    nlp.config["initialize"]["components"]["ngram_lm"] = {"arpa": str(tmp_path / "lm.arpa")}
+    nlp.initialize()
+    assert nlp.config["components"]["ngram_lm"]["order"] == 2
+    nlp.to_disk(tmp_path / "pipeline")
+    assert surprisals(spacy.load(tmp_path / "pipeline")) == surprisals(ngram_nlp)
+
+
 def test_damaged_model_bytes_without_digests_stay_incomplete_or_corrupt(lstm_nlp, tmp_path):
     path = tmp_path / "pipeline"
     lstm_nlp.to_disk(path)

@@ -192,3 +192,39 @@ def test_flipped_model_bytes_are_a_damaged_file_named(trained, tmp_path):
     msg["source_vocab"] = msg["source_vocab"][:-3] + b"xyz"
     with pytest.raises(ValueError, match=r"\[E230\] 'translator': the file 'source_vocab' in bytes is damaged"):
         fresh.from_bytes(srsly.msgpack_dumps(msg))
+
+
+def edit_component(path, **settings):
+    from thinc.api import Config
+
+    config = Config().from_disk(path / "config.cfg")
+    config["components"]["translator"].update(settings)
+    config.to_disk(path / "config.cfg")
+
+
+def test_edited_decoding_settings_are_the_configs(trained, tmp_path):
+    """store_attention / replace_unk / length_ratio / max_length edited in config.cfg used to be
+    overwritten by the saved cfg; now the config decides them (issue #30)."""
+    nlp, translator, _, _ = trained
+    nlp.to_disk(tmp_path / "model")
+    edit_component(tmp_path / "model", store_attention=False, replace_unk=False, length_ratio=0.5, max_length=2)
+    loaded = spacy.load(tmp_path / "model")
+    other = loaded.get_pipe("translator")
+    assert {k: other.cfg[k] for k in ("store_attention", "replace_unk", "length_ratio", "max_length")} == \
+        {"store_attention": False, "replace_unk": False, "length_ratio": 0.5, "max_length": 2}
+    assert nlp("ein mann isst brot")._.translation_attention is not None
+    doc = loaded("ein mann isst brot")
+    assert doc._.translation_attention is None
+    assert len(doc._.translation_tokens) <= 2 < len(nlp("ein mann isst brot")._.translation_tokens)
+    assert other._bound(20) == 2 and other._bound(1) == 2
+    edit_component(tmp_path / "model", max_length=100)
+    assert spacy.load(tmp_path / "model").get_pipe("translator")._bound(40) == 30  # 0.5 * 40 + 10
+
+
+def test_an_edited_target_language_is_named(trained, tmp_path):
+    nlp, _, _, _ = trained
+    nlp.to_disk(tmp_path / "model")
+    edit_component(tmp_path / "model", target_lang="fr")
+    with pytest.raises(ValueError, match=r"\[E035\] 'translator': config.cfg says components.translator.target_lang "
+                                         r"= \"fr\" but the saved weights have target_lang \"en\""):
+        spacy.load(tmp_path / "model")
