@@ -156,7 +156,8 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_c
     output_layer = Softmax(nO=nO) if exclusive_classes else Linear(nO=nO)
     tail = [output_layer] if exclusive_classes else [output_layer, Logistic()]
     deep = chain(*layers)
-    model = _checked_chain(concatenate(deep, linear_model), *tail, architecture=architecture)
+    wide_and_deep = _linear_skips_empty_docs(concatenate(deep, linear_model), combine="concatenate")
+    model = _checked_chain(wide_and_deep, *tail, architecture=architecture)
     return _set_contract(model, tok2vec, output_layer,
                          partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model),
                          nO, exclusive_classes)
@@ -171,7 +172,8 @@ def _summed_wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], excl
     combination trailed the BOW model alone (78.7 vs 81.8 test)."""
     output_layer = Linear(nO=nO)
     activation = softmax_activation() if exclusive_classes else Logistic()
-    model = _checked_chain(add(chain(*layers, output_layer), linear_model), activation, architecture=architecture)
+    summed = _linear_skips_empty_docs(add(chain(*layers, output_layer), linear_model), combine="add")
+    model = _checked_chain(summed, activation, architecture=architecture)
     return _set_contract(model, tok2vec, output_layer,
                          partial(_resize_before_init, output_layer=output_layer, linear_model=linear_model),
                          nO, exclusive_classes)
@@ -223,6 +225,49 @@ def _zero_rows(model: Model, scores: Floats2d, backprop, rows: List[int]):
         return backprop(d_scores)
 
     return scores, backprop_zeroed
+
+
+def _linear_skips_empty_docs(combined: Model, *, combine: str) -> Model:
+    """``combined`` (Thinc's ``add`` or ``concatenate`` of the deep part and ``linear_model``) with
+    the same node, name, dims and init, whose linear part never sees an empty doc: spaCy's BOW
+    n-gram extraction (``ops.ngrams``) fails on a doc without tokens in a mixed batch (an
+    IndexError, spaCy's own textcat too). The linear part reads the other docs; the empty docs'
+    rows are zeros (and their scores are zeroed in the end anyway)."""
+    dims = {name: combined.maybe_get_dim(name) for name in combined.dim_names}
+    return Model(combined.name, partial(_skip_empty_forward, combine=combine), init=combined.init, dims=dims,
+                 layers=combined.layers)
+
+
+def _skip_empty_forward(model: Model, docs: List[Doc], is_train: bool, *, combine: str):
+    deep, linear = model.layers
+    deep_scores, deep_backprop = deep(docs, is_train)
+    kept = [i for i, doc in enumerate(docs) if len(doc) > 0]
+    ops = model.ops
+    if len(kept) == len(docs):
+        linear_scores, linear_backprop = linear(docs, is_train)
+    elif kept:
+        index = ops.asarray1i(kept)
+        kept_scores, kept_backprop = linear([docs[i] for i in kept], is_train)
+        linear_scores = ops.alloc2f(len(docs), kept_scores.shape[1])
+        linear_scores[index] = kept_scores
+        linear_backprop = lambda d_linear: kept_backprop(d_linear[index])  # noqa: E731
+    else:
+        linear_scores = ops.alloc2f(len(docs), linear.get_dim("nO"))
+        linear_backprop = lambda d_linear: []  # noqa: E731
+    if combine == "add":
+        scores = deep_scores + linear_scores
+    else:
+        scores = ops.xp.hstack((deep_scores, linear_scores))
+    n_deep = deep_scores.shape[1]
+
+    def backprop(d_scores: Floats2d) -> List[Doc]:
+        if combine == "add":
+            linear_backprop(d_scores)
+            return deep_backprop(d_scores)
+        linear_backprop(ops.xp.ascontiguousarray(d_scores[:, n_deep:]))
+        return deep_backprop(ops.xp.ascontiguousarray(d_scores[:, :n_deep]))
+
+    return scores, backprop
 
 
 def _resize_before_init(model: Model, new_nO: int, *, output_layer: Model, linear_model: Model) -> Model:

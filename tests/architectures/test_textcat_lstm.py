@@ -119,7 +119,10 @@ def test_empty_docs_and_add_label():
     ("textcat", TRAIN, True, False, 1),
     ("textcat_multilabel", TRAIN_MULTI, False, False, 1),
     ("textcat", TRAIN, True, False, 2),
-])  # (with a BOW linear_model of ngram_size >= 2, spaCy's ngram extraction fails on an empty doc)
+    ("textcat", TRAIN, True, True, 1),
+    ("textcat", TRAIN, True, True, 2),
+    ("textcat_multilabel", TRAIN_MULTI, False, True, 2),
+])  # with a BOW linear_model of ngram_size 2: spaCy's n-gram extraction alone fails on an empty doc
 def test_empty_doc_scores_zero_whatever_its_batch(factory, data, exclusive, linear, version):
     nlp, examples = build_nlp(factory, data, "mean_max", exclusive, linear, version)
     alone = nlp("").cats  # spaCy's textcat: a batch of only empty docs is zeros, without the model
@@ -272,3 +275,21 @@ def test_nan_weights_give_e079_not_nan_cats(factory, data, exclusive, linear):
     output_layer.set_param("W", W)
     with pytest.raises(ValueError, match=r"\[E079\] 'spacy_lm.TextCatLSTM.v1' computed cats that are not finite"):
         nlp("I like it")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_bigram_linear_model_reads_the_same_scores_beside_empty_docs(version):
+    """The linear part skips empty docs; the other docs' scores are those of a batch without them,
+    and an update on a batch with an empty doc trains (spaCy's BOW alone raises IndexError)."""
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True, linear=True, version=version)
+    texts = ["good film", "I hate it"]
+    without = [doc.cats for doc in nlp.pipe(texts)]
+    beside = [doc.cats for doc in nlp.pipe(["", texts[0], "", texts[1]])]
+    for a, b in zip(without, [beside[1], beside[3]]):
+        assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-6 for k in a)
+    empty = Example.from_dict(nlp.make_doc(""), {"cats": {"POS": 1.0, "NEG": 0.0}})
+    optimizer = Adam(0.01)
+    before = nlp.get_pipe("textcat").model.get_ref("output_layer").get_param("W").copy()
+    losses = nlp.update(examples + [empty], sgd=optimizer)
+    assert numpy.isfinite(losses["textcat"])
+    assert not numpy.array_equal(before, nlp.get_pipe("textcat").model.get_ref("output_layer").get_param("W"))
