@@ -328,6 +328,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E230 = ("'{name}': the file '{part}' in {path} is damaged (blake2b digest {found}... is not the "
             "{expected}... recorded in its cfg when it was saved): the directory is damaged; save the "
             "pipeline again from an intact copy (nlp.to_disk) or retrain it.")
+    E231 = ("'{name}': dropout must be a number in [0, 1) (the share of units dropped while training; 1 "
+            "drops them all), got {value!r}. Set [training] dropout (--training.dropout) or update(drop=...) "
+            "in that range.")
     # --- sentiment attributions, explain (E240-E249) ---
     # --- CLI input, labelled readers, offline data (E250-E259) ---
     E250 = ("stdin is not UTF-8 text: line {line} has byte 0x{byte:02x} (offset {offset} of stdin). Give "

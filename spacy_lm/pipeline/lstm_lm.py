@@ -50,7 +50,7 @@ from ..scorers import perplexity_score, stream_scores, takes_lm
 from ..types import RecurrentLMModel, State
 from ..vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
-from .trainable import TokenVocabTrainingMixin
+from .trainable import TokenVocabTrainingMixin, check_drop
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
@@ -277,6 +277,7 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
+        drop = check_drop(drop, self.name)
         examples = list(examples)
         validate_examples(examples, "LSTMLanguageModel.update")
         listening = bool(self.listeners)

@@ -52,7 +52,7 @@ from ..extensions import install_vae_extensions, set_vae_annotations
 from ..scorers import takes_lm
 from ..vocab import ATTRS, TokenVocab, lm_tokens
 from .serialization import LMSerializationMixin
-from .trainable import TokenVocabTrainingMixin
+from .trainable import TokenVocabTrainingMixin, check_drop
 
 FORMAT_VERSION = 1
 EVAL_ROWS = 2048  # decoder rows (sentences x samples) per batch when estimating the IW-NLL
@@ -379,6 +379,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
             losses = {}
         for key in (self.name, f"{self.name}_rec", f"{self.name}_kl"):
             losses.setdefault(key, 0.0)
+        drop = check_drop(drop, self.name)
         examples = list(examples)
         validate_examples(examples, "SentenceVAE.update")
         batch = self._batch([eg.reference for eg in examples], truncate=True)

@@ -1,6 +1,9 @@
 """What the trained recurrent components (`lstm_lm`, `sentence_vae`) share: their token
 vocabulary counted on the training corpus, its size as the model's ``nV``, and the gradients'
-global-norm clipping before the optimizer step."""
+global-norm clipping before the optimizer step. Also the one check of an ``update``'s dropout
+rate (``check_drop``), which every trainable component of this package calls."""
+import math
+import numbers
 from typing import Any, Callable, Dict, Iterable, Optional
 
 from spacy.language import Language
@@ -11,6 +14,15 @@ from ..corpus import config_corpus
 from ..errors import Errors
 from ..training import clip_global_grad_norm
 from ..vocab import TokenVocab
+
+
+def check_drop(drop: Any, name: str) -> float:
+    """``drop`` of ``update(drop=...)`` (``[training] dropout``) as a float in [0, 1), else E231
+    naming component ``name``: a rate of 1 or more (or NaN) trains on all-dropped input, silently."""
+    ok = isinstance(drop, numbers.Real) and not isinstance(drop, bool) and math.isfinite(drop) and 0 <= drop < 1
+    if not ok:
+        raise ValueError(Errors.E231.format(name=name, value=drop))
+    return float(drop)
 
 
 class TokenVocabTrainingMixin:

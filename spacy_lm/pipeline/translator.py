@@ -42,6 +42,7 @@ from ..scorers import takes_lm
 from ..training import clip_global_grad_norm
 from ..vocab import ATTRS, TokenVocab, lm_tokens
 from .serialization import LMSerializationMixin, _LoadMismatch
+from .trainable import check_drop
 
 FORMAT_VERSION = 1
 MODEL_METHODS = ("forward_train", "decode", "start_state", "step", "step_with_attention", "select_state",
@@ -235,6 +236,7 @@ class Translator(LMSerializationMixin, TrainablePipe):
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
+        drop = check_drop(drop, self.name)
         examples = list(examples)
         validate_examples(examples, "Translator.update")
         prepared = self._pair_batch(examples)

@@ -23,9 +23,10 @@ from spacy.language import Language
 from spacy.pipeline.textcat import DEFAULT_SINGLE_TEXTCAT_MODEL, TextCategorizer
 from spacy.pipeline.textcat_multilabel import DEFAULT_MULTI_TEXTCAT_MODEL, MultiLabel_TextCategorizer
 from spacy.training import Example, validate_examples
-from thinc.api import Model
+from thinc.api import Model, Optimizer
 
 from ..errors import Errors
+from .trainable import check_drop
 
 ClassWeights = Optional[Union[Dict[str, float], str]]
 
@@ -79,6 +80,11 @@ class _ClassWeightsMixin:
         super().initialize(get_examples, nlp=nlp, labels=labels, **kwargs)
         self._check_known_labels(get_examples())
         self._resolve_weights(get_examples)
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """spaCy's update, with the dropout rate checked (E231) first."""
+        return super().update(examples, drop=check_drop(drop, self.name), sgd=sgd, losses=losses)
 
     def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, Any]:
         examples = list(examples)

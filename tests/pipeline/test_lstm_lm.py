@@ -713,3 +713,18 @@ max_epochs = -1
     nlp = init_nlp(spacy.util.load_model_from_config(config, auto_fill=True).config)
     vocab = nlp.get_pipe("lstm_lm").lm_vocab
     assert ("w149" in vocab) is count_whole_corpus
+
+
+@pytest.mark.parametrize("drop", [1.0, 1.5, -0.1, float("nan")])
+def test_a_dropout_outside_0_1_is_refused_before_training(drop):
+    from spacy_lm.pipeline.trainable import check_drop
+
+    nlp, _ = train_tiny_lm(n_steps=0, config={"model": {"width": 8, "depth": 1, "dropout": 0.0}, "max_length": 5})
+    examples = make_examples(nlp, ["the cat sat", "a dog"])
+    before = nlp.get_pipe("lstm_lm").model.to_bytes()
+    with pytest.raises(ValueError, match=r"\[E231\] 'lstm_lm': dropout must be a number in \[0, 1\)"):
+        nlp.update(examples, drop=drop, sgd=Adam(0.1))
+    assert nlp.get_pipe("lstm_lm").model.to_bytes() == before
+    assert check_drop(0, "x") == 0.0 and check_drop(numpy.float32(0.5), "x") == 0.5
+    with pytest.raises(ValueError, match=r"E231.*got True"):
+        check_drop(True, "x")

@@ -312,3 +312,11 @@ def test_edited_config_settings_are_the_configs_or_named(trained, tmp_path):
     with pytest.raises(ValueError, match=r"\[E035\] 'sentence_vae': config.cfg says "
                                          r"components.sentence_vae.min_freq = 3 but the saved weights have min_freq 1"):
         spacy.load(tmp_path / "vae")
+
+
+@pytest.mark.parametrize("drop", [1.0, -0.5, float("nan")])
+def test_a_dropout_outside_0_1_is_refused(drop):
+    nlp, vae, examples = make_vae()
+    with pytest.raises(ValueError, match=r"\[E231\] 'sentence_vae': dropout must be a number in \[0, 1\)"):
+        nlp.update(examples, drop=drop, sgd=Adam(0.01))
+    assert vae.n_updates == 0

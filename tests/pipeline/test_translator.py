@@ -228,3 +228,11 @@ def test_an_edited_target_language_is_named(trained, tmp_path):
     with pytest.raises(ValueError, match=r"\[E035\] 'translator': config.cfg says components.translator.target_lang "
                                          r"= \"fr\" but the saved weights have target_lang \"en\""):
         spacy.load(tmp_path / "model")
+
+
+@pytest.mark.parametrize("drop", [1.0, 1.5, float("nan")])
+def test_a_dropout_outside_0_1_is_refused(drop):
+    nlp, translator, examples = make_translator()
+    with pytest.raises(ValueError, match=r"\[E231\] 'translator': dropout must be a number in \[0, 1\)"):
+        nlp.update(examples, drop=drop, sgd=Adam(0.01))
+    assert "translator" in nlp.update(examples, drop=0.5, losses={})

@@ -25,3 +25,16 @@ def test_unknown_labels_are_coded_errors():
     bad = [Example.from_dict(nlp.make_doc("x"), {"cats": {"POS": 1.0, "NEG": 0.0, "MEH": 0.0}})]
     with pytest.raises(ValueError, match=r"\[E075\] 'weighted_textcat' got gold label\(s\) \['MEH'\]"):
         nlp.update(bad)
+
+
+@pytest.mark.parametrize("factory", ["weighted_textcat", "weighted_textcat_multilabel"])
+@pytest.mark.parametrize("drop", [1.0, 1.5, -0.1, float("nan")])
+def test_a_dropout_outside_0_1_is_refused(factory, drop):
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory)
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    nlp.initialize(lambda: examples)
+    with pytest.raises(ValueError, match=r"^\[E231\] '" + factory + r"': dropout must be a number in \[0, 1\) .*got "
+                       + repr(drop).replace(".", r"\.").replace("-", r"\-") + r"\. Set \[training\] dropout"):
+        nlp.update(examples, drop=drop)
+    assert factory in nlp.update(examples, drop=0.5, losses={})
