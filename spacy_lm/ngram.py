@@ -276,6 +276,27 @@ def check_prune(prune: Sequence[int], order: int) -> List[int]:
     return (values + [values[-1]] * order)[:order]
 
 
+FALLBACK_RANGE = ("null or [D1, D2, D3+] with 0 < D1 <= 1, 0 < D2 <= 2 and 0 < D3+ <= 3 (an n-gram seen c "
+                  "times keeps c - D of its count: a larger D makes negative probabilities, NaN log-probs; "
+                  "D = 0 leaves unseen words probability 0)")
+
+
+def check_discount_fallback(fallback: Optional[Sequence[float]]) -> Optional[List[float]]:
+    """``fallback`` as floats, or E009 naming ``discount_fallback`` and its range. The range is
+    what keeps every probability of ``estimate`` positive and finite: with ``D_j <= j`` no
+    discounted count ``c - D(c)`` is negative, and with ``D_j > 0`` every context hands some mass
+    (gamma > 0) to the lower order, down to the uniform distribution under the unigrams."""
+    if fallback is None:
+        return None
+    values = list(fallback) if isinstance(fallback, (list, tuple)) else None
+    ok = values is not None and len(values) == 3 and all(
+        isinstance(v, (int, float, numpy.number)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= j
+        for j, v in enumerate(values, start=1))
+    if not ok:
+        raise ValueError(Errors.E009.format(setting="discount_fallback", requirement=FALLBACK_RANGE, value=fallback))
+    return [float(v) for v in values]
+
+
 def _discounts(counts: numpy.ndarray, order: int, fallback: Optional[Sequence[float]]) -> List[float]:
     n = numpy.bincount(numpy.minimum(counts, 5), minlength=6)[:5].astype("float64")
     ok = all(n[j] > 0 for j in (1, 2, 3))
@@ -302,6 +323,7 @@ def estimate(stream: numpy.ndarray, n_vocab: int, order: int = 5, *, prune: Sequ
     if order < 1:
         raise ValueError(Errors.E009.format(setting="order", requirement="at least 1", value=order))
     thresholds = check_prune(prune, order)
+    discount_fallback = check_discount_fallback(discount_fallback)
     stream = numpy.asarray(stream, dtype="int32")
     bos = n_vocab
     base = numpy.uint64(n_vocab + 1)

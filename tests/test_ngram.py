@@ -212,3 +212,25 @@ def test_corrupt_tables_are_coded_errors():
         NGramModel.from_msg({**msg, "n_vocab": msg["n_vocab"] + 1})
     with pytest.raises(ValueError, match=r"\[E060\].*not strictly increasing"):
         NGramModel.from_msg({**msg, "keys": [list(k)[::-1] for k in msg["keys"]]})
+
+
+@pytest.mark.parametrize("fallback", [[1.2, 1.0, 1.5], [0.5, 2.5, 1.5], [0.5, 1.0, 3.5], [0.0, 1.0, 1.5],
+                                      [0.5, 1.0, 0.0], [-0.5, 1.0, 1.5], [0.5, float("nan"), 1.5], [0.5, 1.0],
+                                      [0.5, True, 1.5], "0.5 1 1.5"])
+def test_a_discount_fallback_out_of_range_is_refused_before_estimating(fallback):
+    """D_j > j made negative probabilities (NaN log-probs, only a RuntimeWarning) and D_j = 0
+    zero probabilities; both surfaced at scoring as 'training diverged or files damaged'."""
+    with pytest.raises(ValueError, match=r"\[E009\] discount_fallback must be null or \[D1, D2, D3\+\] with "
+                                         r"0 < D1 <= 1, 0 < D2 <= 2 and 0 < D3\+ <= 3"):
+        estimate(make_stream([[2, 3]], 4), 4, 2, discount_fallback=fallback)
+
+
+def test_the_discount_fallback_range_is_exact():
+    """The bounds themselves give finite log-probabilities everywhere (no NaN, no -inf)."""
+    stream = make_stream([[2, 3], [3, 3, 4], [2, 2, 3, 4, 4]], 5)
+    for fallback in ([1.0, 2.0, 3.0], [1e-6, 1e-6, 1e-6], [1, 2, 3]):
+        with numpy.errstate(all="raise"):
+            model = estimate(stream, 5, 3, discount_fallback=fallback)
+        contexts = numpy.array([[a, b] for a in range(-1, 6) for b in range(5)] + [[-1, 5]])
+        assert numpy.isfinite(model.next_log10(contexts)).all()
+        assert all(numpy.isfinite(p[:5]).all() for p in model.logprob)

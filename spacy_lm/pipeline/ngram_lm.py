@@ -38,7 +38,8 @@ from ..checks import require_finite
 from ..corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
-from ..ngram import DEFAULT_FALLBACK, LN10, NGramModel, check_prune, estimate, read_arpa, sentence_stream, write_arpa
+from ..ngram import (DEFAULT_FALLBACK, LN10, NGramModel, check_discount_fallback, check_prune, estimate, read_arpa,
+                     sentence_stream, write_arpa)
 from ..scorers import perplexity_score, stream_scores, takes_lm
 from ..vocab import ATTRS, SPECIALS, TokenVocab
 from .serialization import LMSerializationMixin
@@ -80,6 +81,7 @@ def make_ngram_lm(
         singleton 3-grams and above).
     discount_fallback: [D1, D2, D3+] used for an order whose discounts cannot be estimated
         (tiny data), with a warning; null raises instead, as lmplz does without the flag.
+        0 < D1 <= 1, 0 < D2 <= 2, 0 < D3+ <= 3 (others make NaN or zero probabilities: E009).
     """
     return NGramLanguageModel(nlp.vocab, name, order=order, attr=attr, min_freq=min_freq, max_size=max_size,
                               prune=prune, discount_fallback=discount_fallback, scorer=scorer)
@@ -99,9 +101,7 @@ class NGramLanguageModel(LMSerializationMixin, Pipe):
         if attr not in ATTRS:
             raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
         check_prune(prune, order)
-        if discount_fallback is not None and len(discount_fallback) != 3:
-            raise ValueError(Errors.E009.format(setting="discount_fallback", requirement="null or [D1, D2, D3+]",
-                                                value=discount_fallback))
+        discount_fallback = check_discount_fallback(discount_fallback)
         install_extensions()
         self.vocab = vocab
         self.name = name

@@ -264,3 +264,11 @@ def test_perplexity_cli_with_nan_tables_fails_with_e079_not_bare_nan(tmp_path):
     result = CliRunner().invoke(lm_app, ["perplexity", str(tmp_path / "pipeline"), str(data), "--json"])
     assert result.exit_code == 1
     assert "[E079] 'ngram_lm'" in result.output and "NaN" not in result.stdout
+
+
+def test_a_discount_fallback_out_of_range_is_refused_at_build():
+    with pytest.raises(ValueError, match=r"\[E009\] discount_fallback must be null or \[D1, D2, D3\+\] with "
+                                         r"0 < D1 <= 1, 0 < D2 <= 2 and 0 < D3\+ <= 3 .*got \[1\.5, 1\.0, 1\.5\]"):
+        spacy.blank("en").add_pipe("ngram_lm", config={"discount_fallback": [1.5, 1.0, 1.5]})
+    pipe = spacy.blank("en").add_pipe("ngram_lm", config={"discount_fallback": [1, 2, 3]})
+    assert pipe.cfg["discount_fallback"] == [1.0, 2.0, 3.0]
