@@ -185,54 +185,78 @@ def _ig_pass(ops, forward: TargetForward, Xs: List[Floats2d], extras: Optional[L
              ) -> List[Tuple[List[Attribution], numpy.ndarray]]:
     """One midpoint-rule pass (+ the baseline and the input itself), one forward and backward
     per target; per doc its attributions and F at 0, at the midpoints and at 1. A point's
-    weight (its interval's length) is put into dF, so the weighted gradients come back summed."""
+    weight (its interval's length) is put into dF, so the weighted gradients come back summed.
+    The points run in chunks of at most ROWS_PER_CHUNK token rows (a long doc's points spread
+    over several chunks, its gradients summed in point order), so memory grows with the doc's
+    length, never with length × points."""
     xp = ops.xp
-    results: List[Tuple[List[Attribution], numpy.ndarray]] = []
-    plans = [((e[:-1] + e[1:]) / 2, numpy.diff(e)) for e in edges]
-    for chunk in _chunks([X.shape[0] for X in Xs], [len(p[0]) + 2 for p in plans]):
-        Xi, Ei, weights, offsets = [], [] if extras is not None else None, [], []
-        for b in chunk:
-            offsets.append(len(Xi))
-            for a in list(plans[b][0]) + [0.0, 1.0]:
+    # Per doc: the midpoints, then 0 (baseline) and 1 (the input), forward only (weight 0).
+    points = [list((e[:-1] + e[1:]) / 2) + [0.0, 1.0] for e in edges]
+    weights = [list(numpy.diff(e)) + [0.0, 0.0] for e in edges]
+    curves = [numpy.zeros((len(p), n_targets), dtype="f") for p in points]  # F at each point
+    summed: List[List[List[Any]]] = [[[None, None] for _ in range(n_targets)] for _ in Xs]  # Σ dX, Σ dE
+    for chunk in _chunks([X.shape[0] for X in Xs], [len(p) for p in points]):
+        Xi: List[Floats2d] = []
+        Ei: Optional[List[FloatsXd]] = [] if extras is not None else None
+        w: List[float] = []
+        for b, lo, hi in chunk:
+            for a in points[b][lo:hi]:
                 Xi.append(Xs[b] * float(a))
                 if Ei is not None:
                     Ei.append(extras[b] * float(a))  # type: ignore[index]
-            weights.extend(list(plans[b][1]) + [0.0, 0.0])  # baseline and input rows: forward only
-        passes = []
+            w.extend(weights[b][lo:hi])
         for k in range(n_targets):
             F, backprop = forward(Xi, Ei)
             dF = xp.zeros_like(F)
-            dF[:, k] = xp.asarray(weights, dtype=F.dtype)
+            dF[:, k] = xp.asarray(w, dtype=F.dtype)
             dXs, dE = backprop(dF)
-            passes.append((ops.to_numpy(F), dXs, dE))
-        F_all = passes[0][0]  # every forward gives all the targets' columns
-        for pos, b in enumerate(chunk):
-            n_mid = len(plans[b][0])
-            start, base_row, input_row = offsets[pos], offsets[pos] + n_mid, offsets[pos] + n_mid + 1
-            targets: List[Attribution] = []
-            for k, (_, dXs, dE) in enumerate(passes):
-                attr = (sum(dXs[r] for r in range(start, base_row)) * Xs[b]).sum(axis=1)
-                if dE is not None:
-                    units = sum(dE[r] for r in range(start, base_row)) * extras[b]  # type: ignore[index]
-                    units = units.sum(axis=tuple(range(1, units.ndim))) if units.ndim > 1 else units
-                    attr = attr + (units if unit_maps is None else unit_maps[b] @ units)
-                targets.append(([float(v) for v in ops.to_numpy(attr).tolist()], float(F_all[base_row, k]),
-                                float(F_all[input_row, k])))
-            curve = numpy.vstack([F_all[base_row:base_row + 1], F_all[start:base_row], F_all[input_row:input_row + 1]])
-            results.append((targets, curve))
+            row = 0
+            for b, lo, hi in chunk:
+                if k == 0:  # every forward gives all the targets' columns
+                    curves[b][lo:hi] = ops.to_numpy(F[row:row + hi - lo])
+                acc = summed[b][k]
+                for r in range(row, row + min(hi, len(points[b]) - 2) - lo):  # the midpoints' rows
+                    acc[0] = dXs[r] if acc[0] is None else acc[0] + dXs[r]
+                    if dE is not None:
+                        acc[1] = dE[r] if acc[1] is None else acc[1] + dE[r]
+                row += hi - lo
+    results: List[Tuple[List[Attribution], numpy.ndarray]] = []
+    for b, X in enumerate(Xs):
+        F_doc = curves[b]
+        targets: List[Attribution] = []
+        for k, (dX, dE) in enumerate(summed[b]):
+            attr = (dX * X).sum(axis=1)
+            if dE is not None:
+                units = dE * extras[b]  # type: ignore[index]
+                units = units.sum(axis=tuple(range(1, units.ndim))) if units.ndim > 1 else units
+                attr = attr + (units if unit_maps is None else unit_maps[b] @ units)
+            targets.append(([float(v) for v in ops.to_numpy(attr).tolist()], float(F_doc[-2, k]),
+                            float(F_doc[-1, k])))
+        results.append((targets, numpy.vstack([F_doc[-2:-1], F_doc[:-2], F_doc[-1:]])))
     return results
 
 
-def _chunks(lengths: List[int], n_points: List[int]) -> Iterator[List[int]]:
-    """Docs in chunks of at most ROWS_PER_CHUNK token rows over all their points."""
-    chunk: List[int] = []
+def _chunks(lengths: List[int], n_points: List[int]) -> Iterator[List[Tuple[int, int, int]]]:
+    """``(doc, first point, end point)`` pieces in chunks of at most ROWS_PER_CHUNK token rows:
+    docs whole while they fit, a longer doc's points split over chunks of their own (one point
+    per chunk at least)."""
+    chunk: List[Tuple[int, int, int]] = []
     rows = 0
     for b, (n, points) in enumerate(zip(lengths, n_points)):
+        n = max(n, 1)
+        if n * points > ROWS_PER_CHUNK:
+            if chunk:
+                yield chunk
+                chunk, rows = [], 0
+            step = max(1, ROWS_PER_CHUNK // n)
+            for lo in range(0, points, step):
+                yield [(b, lo, min(lo + step, points))]
+            continue
         if chunk and rows + n * points > ROWS_PER_CHUNK:
             yield chunk
             chunk, rows = [], 0
-        chunk.append(b)
-        rows += max(n, 1) * points
+        chunk.append((b, 0, points))
+        rows += n * points
     if chunk:
         yield chunk
 

@@ -143,6 +143,7 @@ SENTIMENT_DOC_EXTENSIONS = {
     "sentiment_polarity": None,  # float in [-1, 1] (also written to spaCy's doc.sentiment)
     "sentiment_label": None,  # "negative" | "neutral" | "positive"
     "sentiment_tokens": None,  # List[float]: each token's contribution to the polarity (None: not computed)
+    "sentiment_tokens_skipped": None,  # str: why sentiment_tokens is None (attributions off, doc too long)
     "sentiment_base": None,  # float: the polarity no token accounts for (IG baseline; 0 for the lexicon)
     "sentiment_sentences": None,  # List[[start, end, polarity]] when the doc has sentence boundaries
     "sentiment_probs": None,  # Dict[label, probability] of a class model, else None
@@ -187,11 +188,12 @@ def polarity_label(polarity: float, neutral_threshold: float) -> str:
 
 
 def set_sentiment_annotations(doc: Doc, result: Dict[str, Any], neutral_threshold: float) -> None:
-    """Write one doc's result: ``polarity``, ``tokens``, ``base``, ``sentences``, ``probs``."""
+    """Write one doc's result: ``polarity``, ``tokens``, ``skipped``, ``base``, ``sentences``, ``probs``."""
     polarity = float(result["polarity"])
     doc._.sentiment_polarity = polarity
     doc._.sentiment_label = polarity_label(polarity, neutral_threshold)
     doc._.sentiment_tokens = result.get("tokens")
+    doc._.sentiment_tokens_skipped = result.get("skipped")
     doc._.sentiment_base = result.get("base")
     doc._.sentiment_sentences = result.get("sentences") or []
     doc._.sentiment_probs = result.get("probs")

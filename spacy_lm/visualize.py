@@ -32,6 +32,7 @@ STYLE = f"""
   font-weight: bold; line-height: 1.6; margin-left: 0.4em; border: 1px solid #999; }}
 .slm-sent .tok {{ padding: 0.25em 0.15em; border-radius: 0.25em; margin: 0 0.05em; }}
 .slm-sent .sentence {{ display: block; }}
+.slm-sent .skipped {{ color: #666; font-size: 0.85em; font-style: italic; }}
 .slm-legend {{ font-family: {FONT}; font-size: 0.85em; margin: 0.5em 0 1.5em 0; }}
 .slm-legend .bar {{ display: inline-block; width: 16em; height: 1em; vertical-align: middle; margin: 0 0.5em;
   border: 1px solid #999;
@@ -74,6 +75,9 @@ def render_doc(doc: Doc, scale: float) -> str:
     if doc._.sentiment_base:
         head += f' <span title="the part of the polarity no token accounts for (integrated-gradients baseline)">' \
                 f"baseline {doc._.sentiment_base:+.3f}</span>"
+    skipped = doc._.sentiment_tokens_skipped if doc.has_extension("sentiment_tokens_skipped") else None
+    if doc._.sentiment_tokens is None and skipped:  # say why the tokens have no colour
+        head += f' <span class="skipped">(no token contributions: {html.escape(skipped)})</span>'
     head += "</div>"
     sentences: Sequence = doc._.sentiment_sentences or []
     if sentences and len(sentences) > 1:

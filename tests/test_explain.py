@@ -226,6 +226,64 @@ def test_sentiment_explain_nan_weights_raise_e079(tmp_path):
         integrated_gradients(pipe.model, docs, pipe._values_array(), steps=4, name="my_name")
 
 
+def _attributions(results):
+    """Flatten per-doc (targets of) attributions, baselines and scores into one array."""
+    rows = [r for doc in results for r in (doc if isinstance(doc, list) else [doc])]
+    return numpy.asarray([v for attr, base, score in rows for v in (*attr, base, score)], dtype="f8")
+
+
+@pytest.mark.parametrize("which", ["sentiment", "textcat"])
+def test_chunked_points_give_the_unchunked_attributions(nlp, monkeypatch, which):
+    """A doc whose points do not fit in ROWS_PER_CHUNK token rows runs them in several chunks
+    (a few points each): the same attributions, baselines and scores (1e-6), refinement included."""
+    import spacy_lm.explain as explain
+
+    texts = ["I like it a lot but awful and boring", "great", "what a great film , I hate it"]
+    if which == "sentiment":
+        pipe = nlp.get_pipe("sentiment_scorer")
+        docs = [nlp.make_doc(t) for t in texts]
+
+        def run():
+            return explain.integrated_gradients(pipe.model, docs, pipe._values_array(), steps=8, tolerance=1e-4,
+                                                max_steps=32)
+    else:
+        textcat = trained_textcat("textcat", linear=True, version=2, steps=5)
+        docs = [textcat.make_doc(t) for t in texts]
+
+        def run():
+            return explain.textcat_integrated_gradients(textcat.get_pipe("textcat").model, docs, steps=8,
+                                                        tolerance=1e-4, max_steps=32)
+    whole = run()
+    monkeypatch.setattr(explain, "ROWS_PER_CHUNK", 20)  # 9 tokens × 3 points per chunk
+    chunked = run()
+    numpy.testing.assert_allclose(_attributions(chunked), _attributions(whole), rtol=0, atol=1e-6)
+    assert any(abs(v) > 1e-3 for v in _attributions(whole))
+
+
+def test_memory_is_bounded_by_rows_per_chunk(monkeypatch):
+    """No forward pass gets more than ROWS_PER_CHUNK token rows (at least one point of a doc),
+    whatever the steps: peak memory grows with a doc's length, not with length × steps."""
+    from thinc.api import Linear
+
+    import spacy_lm.explain as explain
+
+    monkeypatch.setattr(explain, "ROWS_PER_CHUNK", 50)
+    seen = []
+    inner = _steep_turn(0.5, sharpness=4.0)
+
+    def forward(Xi, Ei):
+        seen.append(sum(x.shape[0] for x in Xi))
+        return inner(Xi, Ei)
+
+    docs = [numpy.ones((n, 2), dtype="f") for n in (30, 3, 4, 120)]
+    results = explain._integrate(Linear(1, 1), forward, docs, None, None, n_targets=1, steps=16, tolerance=0.0,
+                                 max_steps=64)
+    assert max(seen) <= 120 and sorted(set(seen))[-2] <= 50  # the 120-token doc alone, one point a pass
+    assert seen.count(120) >= 16 + 2  # each of its points (and the baseline and input) once
+    for attr, base, score in (targets[0] for targets in results):
+        assert abs(sum(attr) - (score - base)) < 1e-3
+
+
 def _steep_turn(centre: float, sharpness: float = 4000.0):
     """F(α·x) = σ(sharpness · (α − centre)) for x of ones (6 entries): a turn 1/4000 of the path wide."""
     def forward(Xi, Ei):

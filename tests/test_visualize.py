@@ -33,6 +33,21 @@ def test_page_has_legend_sentence_scores_hover_and_colours(tmp_path):
     assert "<html" not in fragment and fragment.count('class="slm-sent"') == 2
 
 
+def test_doc_without_token_contributions_says_why(tmp_path):
+    """A doc over max_attribution_tokens (or with attributions off) shows its polarity, no token
+    colours and the reason, rather than looking like a doc whose tokens all scored 0."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer", config={"model": {"@architectures": "spacy_lm.LexiconSentiment.v1",
+                                                        "lexicon": write_lexicon(tmp_path / "l.tsv")}})
+    doc = nlp("I like it & more")
+    doc._.sentiment_tokens = None
+    doc._.sentiment_tokens_skipped = "5 tokens > max_attribution_tokens = 4 <x>"
+    page = render_sentiment(doc)
+    assert "no token contributions: 5 tokens &gt; max_attribution_tokens = 4 &lt;x&gt;" in page
+    assert f"{doc._.sentiment_polarity:+.3f}" in page and 'title="no attribution"' in page
+    assert "no token contributions" not in render_sentiment(nlp("I like it"))
+
+
 def test_unannotated_doc_is_refused():
     with pytest.raises(ValueError, match=r"\[E074\].*sentiment_scorer.*doc 0 \('hello'\)"):
         render_sentiment(spacy.blank("en")("hello"))

@@ -10,7 +10,11 @@ One component, one set of extensions (extensions.py), two kinds of model:
   polarity is the expected value) or ``target="real"`` (one label whose cats value in [0, 1]
   is the positivity, as SST's phrase scores; polarity = tanh of one output, squared loss).
   Token contributions are integrated gradients (explain.py), ``attribution_steps`` points;
-  0 turns them off (faster).
+  0 turns them off (faster). They cost ``attribution_steps`` (refined up to 4× and 16× where
+  the path turns) forward and backward passes of the doc, so a doc longer than
+  ``max_attribution_tokens`` (default 1000; null: no limit) gets none: its
+  ``sentiment_tokens`` is None and ``doc._.sentiment_tokens_skipped`` says why (5,000 tokens
+  took 246 s before this limit). Memory stays bounded either way (points run in chunks).
 
 The component picks its mode once, from the model's kind (as spaCy's Lemmatizer picks its
 mode): ``_LexiconMode`` or ``_TrainedMode`` below, each with the predict / update / get_loss /
@@ -19,15 +23,22 @@ labels and calls them.
 
 Both write ``doc._.sentiment_polarity`` (also spaCy's ``doc.sentiment``), ``_.sentiment_label``
 (negative / neutral / positive, ``neutral_threshold`` around 0), ``_.sentiment_tokens`` (and
-``token._.sentiment_contribution``), ``_.sentiment_base`` and, when the doc has sentence
-boundaries, ``_.sentiment_sentences`` (``span._.sentiment_polarity`` on each sentence).
+``token._.sentiment_contribution``; None with ``_.sentiment_tokens_skipped`` saying why),
+``_.sentiment_base`` and, when the doc has sentence boundaries, ``_.sentiment_sentences``
+(``span._.sentiment_polarity`` on each sentence).
 An empty doc is 0.0 and neutral with either model.
 
 Bad input fails early: a lexicon that cannot be read (E014, E015) at ``add_pipe``; an empty
 training corpus (E003) at ``initialize``; a trained model whose outputs are not finite (E079,
 NaN weights) at the doc, instead of a NaN polarity labelled "neutral".
+
+Saved pipelines: ``target`` is fixed by the weights (one output or one per label), so a
+config.cfg that changes it is E035 naming it, as are ``label_values`` naming other labels;
+``neutral_threshold``, ``attribution_steps``, ``max_attribution_tokens`` and the labels'
+polarities are the config's: a saved pipeline runs with what config.cfg (``nlp.config``) says.
 """
 from itertools import islice
+from numbers import Real
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
@@ -41,18 +52,19 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from .. import __version__
 from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules, read_lexicons
 from ..architectures.sentiment_lstm import logits_to_polarity
-from ..checks import require_finite
+from ..checks import check_setting, is_count, require_finite
 from ..errors import Errors
 from ..explain import integrated_gradients
 from ..extensions import install_sentiment_extensions, set_sentiment_annotations
 from ..ops import log_softmax
 from ..scorers import sentiment_score
 from ..sentiment_lexicon import contributions, sentence_polarities
-from .serialization import LMSerializationMixin
+from .serialization import LMSerializationMixin, _LoadMismatch
 
 FORMAT_VERSION = 1
 TARGETS = ("classes", "real")
 KINDS = ("lexicon", "neural")
+MAX_ATTRIBUTION_TOKENS = 1000  # ~10-50 s of integrated gradients on a CPU (width 64)
 
 DEFAULT_SENTIMENT_MODEL = """
 [model]
@@ -67,20 +79,21 @@ SENTIMENT_SCORE_WEIGHTS = {"sentiment_score": 1.0, "sentiment_sign_acc": 0.0, "s
 @Language.factory(
     "sentiment_scorer",
     assigns=["doc.sentiment", "doc._.sentiment_polarity", "doc._.sentiment_label", "doc._.sentiment_tokens",
-             "doc._.sentiment_sentences", "token._.sentiment_contribution", "span._.sentiment_polarity"],
+             "doc._.sentiment_tokens_skipped", "doc._.sentiment_sentences", "token._.sentiment_contribution", "span._.sentiment_polarity"],
     default_config={
         "model": DEFAULT_MODEL,
         "label_values": None,
         "target": "classes",
         "neutral_threshold": 0.05,
         "attribution_steps": 32,
+        "max_attribution_tokens": MAX_ATTRIBUTION_TOKENS,
         "scorer": {"@scorers": "spacy_lm.sentiment_scorer.v1"},
     },
     default_score_weights=SENTIMENT_SCORE_WEIGHTS,
 )
 def make_sentiment_scorer(nlp: Language, name: str, model: Model, label_values: Optional[Dict[str, float]],
                           target: str, neutral_threshold: float, attribution_steps: int,
-                          scorer: Optional[Callable]) -> "SentimentScorer":
+                          max_attribution_tokens: Optional[int], scorer: Optional[Callable]) -> "SentimentScorer":
     """Doc / sentence / token polarity from a lexicon (zero-shot) or a trained model.
 
     label_values: {label in doc.cats: polarity in [-1, 1]}; null: set in initialize (from
@@ -89,10 +102,12 @@ def make_sentiment_scorer(nlp: Language, name: str, model: Model, label_values: 
     target: "classes" (softmax over the labels) or "real" (one label, cats value in [0, 1]).
     neutral_threshold: |polarity| below it is labelled neutral.
     attribution_steps: integrated-gradient points for a trained model's token contributions (0: off).
+    max_attribution_tokens: a trained model's docs longer than this get no token contributions
+    (their cost grows with length × steps; ``doc._.sentiment_tokens_skipped`` says so); null: no limit.
     """
     return SentimentScorer(nlp.vocab, model, name, label_values=label_values, target=target,
                            neutral_threshold=neutral_threshold, attribution_steps=attribution_steps,
-                           scorer=scorer)
+                           max_attribution_tokens=max_attribution_tokens, scorer=scorer)
 
 
 def spread_label_values(labels: Sequence[str]) -> Dict[str, float]:
@@ -105,10 +120,13 @@ def spread_label_values(labels: Sequence[str]) -> Dict[str, float]:
 
 class SentimentScorer(LMSerializationMixin, TrainablePipe):
     format_version = FORMAT_VERSION
+    structural_settings = ("target",)  # the weights have one output (real) or one per label
+    runtime_settings = ("neutral_threshold", "attribution_steps", "max_attribution_tokens")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "sentiment_scorer", *,
                  label_values: Optional[Dict[str, float]] = None, target: str = "classes",
                  neutral_threshold: float = 0.05, attribution_steps: int = 32,
+                 max_attribution_tokens: Optional[int] = MAX_ATTRIBUTION_TOKENS,
                  scorer: Optional[Callable] = sentiment_score) -> None:
         if target not in TARGETS:
             raise ValueError(Errors.E009.format(setting="target", requirement=f"one of {TARGETS}", value=target))
@@ -118,6 +136,8 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         if not isinstance(attribution_steps, int) or attribution_steps < 0:
             raise ValueError(Errors.E009.format(setting="attribution_steps", requirement="an integer >= 0",
                                                 value=attribution_steps))
+        check_setting(max_attribution_tokens is None or is_count(max_attribution_tokens, 1), "max_attribution_tokens",
+                      "an integer >= 1 or null (no limit)", max_attribution_tokens)
         if model.attrs.get(KIND_ATTR) not in KINDS:
             raise ValueError(Errors.E009.format(setting=f"the model of '{name}'", requirement=(
                 "spacy_lm.LexiconSentiment.v1 or spacy_lm.SentimentLSTM.v1"), value=model.name))
@@ -129,7 +149,8 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         self.scorer = scorer
         self._mode = MODES[model.attrs[KIND_ATTR]]
         self.cfg: Dict[str, Any] = {"label_values": None, "target": target, "neutral_threshold": neutral_threshold,
-                                    "attribution_steps": attribution_steps, "format": FORMAT_VERSION,
+                                    "attribution_steps": attribution_steps,
+                                    "max_attribution_tokens": max_attribution_tokens, "format": FORMAT_VERSION,
                                     "spacy_lm_version": __version__}
         if label_values is not None:
             self.cfg["label_values"] = self._check_label_values(label_values)
@@ -185,13 +206,16 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
             set_sentiment_annotations(doc, result, self.cfg["neutral_threshold"])
 
     def explain(self, docs: Iterable[Doc], steps: Optional[int] = None) -> List[Dict[str, Any]]:
-        """``predict`` with token contributions whatever ``attribution_steps`` is (default 32)."""
+        """``predict`` with token contributions whatever ``attribution_steps`` is (default 32); a
+        trained model's docs over ``max_attribution_tokens`` still get none (raise it to explain them)."""
         return self._mode.explain(self, list(docs), steps)
 
     # ------------------------------------------------------------------ training
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """One step of the trained model; nothing to learn for the lexicon."""
+        check_setting(isinstance(drop, Real) and not isinstance(drop, bool) and 0.0 <= drop < 1.0,
+                      f"'{self.name}': update's drop (dropout rate)", "a number in [0, 1)", drop)  # NaN fails too
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -232,6 +256,14 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
         return {"model": self.model.to_bytes()}
 
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
+        cfg = dict(cfg)
+        configured, saved = self.cfg.get("label_values"), cfg.get("label_values")
+        if configured and saved:  # the labels are the weights' outputs; their polarities the config's
+            if list(configured) != list(saved):
+                raise _LoadMismatch(Errors.E035, configured=f"config.cfg says components.{self.name}.label_values "
+                                    f"has labels {list(configured)}", saved=f"labels {list(saved)}",
+                                    detail="one output per label, in this order")
+            cfg["label_values"] = configured
         self.cfg.update(cfg)
         self._mode.before_load(self)
         self.model.from_bytes(read("model"))
@@ -251,7 +283,7 @@ class _LexiconMode:
         for doc, valences in zip(docs, model.predict(docs)):
             scores = model.ops.to_numpy(valences).tolist()
             polarity, contribs = contributions(scores, alpha)
-            results.append({"polarity": polarity, "tokens": contribs, "base": 0.0,
+            results.append({"polarity": polarity, "tokens": contribs, "skipped": None, "base": 0.0,
                             "sentences": sentence_polarities(doc, scores, alpha), "probs": None})
         return results
 
@@ -291,8 +323,8 @@ class _TrainedMode:
     def _predict(self, pipe: SentimentScorer, docs: List[Doc], steps: int) -> List[Dict[str, Any]]:
         pipe._require_initialized()
         nonempty = [i for i, doc in enumerate(docs) if len(doc)]
-        results: List[Dict[str, Any]] = [{"polarity": 0.0, "tokens": [], "base": 0.0, "sentences": [], "probs": None}
-                                         for _ in docs]
+        results: List[Dict[str, Any]] = [{"polarity": 0.0, "tokens": [], "skipped": None, "base": 0.0,
+                                          "sentences": [], "probs": None} for _ in docs]
         polarity, probs = self._polarities(pipe, [docs[i] for i in nonempty])
         labels = list(pipe.label_values)
         for k, i in enumerate(nonempty):
@@ -309,10 +341,17 @@ class _TrainedMode:
         for i, s in spans:
             if len(s) == len(docs[i]):
                 results[i]["sentences"] = [[0, len(s), results[i]["polarity"]]]
-        if steps and nonempty:
-            attributions = integrated_gradients(pipe.model, [docs[i] for i in nonempty], pipe._values_array(), steps,
+        limit = pipe.cfg.get("max_attribution_tokens")
+        for i in nonempty:
+            if not steps:
+                results[i]["skipped"] = "attribution_steps is 0"
+            elif limit is not None and len(docs[i]) > limit:
+                results[i]["skipped"] = f"{len(docs[i])} tokens > max_attribution_tokens = {limit}"
+        chosen = [i for i in nonempty if results[i]["skipped"] is None]
+        if chosen:
+            attributions = integrated_gradients(pipe.model, [docs[i] for i in chosen], pipe._values_array(), steps,
                                                 name=pipe.name)
-            for i, (tokens, base, _) in zip(nonempty, attributions):
+            for i, (tokens, base, _) in zip(chosen, attributions):
                 results[i]["tokens"] = tokens
                 results[i]["base"] = base
         return results

@@ -353,3 +353,85 @@ def test_unreadable_lexicon_fails_at_add_pipe_not_at_the_first_doc(tmp_path, mon
     monkeypatch.setattr(builtins, "__import__", no_vader)
     with pytest.raises(ImportError, match=r"\[E014\] The VADER lexicon needs the package `vaderSentiment`"):
         spacy.blank("en").add_pipe("sentiment_scorer")
+
+
+# ------------------------------------------------------------------ long docs, saved settings, drop (#30)
+def trained_nlp(lexicon_path, **settings):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentiment_scorer", config={**neural_config(lexicon_path, steps=8), **settings})
+    examples = examples_for(nlp, TRAIN, binary_cats)
+    nlp.initialize(lambda: examples)
+    train(nlp, examples, steps=5)
+    return nlp
+
+
+def test_max_attribution_tokens_skips_long_docs_and_says_so(lexicon_path):
+    """Docs over max_attribution_tokens get no integrated gradients (their cost grows with
+    length × steps); the doc says why; the polarity and shorter docs are unchanged."""
+    nlp = trained_nlp(lexicon_path, max_attribution_tokens=4)
+    pipe = nlp.get_pipe("sentiment_scorer")
+    short, long = nlp("I hate it"), nlp("I like it a lot")
+    assert len(short._.sentiment_tokens) == 3 and short._.sentiment_tokens_skipped is None
+    assert long._.sentiment_tokens is None and long._.sentiment_base is None and long[0]._.sentiment_contribution is None
+    assert long._.sentiment_tokens_skipped == "5 tokens > max_attribution_tokens = 4"
+    assert pipe.explain([nlp.make_doc("I like it a lot")])[0]["tokens"] is None  # explain keeps the limit
+    pipe.cfg["max_attribution_tokens"] = None  # no limit
+    full = nlp("I like it a lot")
+    assert full._.sentiment_polarity == long._.sentiment_polarity and len(full._.sentiment_tokens) == 5
+    assert full._.sentiment_tokens_skipped is None
+    pipe.cfg["attribution_steps"] = 0
+    assert nlp("I hate it")._.sentiment_tokens_skipped == "attribution_steps is 0"
+    assert nlp("")._.sentiment_tokens_skipped is None
+    default = trained_nlp(lexicon_path)  # default limit (1000): the same tokens as without one
+    assert default.get_pipe("sentiment_scorer").cfg["max_attribution_tokens"] == 1000
+    assert default("I like it a lot")._.sentiment_tokens == full._.sentiment_tokens
+    for bad in (0, -1):  # (spaCy's config validation refuses a float or a string first)
+        with pytest.raises(ValueError, match=r"\[E009\] max_attribution_tokens must be an integer >= 1 or null"):
+            spacy.blank("en").add_pipe("sentiment_scorer", config={"max_attribution_tokens": bad})
+
+
+def edited_load(path, **edits):
+    """spacy.load of a saved pipeline after editing [components.sentiment_scorer] in its config.cfg."""
+    from thinc.api import Config
+
+    config = Config().from_disk(path / "config.cfg")
+    config["components"]["sentiment_scorer"].update(edits)
+    config.to_disk(path / "config.cfg")
+    return spacy.load(path)
+
+
+def test_saved_pipeline_runs_with_the_edited_config(lexicon_path, tmp_path):
+    """Runtime settings edited in a saved pipeline's config.cfg are used (and nlp.config says
+    so); settings the weights fix (target, the labels) are E035 naming them."""
+    nlp = trained_nlp(lexicon_path)
+    nlp.to_disk(tmp_path / "p")
+    loaded = edited_load(tmp_path / "p", neutral_threshold=0.99, attribution_steps=4, max_attribution_tokens=3,
+                         label_values={"NEG": -0.5, "POS": 1.0})
+    pipe = loaded.get_pipe("sentiment_scorer")
+    assert (pipe.cfg["neutral_threshold"], pipe.cfg["attribution_steps"], pipe.cfg["max_attribution_tokens"]) == (
+        0.99, 4, 3)
+    assert pipe.label_values == {"NEG": -0.5, "POS": 1.0}
+    assert loaded.config["components"]["sentiment_scorer"]["max_attribution_tokens"] == 3
+    doc = loaded("I hate it")
+    assert doc._.sentiment_label == "neutral" and len(doc._.sentiment_tokens) == 3
+    probs = doc._.sentiment_probs
+    assert doc._.sentiment_polarity == pytest.approx(-0.5 * probs["NEG"] + probs["POS"], abs=1e-6)
+    assert doc._.sentiment_tokens != nlp("I hate it")._.sentiment_tokens  # 4 points, not 8
+    assert loaded("I like it a lot")._.sentiment_tokens_skipped == "5 tokens > max_attribution_tokens = 3"
+    off = edited_load(tmp_path / "p", attribution_steps=0)  # a saved pipeline turns attributions off
+    assert off("I hate it")._.sentiment_tokens is None
+    with pytest.raises(ValueError, match=r"\[E035\].*config.cfg says components.sentiment_scorer.target = \"real\""):
+        edited_load(tmp_path / "p", target="real", label_values=None)
+    with pytest.raises(ValueError, match=r"\[E035\].*components.sentiment_scorer.label_values has labels \['BAD'"):
+        edited_load(tmp_path / "p", target="classes", label_values={"BAD": -1.0, "GOOD": 1.0})
+
+
+@pytest.mark.parametrize("drop", [float("nan"), 1.0, -0.1, 1.5, "0.1"])
+def test_update_rejects_a_bad_drop(lexicon_path, drop):
+    """A dropout rate outside [0, 1) or NaN is one coded line (E009), in either mode."""
+    trained = trained_nlp(lexicon_path)
+    examples = examples_for(trained, TRAIN, binary_cats)
+    for nlp in (trained, lexicon_nlp(lexicon_path)):
+        with pytest.raises(ValueError, match=r"\[E009\] 'sentiment_scorer': update's drop \(dropout rate\) must be"):
+            nlp.get_pipe("sentiment_scorer").update(examples, drop=drop)
