@@ -81,6 +81,23 @@ class _ClassWeightsMixin:
         self._check_known_labels(get_examples())
         self._resolve_weights(get_examples)
 
+    # Loading keeps the configured ``threshold`` and ``class_weights`` (spaCy's cfg.update would
+    # let the saved ones win over an edited config.cfg); the saved labels stay spaCy's. A
+    # configured "balanced" keeps the weights it resolved to at initialize, which were saved.
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()):
+        return self._keeping_config(lambda: super(_ClassWeightsMixin, self).from_disk(path, exclude=exclude))
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
+        return self._keeping_config(lambda: super(_ClassWeightsMixin, self).from_bytes(bytes_data, exclude=exclude))
+
+    def _keeping_config(self, load: Callable[[], Any]):
+        threshold, weights = self.cfg.get("threshold"), self.cfg.get("class_weights")
+        loaded = load()
+        self.cfg["threshold"] = threshold
+        if weights != "balanced":
+            self.cfg["class_weights"] = weights
+        return loaded
+
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """spaCy's update, with the dropout rate checked (E231) first."""

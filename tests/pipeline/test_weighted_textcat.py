@@ -38,3 +38,25 @@ def test_a_dropout_outside_0_1_is_refused(factory, drop):
                        + repr(drop).replace(".", r"\.").replace("-", r"\-") + r"\. Set \[training\] dropout"):
         nlp.update(examples, drop=drop)
     assert factory in nlp.update(examples, drop=0.5, losses={})
+
+
+@pytest.mark.parametrize("factory", ["weighted_textcat", "weighted_textcat_multilabel"])
+def test_edited_threshold_and_class_weights_are_the_configs(factory, tmp_path):
+    """spaCy's cfg.update let the saved threshold / class_weights win over an edited config.cfg;
+    a configured "balanced" keeps the weights it was resolved to."""
+    from thinc.api import Config
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory, config={"class_weights": "balanced", "threshold": 0.3})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN + TRAIN[:1]]
+    nlp.initialize(lambda: examples)
+    resolved = nlp.get_pipe(factory).cfg["class_weights"]
+    assert resolved == {"NEG": 1.5, "POS": 0.75}
+    nlp.to_disk(tmp_path / "p")
+    assert spacy.load(tmp_path / "p").get_pipe(factory).cfg["class_weights"] == resolved
+    config = Config().from_disk(tmp_path / "p" / "config.cfg")
+    config["components"][factory].update(threshold=0.7, class_weights={"POS": 3.0})
+    config.to_disk(tmp_path / "p" / "config.cfg")
+    pipe = spacy.load(tmp_path / "p").get_pipe(factory)
+    assert (pipe.cfg["threshold"], pipe.cfg["class_weights"]) == (0.7, {"POS": 3.0})
+    assert list(pipe.labels) == list(nlp.get_pipe(factory).labels)
