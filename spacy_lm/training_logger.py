@@ -141,7 +141,8 @@ class _Progress:
         self.step_no = info["step"] if info is not None else self.step_no + 1
         now = _clock()
         if info is not None:  # a table row was printed; evaluation time stays out of the rate
-            self.mark_time, self.mark_step, self.mark_words, self.eval_step = now, self.step_no, self.words, self.step_no
+            self.mark_time, self.mark_step, self.mark_words = now, self.step_no, self.words
+            self.eval_step = self.step_no
             self.losses = {}
             return
         due_time = self.seconds and now - self.mark_time >= self.seconds
