@@ -17,10 +17,19 @@ map ``TextScorer.score`` over chunks of texts, in order:
 Nothing is lost: every input record is in the shard's output or its rejects file (with the
 reason), exactly once. A worker that dies has its chunk retried by the engine; as rows are only
 written by the driver after the whole shard is scored, a retry cannot duplicate rows. A run that
-is interrupted and started again skips the shards the manifest lists with matching checksums.
+is interrupted (killed, or stopped by SIGINT / SIGTERM: E210) and started again skips the shards
+the manifest lists with matching checksums.
+
+Resuming trusts contents, not names: the manifest records a digest of the model's (and the
+prefilter's) files, and a run with another model under the same path is refused (E164); each
+input is identified by its size and BLAKE2b digest, so an input edited since its shard was
+written is scored again (its rows replaced). An input named twice (the same file, or another
+file with the same bytes) is scored once, and the summary lists the duplicates. Every input
+is read once more to compute its digest (``hf:`` datasets are identified by name only).
 """
 import hashlib
 import json
+import logging
 import math
 import os
 import time
@@ -33,7 +42,10 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optiona
 import numpy
 
 from .errors import Errors
+from .scoring_runs import input_digest, model_digests, stop_on_signals, unique_sources
 from .web_readers import check_source, iter_records
+
+logger = logging.getLogger("spacy")  # spaCy's logger, as ngram.py
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -429,23 +441,29 @@ def shard_names(sources: Sequence[str], output_format: str) -> List[Tuple[str, s
 class Manifest:
     """``manifest.json`` in the output folder: the row settings and every finished shard."""
 
-    def __init__(self, out_dir: Path, settings: ScoreSettings) -> None:
+    def __init__(self, out_dir: Path, settings: ScoreSettings, digests: Optional[Dict[str, Any]] = None) -> None:
+        """``digests``: the model files' digests (``model_digests``), kept with the settings."""
         self.path = out_dir / MANIFEST
         self.out_dir = out_dir
         self.data: Dict[str, Any] = {"version": MANIFEST_VERSION, "settings": None, "shards": {}}
+        self.digests = dict(digests or {})
         if self.path.exists():
             try:
                 self.data = json.loads(self.path.read_text(encoding="utf-8"))
             except ValueError as err:
                 raise ValueError(Errors.E163.format(path=self.path, reason=err)) from err
+            problem = _manifest_problem(self.data)
+            if problem:
+                raise ValueError(Errors.E163.format(path=self.path, reason=problem))
         self._check(settings)
 
     def _check(self, settings: ScoreSettings) -> None:
-        """A resumed run must write the same rows: its settings (with the cutoffs) must match."""
+        """A resumed run must write the same rows: its settings (with the cutoffs) and model
+        files must match."""
         old = self.data.get("settings")
         if old is None or not self.data["shards"]:
             return  # nothing written yet that new settings could mix with
-        new = settings.row_settings()
+        new = self._row_settings(settings)
         if old.get("cutoffs") is not None and new.get("cutoffs") is None and new.get("bucket") == old.get("bucket"):
             new["cutoffs"] = old["cutoffs"]  # computed by the first run: reused
         changed = [f"{name}: {old.get(name)!r} then, {new.get(name)!r} now" for name in new if old.get(name) != new.get(name)]
@@ -458,14 +476,18 @@ class Manifest:
         cutoffs = settings.get("cutoffs")
         return tuple(cutoffs) if cutoffs else None  # type: ignore[return-value]
 
+    def _row_settings(self, settings: ScoreSettings) -> Dict[str, Any]:
+        return {**settings.row_settings(), **self.digests}
+
     def set_settings(self, settings: ScoreSettings) -> None:
-        self.data["settings"] = settings.row_settings()
+        self.data["settings"] = self._row_settings(settings)
         self._save()
 
-    def done(self, source: str) -> bool:
-        """Finished before, with files that are still what was written."""
+    def done(self, source: str, digest: Optional[str]) -> bool:
+        """Finished before from the same input (``digest``: ``input_digest``), with files that
+        are still what was written."""
         entry = self.data["shards"].get(source)
-        if entry is None or entry.get("input_size") != _input_size(source):
+        if entry is None or entry.get("input_digest") != digest:
             return False
         for key, name in entry["files"].items():
             path = self.out_dir / name
@@ -473,9 +495,9 @@ class Manifest:
                 return False
         return True
 
-    def add(self, source: str, output: str, rejects: str, result: ShardResult) -> None:
+    def add(self, source: str, digest: Optional[str], output: str, rejects: str, result: ShardResult) -> None:
         self.data["shards"][source] = {
-            "files": {"output": output, "rejects": rejects}, "input_size": _input_size(source),
+            "files": {"output": output, "rejects": rejects}, "input_digest": digest,
             "sha256": {"output": sha256_file(self.out_dir / output), "rejects": sha256_file(self.out_dir / rejects)},
             **asdict(result),
         }
@@ -487,8 +509,20 @@ class Manifest:
         os.replace(tmp, self.path)
 
 
-def _input_size(source: str) -> Optional[int]:
-    return None if source.startswith("hf:") else os.path.getsize(source)
+def _manifest_problem(data: Any) -> Optional[str]:
+    """What is wrong with the shape of a manifest read from disk, or None."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    if not isinstance(data.get("settings"), (dict, type(None))):
+        return "its settings are not an object"
+    shards = data.get("shards")
+    if not isinstance(shards, dict):
+        return "no object of shards"
+    for source, entry in shards.items():
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(key), dict) for key in ("files", "sha256"))
+                and all(isinstance(entry["files"].get(key), str) for key in ("output", "rejects"))):
+            return f"the entry of shard {source!r} is malformed"
+    return None
 
 
 # ------------------------------------------------------------------------------ progress and run
@@ -527,17 +561,25 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
         raise ValueError(Errors.E160.format(setting="inputs", requirement="at least one input", value=[]))
     for source in sources:
         check_source(source, settings.format)
+    digests = {source: input_digest(source) for source in dict.fromkeys(sources)}
+    sources, duplicates = unique_sources(sources, digests)
+    for source, first in duplicates.items():
+        note = f"Input {source} repeats {first} (the same file or the same bytes): scored once."
+        logger.warning(note)
+        if progress is not None:
+            progress(note)
     out_dir = Path(out_dir)
     (out_dir / "rejects").mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir, settings)
+    manifest = Manifest(out_dir, settings, model_digests(settings.model, settings.prefilter))
     if settings.bucket is not None and settings.cutoffs is None and manifest.cutoffs is not None:
         settings = settings.with_cutoffs(manifest.cutoffs)
     names = shard_names(sources, settings.output_format)
-    todo = [i for i, source in enumerate(sources) if not manifest.done(source)]
+    todo = [i for i, source in enumerate(sources) if not manifest.done(source, digests[source])]
     start = time.perf_counter()
     meter = Progress(progress) if progress is not None else None
     run = ShardResult()
-    with open_engine(engine, settings, workers=workers, ray_address=ray_address, gpu=gpu) as map_chunks:
+    with stop_on_signals(), open_engine(engine, settings, workers=workers, ray_address=ray_address,
+                                        gpu=gpu) as map_chunks:
         if settings.bucket is not None and settings.cutoffs is None and todo:
             settings = settings.with_cutoffs(_sample_cutoffs(sources, settings, map_chunks))
         manifest.set_settings(settings)
@@ -549,14 +591,15 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
             output, rejects_name = names[i]
             write_rows(rows, out_dir / output, settings.output_format)
             write_rows(rejects, out_dir / rejects_name, "jsonl")
-            manifest.add(sources[i], output, rejects_name, result)
+            manifest.add(sources[i], digests[sources[i]], output, rejects_name, result)
             run.n_in += result.n_in
             run.n_tokens += result.n_tokens
     if meter is not None and todo:
         progress(meter.line())  # type: ignore[misc]
     summary = summarize(manifest, sources, len(sources) - len(todo), time.perf_counter() - start, engine, workers)
     seconds = max(summary["seconds"], 1e-9)
-    summary.update(docs_per_s=round(run.n_in / seconds, 2), tokens_per_s=round(run.n_tokens / seconds, 1))
+    summary.update(docs_per_s=round(run.n_in / seconds, 2), tokens_per_s=round(run.n_tokens / seconds, 1),
+                   duplicates=duplicates)
     return summary
 
 

@@ -4,7 +4,13 @@ the results in the chunks' order (corpus_scoring.py does everything else).
 * ``local`` (the default): in this process for one worker; otherwise a pool of spawned
   processes, each loading the pipeline once, its BLAS threads set to its share of the cores.
   A worker that dies breaks the pool: a fresh pool is started and the unfinished chunks are
-  submitted again (``MAX_RETRIES`` times at most).
+  submitted again (``MAX_RETRIES`` times at most). A worker never outlives its driver: on Linux
+  it asks for SIGKILL when the driver dies (``prctl(PR_SET_PDEATHSIG)``; the driver's thread
+  that starts the pool must live as long as it), and everywhere a watchdog thread exits it once
+  the driver's pipe closes or it is re-parented (a driver killed with ``kill -9``). Workers
+  ignore SIGINT (a Ctrl-C reaches the whole process group): the driver stops them; a driver
+  stopped by an exception (SIGINT, SIGTERM: see ``corpus_scoring.stop_on_signals``) terminates
+  its workers instead of waiting for their chunks.
 * ``ray``: Ray Data (``pip install "spacy-lm[ray]"``, imported only here and only when asked):
   windows of texts (across shards) ``from_items`` → ``map_batches`` with an actor class that loads the pipeline
   once per actor (``--workers`` actors, a GPU each with ``--gpu``) → the scores back in order.
@@ -14,6 +20,10 @@ the results in the chunks' order (corpus_scoring.py does everything else).
 import json
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +39,9 @@ ENGINES = ("local", "ray")
 MAX_RETRIES = 3
 RAY_WINDOW_CHARS = 200_000_000  # text per Ray dataset (one actor pool start per window)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+PARENT_POLL_S = 1.0  # how often a worker's watchdog looks for its driver
+PARENT_GONE_EXIT = 75  # a worker's exit status when its driver died
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @contextmanager
@@ -57,15 +70,59 @@ _WORKER_SCORER: Optional[TextScorer] = None
 _WORKER_ERROR: Optional[Exception] = None
 
 
-def _init_worker(settings: Dict[str, Any]) -> None:
-    """Load the pipeline; an error (a bad model path, say) is kept and raised by the first task,
-    so that it reaches the driver with its message (an initializer that raises only breaks the
-    pool, and the message is lost)."""
+def _init_worker(settings: Dict[str, Any], parent_pid: int) -> None:
+    """Tie the worker's life to the driver's, then load the pipeline; an error (a bad model path,
+    say) is kept and raised by the first task, so that it reaches the driver with its message
+    (an initializer that raises only breaks the pool, and the message is lost)."""
     global _WORKER_SCORER, _WORKER_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent(parent_pid)
     try:
         _WORKER_SCORER = TextScorer(ScoreSettings(**settings))
     except Exception as err:  # noqa: BLE001 - re-raised in _score_chunk
         _WORKER_ERROR = err
+
+
+def exit_with_parent(parent_pid: int, poll: float = PARENT_POLL_S) -> None:
+    """Make this process exit when ``parent_pid`` dies, so that no worker is left behind (blocked
+    on the pool's pipe, a pipeline in memory) by a driver killed with ``kill -9``: the kernel's
+    parent-death signal where there is one, and a watchdog thread everywhere."""
+    _set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the signal was asked for
+        os._exit(PARENT_GONE_EXIT)
+    threading.Thread(target=watch_parent, args=(parent_pid, poll), name="spacy-lm-watch-parent",
+                     daemon=True).start()
+
+
+def _set_parent_death_signal() -> bool:
+    """Linux: SIGKILL this process when the thread that started it ends. False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent_pid: int, poll: float = PARENT_POLL_S) -> None:
+    """Return never; exit the process once the multiprocessing parent's pipe reaches EOF or the
+    process is re-parented (``os.getppid()`` is no longer ``parent_pid``)."""
+    from multiprocessing import parent_process
+    from multiprocessing.connection import wait
+
+    parent = parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    while True:
+        if sentinel is not None:
+            gone = bool(wait([sentinel], timeout=poll))
+        else:
+            time.sleep(poll)
+            gone = False
+        if gone or os.getppid() != parent_pid:
+            os._exit(PARENT_GONE_EXIT)
 
 
 def _score_chunk(texts: List[str]) -> List[Scores]:
@@ -93,8 +150,10 @@ class LocalPool:
         self._start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if self.executor is not None:
+            if exc_type is not None:  # stopped (a signal, an error): do not wait for running chunks
+                self.terminate()
             self.executor.shutdown(wait=True, cancel_futures=True)
         for name, value in self._saved_env.items():
             if value is None:
@@ -102,11 +161,18 @@ class LocalPool:
             else:
                 os.environ[name] = value
 
+    def terminate(self) -> None:
+        """Stop the workers now (ProcessPoolExecutor has no public way before Python 3.14)."""
+        processes = getattr(self.executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            if process.is_alive():
+                process.terminate()
+
     def _start(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         self.executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(asdict(self.settings),))
+                                            initializer=_init_worker, initargs=(asdict(self.settings), os.getpid()))
 
     def _submit(self, chunk: List[str]) -> "Future[List[Scores]]":
         """A future for the chunk; a pool that broke meanwhile gives a failed one (retried as

@@ -58,7 +58,9 @@ def score_cli(
 ) -> None:
     """Score every document of INPUT... with MODEL's language model (perplexity, log-prob, token
     count), optionally bucket (CCNet head/middle/tail), filter and prefilter; resumable."""
-    from ..corpus_scoring import ScoreSettings, score_corpus
+    from ..corpus_scoring import MANIFEST, ScoreSettings, score_corpus
+    from ..errors import Errors
+    from ..scoring_runs import ScoringStopped
 
     check_gpu_id(gpu_id)
     check_option(not (gpu_id >= 0 and engine == "ray"), "--gpu-id", "-1 with --engine ray (use --gpu)", gpu_id)
@@ -71,8 +73,12 @@ def score_cli(
         id_field=id_field, format=input_format, output_format=output_format, gpu_id=gpu_id,
         code=str(code) if code else None,
     )
-    summary = score_corpus(inputs, output, settings, engine=engine, workers=workers, ray_address=ray_address,
-                           gpu=gpu, progress=None if as_json else lambda line: typer.echo(line, err=True))
+    try:
+        summary = score_corpus(inputs, output, settings, engine=engine, workers=workers, ray_address=ray_address,
+                               gpu=gpu, progress=None if as_json else lambda line: typer.echo(line, err=True))
+    except ScoringStopped as stopped:  # SIGINT / SIGTERM: one line, the shell's exit status 128 + N
+        typer.echo(f"Error: {Errors.E210.format(signal=stopped.signal_name, path=output / MANIFEST)}", err=True)
+        raise typer.Exit(128 + stopped.signal_number) from None
     typer.echo(dumps(summary, indent=2) if as_json else summary_table(summary))
 
 
@@ -93,5 +99,7 @@ def summary_table(summary: dict) -> str:
                  f"({summary['shards_skipped']} already done); {summary['seconds']:.1f} s, "
                  f"{summary['docs_per_s']:,.1f} docs/s, {summary['tokens_per_s']:,.0f} tokens/s "
                  f"({summary['engine']}, {summary['workers']} workers)")
+    for repeat, first in summary.get("duplicates", {}).items():
+        lines.append(f"skipped {repeat}: it repeats {first}")
     lines.append(f"output: {summary['output']}")
     return "\n".join(lines)
