@@ -584,7 +584,7 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
             settings = settings.with_cutoffs(_sample_cutoffs(sources, settings, map_chunks))
         manifest.set_settings(settings)
         shards = ((i, iter_records(sources[i], format=settings.format, text_field=settings.text_field,
-                                   id_field=settings.id_field)) for i in todo)
+                                   id_field=settings.id_field, reject_missing=True)) for i in todo)
         for n, (i, rows, rejects, result) in enumerate(score_shards(shards, map_chunks, settings, meter)):
             if meter is not None:
                 meter.label = f"[{n + 1}/{len(todo)} shards written] "
@@ -608,7 +608,7 @@ def _sample_cutoffs(sources: Sequence[str], settings: ScoreSettings, map_chunks:
     def scorable() -> Iterator[str]:
         for source in sources:
             for record in iter_records(source, format=settings.format, text_field=settings.text_field,
-                                       id_field=settings.id_field):
+                                       id_field=settings.id_field, reject_missing=True):
                 if reject_reason(record, settings.max_length) is None:
                     yield record["text"]
 

@@ -74,9 +74,19 @@ def check_source(source: str, format: Optional[str] = None) -> str:
     """Fail early (before any work) on an input that cannot be read: an unknown format, a
     missing file or a directory; its format."""
     kind = source_format(source, format)
-    if kind != "hf":
+    if kind == "hf":
+        _require_datasets(source)
+    else:
         _existing(source)
     return kind
+
+
+def _require_datasets(source: str) -> None:
+    """E211 (an ImportError) now, rather than a traceback when the first hf: shard is read."""
+    try:
+        import datasets  # noqa: F401
+    except ImportError as err:
+        raise ImportError(Errors.E211.format(source=source)) from err
 
 
 def _existing(source: str) -> Path:
@@ -268,27 +278,48 @@ def wikitext_to_plain(wikitext: str) -> str:
 
 
 def _record_from_row(row: Dict[str, Any], text_field: str, id_field: Optional[str], default_id: str,
-                     where: str) -> Record:
-    if text_field not in row:
-        raise ValueError(Errors.E157.format(where=where, field=text_field, available=", ".join(map(str, row)) or "(none)"))
+                     where: str, reject_missing: bool = False) -> Record:
+    """A row as a record; a row without ``text_field`` / ``id_field`` raises E157, or with
+    ``reject_missing`` becomes a record with a ``missing field`` error (its other fields kept)."""
+    missing = [name for name in (text_field, id_field) if name is not None and name not in row]
+    if missing and not reject_missing:
+        raise ValueError(Errors.E157.format(where=where, field=missing[0],
+                                            available=", ".join(map(str, row)) or "(none)"))
     record = dict(row)
-    text = record.pop(text_field)
+    text = record.pop(text_field, None)
     record_id = record.pop(id_field, None) if id_field is not None else None
-    if id_field is not None and id_field not in row:
-        raise ValueError(Errors.E157.format(where=where, field=id_field, available=", ".join(map(str, row))))
     item: Record = {"id": str(record_id) if record_id is not None else default_id, "text": text}
     for name, value in record.items():
         item[name if name not in ("id", "text", "error") else f"input_{name}"] = value
-    if text is not None and not isinstance(text, str):
+    if missing:
+        item["error"] = (f"missing field: no {missing[0]!r} field (the record has "
+                         f"{', '.join(map(str, row)) or 'no fields'}); set --text-field / --id-field if it is named "
+                         "otherwise")
+    elif text is not None and not isinstance(text, str):
         item["text"] = None
         item["error"] = f"undecodable: the {text_field!r} field is {type(text).__name__}, not text"
     return item
 
 
-def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optional[str] = None) -> Iterator[Record]:
+def _lone_surrogate(raw: bytes, row: Dict[str, Any]) -> Optional[str]:
+    """A reason when a JSON line's ``\\uD800``-``\\uDFFF`` escapes leave a surrogate unpaired (a
+    string no UTF-8 file can hold), else None. Only lines with such an escape are checked."""
+    if b"\\ud" not in raw.lower():
+        return None
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"undecodable: a lone surrogate {err.object[err.start:err.end]!a} in the JSON (an escape without its pair)"
+    return None
+
+
+def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optional[str] = None,
+                       reject_missing: bool = False) -> Iterator[Record]:
     """One record per JSON line; ``id`` from ``id_field`` or the line number (``<file>:<n>``).
-    A line that is not UTF-8 or not a JSON object is yielded with an ``error``; blank lines are
-    skipped; a row without ``text_field`` raises (a wrong ``--text-field``, not bad data)."""
+    A line that is not UTF-8, not a JSON object or holds a lone surrogate (``"\\ud800"``) is
+    yielded with an ``error``; blank lines are skipped; a row without ``text_field`` raises (a
+    wrong ``--text-field``), or with ``reject_missing`` is yielded with an ``error`` (so that
+    ``spacy lm score`` rejects that row and goes on)."""
     loc = _existing(path)
     with _open_binary(loc) as stream:
         try:
@@ -306,10 +337,12 @@ def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optiona
                     else:
                         if not isinstance(row, dict):
                             error = f"undecodable: a JSON {type(row).__name__}, not an object"
+                        else:
+                            error = _lone_surrogate(raw, row)
                 if error:
                     yield {"id": default_id, "text": None, "error": error}
                     continue
-                yield _record_from_row(row, text_field, id_field, default_id, f"{loc}, line {n}")
+                yield _record_from_row(row, text_field, id_field, default_id, f"{loc}, line {n}", reject_missing)
         except _CONTAINER_ERRORS as err:
             raise _damaged(loc, err) from err
 
@@ -357,7 +390,7 @@ def iter_text_records(path: str) -> Iterator[Record]:
 
 
 def iter_hf_records(source: str, *, text_field: str = "text", id_field: Optional[str] = None,
-                    data_files: Any = None) -> Iterator[Record]:
+                    data_files: Any = None, reject_missing: bool = False) -> Iterator[Record]:
     """A HuggingFace dataset read with ``streaming=True`` (nothing downloaded up front), e.g.
     ``hf:wikimedia/wikipedia:20231101.en@train``, or a local builder offline:
     ``hf:json`` with ``data_files``."""
@@ -366,27 +399,32 @@ def iter_hf_records(source: str, *, text_field: str = "text", id_field: Optional
     name, config, split = parse_hf_source(source)
     dataset = load_hf_dataset(name, name=config, split=split, data_files=data_files, streaming=True)
     for n, row in enumerate(dataset):
-        yield _record_from_row(dict(row), text_field, id_field, f"{name}:{n}", f"{source}, record {n}")
+        yield _record_from_row(dict(row), text_field, id_field, f"{name}:{n}", f"{source}, record {n}",
+                               reject_missing)
 
 
 # ------------------------------------------------------------------------------ dispatch
 
 
 def iter_records(source: str, *, format: Optional[str] = None, text_field: str = "text",
-                 id_field: Optional[str] = None, data_files: Any = None) -> Iterator[Record]:
-    """The records of one input shard, whatever its format (see the module docstring)."""
+                 id_field: Optional[str] = None, data_files: Any = None,
+                 reject_missing: bool = False) -> Iterator[Record]:
+    """The records of one input shard, whatever its format (see the module docstring).
+    ``reject_missing``: a JSONL or dataset row without ``text_field`` / ``id_field`` is a record
+    with an ``error`` rather than E157 (a parquet file lacking the column still raises)."""
     kind = source_format(source, format)
     if kind == "wet":
         return iter_wet_records(source)
     if kind == "wikipedia":
         return iter_wikipedia_records(source)
     if kind == "jsonl":
-        return iter_jsonl_records(source, text_field=text_field, id_field=id_field)
+        return iter_jsonl_records(source, text_field=text_field, id_field=id_field, reject_missing=reject_missing)
     if kind == "parquet":
         return iter_parquet_records(source, text_field=text_field, id_field=id_field)
     if kind == "text":
         return iter_text_records(source)
-    return iter_hf_records(source, text_field=text_field, id_field=id_field, data_files=data_files)
+    return iter_hf_records(source, text_field=text_field, id_field=id_field, data_files=data_files,
+                           reject_missing=reject_missing)
 
 
 class WebCorpus:

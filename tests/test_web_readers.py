@@ -3,6 +3,7 @@ import bz2
 import gzip
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from spacy.util import registry
 
 from spacy_lm.web_readers import (
     FORMATS,
+    check_source,
     iter_records,
     iter_wikipedia_records,
     parse_hf_source,
@@ -163,6 +165,28 @@ def test_jsonl_gz_keeps_fields_and_reports_bad_lines(tmp_path):
     assert records[4]["id"] == "d5" and records[4]["text"] is None and "int" in records[4]["error"]
     with pytest.raises(ValueError, match=r"\[E157\].*'body'.*doc, text, source"):
         list(iter_records(str(path), text_field="body"))
+
+
+def test_lone_surrogates_and_missing_fields_are_records_with_their_reason(tmp_path):
+    """A lone surrogate ("\\ud800", valid JSON, no valid UTF-8) anywhere in a row makes it an
+    undecodable record; a paired one (an escaped emoji) is text. A row without the text field
+    raises E157, or with reject_missing is a record with the reason and its own fields."""
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join([r'{"text": "a \ud800 b"}', r'{"text": "fine", "title": "\udc00"}',
+                               r'{"text": "smile \ud83d\ude00"}', r'{"body": "no text", "n": 4}']) + "\n")
+    records = list(iter_records(str(path), reject_missing=True))
+    assert [r["text"] for r in records] == [None, None, "smile \U0001F600", None]
+    assert all("lone surrogate" in r["error"] for r in records[:2]) and "error" not in records[2]
+    assert records[3]["error"].startswith("missing field: no 'text' field") and records[3]["n"] == 4
+    assert records[3]["id"] == "docs.jsonl:4" and "body" in records[3]["error"]
+    with pytest.raises(ValueError, match=r"\[E157\].*'text'"):
+        list(iter_records(str(path)))
+
+
+def test_hf_inputs_without_datasets_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets raises ImportError
+    with pytest.raises(ImportError, match=r"\[E211\].*pip install \"spacy-lm\[datasets\]\""):
+        check_source("hf:wikitext")
 
 
 def test_parquet_rows(tmp_path):

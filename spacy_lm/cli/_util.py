@@ -1,6 +1,6 @@
 """What every `spacy lm ...` command shares: known errors as one line, option checks, JSON output.
 
-A known error (a coded ``[E...]`` ValueError/TypeError/KeyError of ours or spaCy's, or an
+A known error (a coded ``[E...]`` ValueError/TypeError/KeyError/ImportError of ours or spaCy's, or an
 OSError: a missing, unreadable or bad file, ``spacy.load`` of a path that is no pipeline) is
 printed as one line on stderr and the command exits with 1. ``SPACY_LM_TRACEBACK=1`` raises
 it instead, with its traceback. Any other exception is a bug and keeps its traceback.
@@ -31,7 +31,7 @@ def known_error_message(err: BaseException) -> Optional[str]:
     text = " ".join(str(message).split())
     if isinstance(err, OSError):
         return text or type(err).__name__
-    if isinstance(err, (ValueError, TypeError, KeyError)) and text.startswith("[E"):
+    if isinstance(err, (ValueError, TypeError, KeyError, ImportError)) and text.startswith("[E"):  # ImportError: an extra
         return text
     return None
 

@@ -1,6 +1,7 @@
 """`spacy lm score` on a tiny n-gram pipeline: the summary table and --json report what the
 output folder holds, JSONL output, and bad input as one coded line on stderr with exit code 1."""
 import json
+import sys
 
 import pytest
 import spacy
@@ -80,6 +81,40 @@ def test_bad_inputs_are_one_line_with_exit_1(files, tmp_path):
         assert result.exit_code == 1, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and text in lines[0], result.stderr
+
+
+def test_bad_records_are_reject_rows_and_the_run_goes_on(files, tmp_path):
+    """A lone surrogate and a record without the text field: one reject row each, with its reason."""
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(['{"text": "the cat sat"}', r'{"text": "bad \ud800 half"}', '{"body": "the dog"}',
+                               '{"text": "a dog"}']) + "\n")
+    result = invoke(files / "ngram", path, "-o", tmp_path / "out", "--format", "jsonl", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n_in"] == 4 and summary["n_out"] == 2
+    assert summary["rejects"] == {"undecodable": 1, "missing field": 1}
+    rejects = read_rows(tmp_path / "out" / "rejects" / "00000-docs.jsonl.jsonl")
+    assert ["lone surrogate" in row["reason"] for row in rejects] == [True, False]
+    assert rejects[1]["reason"].startswith("missing field: no 'text' field") and rejects[1]["body"] == "the dog"
+
+
+@pytest.mark.parametrize("content", ["[]", "5", '{"settings": null, "shards": []}',
+                                     '{"settings": null, "shards": {"a.txt": {"files": 1}}}'])
+def test_a_manifest_that_is_no_manifest_is_one_line(files, tmp_path, content):
+    (tmp_path / "manifest.json").write_text(content)
+    result = invoke(files / "ngram", files / "docs.txt", "-o", tmp_path)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: [E163]") and "manifest.json" in lines[0], result.stderr
+    assert "Delete it" in lines[0]
+
+
+def test_hf_input_without_datasets_is_one_line(files, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    result = invoke(files / "ngram", "hf:wikitext", "-o", tmp_path)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[E211]" in lines[0] and 'pip install "spacy-lm[datasets]"' in lines[0], result.stderr
 
 
 def test_parse_pair():
