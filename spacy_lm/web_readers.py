@@ -309,7 +309,8 @@ def _lone_surrogate(raw: bytes, row: Dict[str, Any]) -> Optional[str]:
     try:
         json.dumps(row, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as err:
-        return f"undecodable: a lone surrogate {err.object[err.start:err.end]!a} in the JSON (an escape without its pair)"
+        surrogate = err.object[err.start : err.end]
+        return f"undecodable: a lone surrogate {surrogate!a} in the JSON (an escape without its pair)"
     return None
 
 

@@ -184,7 +184,8 @@ def test_a_replaced_model_is_refused_on_resume(files, tmp_path):
     nlp.initialize(lambda: make_examples(nlp, TINY_TEXTS[:3]))
     nlp.to_disk(model)
     with pytest.raises(ValueError, match=r"\[E164\].*model_digest"):
-        score_corpus([str(files / "a.jsonl"), str(files / "c.jsonl")], tmp_path / "out", ScoreSettings(model=str(model)))
+        score_corpus([str(files / "a.jsonl"), str(files / "c.jsonl")], tmp_path / "out",
+                     ScoreSettings(model=str(model)))
 
 
 def test_an_input_edited_in_place_at_the_same_size_is_scored_again(files, tmp_path):
