@@ -14,7 +14,7 @@ One component, one set of extensions (extensions.py), two kinds of model:
   the path turns) forward and backward passes of the doc, so a doc longer than
   ``max_attribution_tokens`` (default 1000; null: no limit) gets none: its
   ``sentiment_tokens`` is None and ``doc._.sentiment_tokens_skipped`` says why (5,000 tokens
-  took 246 s before this limit). Memory stays bounded either way (points run in chunks).
+  take ~2 min on a CPU at width 64). Memory stays bounded either way (points run in chunks).
 
 The component picks its mode once, from the model's kind (as spaCy's Lemmatizer picks its
 mode): ``_LexiconMode`` or ``_TrainedMode`` below, each with the predict / update / get_loss /
@@ -79,7 +79,8 @@ SENTIMENT_SCORE_WEIGHTS = {"sentiment_score": 1.0, "sentiment_sign_acc": 0.0, "s
 @Language.factory(
     "sentiment_scorer",
     assigns=["doc.sentiment", "doc._.sentiment_polarity", "doc._.sentiment_label", "doc._.sentiment_tokens",
-             "doc._.sentiment_tokens_skipped", "doc._.sentiment_sentences", "token._.sentiment_contribution", "span._.sentiment_polarity"],
+             "doc._.sentiment_tokens_skipped", "doc._.sentiment_sentences", "token._.sentiment_contribution",
+             "span._.sentiment_polarity"],
     default_config={
         "model": DEFAULT_MODEL,
         "label_values": None,
