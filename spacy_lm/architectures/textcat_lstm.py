@@ -203,6 +203,8 @@ def _checked_chain(*layers: Model, architecture: str) -> Model[List[Doc], Floats
 
 
 def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train: bool):
+    if is_train:
+        _check_dropout(model)
     scores, backprop = chain_forward(model, docs, is_train)
     empty = [i for i, doc in enumerate(docs) if len(doc) == 0]
     if empty:
@@ -210,6 +212,16 @@ def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train
     if not is_train:
         require_finite(model.ops.xp, scores, name=model.attrs.get("architecture", ARCHITECTURE), what="cats")
     return scores, backprop
+
+
+def _check_dropout(model: Model) -> None:
+    """spaCy's textcat sets the rate of ``[training] dropout`` on our dropout layers before each
+    update; a rate outside [0, 1) would train on all-dropped input, so it is E231 (as our own
+    components' ``update`` says)."""
+    for node in model.walk():
+        rate = node.attrs.get("dropout_rate")
+        if rate is not None and not (isinstance(rate, (int, float)) and 0.0 <= rate < 1.0):
+            raise ValueError(Errors.E231.format(name=model.attrs.get("architecture", ARCHITECTURE), value=rate))
 
 
 def _zero_rows(model: Model, scores: Floats2d, backprop, rows: List[int]):

@@ -293,3 +293,12 @@ def test_bigram_linear_model_reads_the_same_scores_beside_empty_docs(version):
     losses = nlp.update(examples + [empty], sgd=optimizer)
     assert numpy.isfinite(losses["textcat"])
     assert not numpy.array_equal(before, nlp.get_pipe("textcat").model.get_ref("output_layer").get_param("W"))
+
+
+@pytest.mark.parametrize("drop", [1.0, 1.5, -0.1, float("nan")])
+def test_training_dropout_outside_0_1_is_an_error(drop):
+    """spaCy's textcat passes [training] dropout to our layers; 1 or more trains on nothing."""
+    nlp, examples = build_nlp("textcat", TRAIN, "mean_max", True, linear=True, version=2)
+    with pytest.raises(ValueError, match=r"\[E231\].*dropout must be a number in \[0, 1\)"):
+        nlp.update(examples, drop=drop, sgd=Adam(0.01))
+    assert nlp.update(examples, drop=0.5, sgd=Adam(0.01))["textcat"] >= 0
