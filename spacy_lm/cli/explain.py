@@ -106,12 +106,15 @@ def _sentiment(nlp, texts: List[str], component: Optional[str], steps: int) -> V
         tokens = [[t.text, t._.sentiment_contribution] for t in doc]
         items.append({"text": doc.text, "polarity": doc._.sentiment_polarity, "label": doc._.sentiment_label,
                       "base": doc._.sentiment_base, "sentences": doc._.sentiment_sentences,
-                      "probs": doc._.sentiment_probs, "tokens": tokens})
+                      "probs": doc._.sentiment_probs, "tokens": tokens,
+                      "tokens_skipped": doc._.sentiment_tokens_skipped})
         lines.append(f"polarity {doc._.sentiment_polarity:+.4f} ({doc._.sentiment_label}), "
                      f"baseline {doc._.sentiment_base or 0.0:+.4f}")
         lines += [f"  sentence {polarity:+.4f}  {doc[int(start):int(end)].text}"
                   for start, end, polarity in doc._.sentiment_sentences or []]
         lines += [f"  {value:+.4f}  {word}" for word, value in tokens if value]
+        if doc._.sentiment_tokens_skipped:
+            lines.append(f"  no token contributions: {doc._.sentiment_tokens_skipped}")
     return items, lines, lambda title: render_sentiment(docs, jupyter=False, title=title)
 
 

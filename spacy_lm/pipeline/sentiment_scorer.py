@@ -38,7 +38,6 @@ config.cfg that changes it is E035 naming it, as are ``label_values`` naming oth
 polarities are the config's: a saved pipeline runs with what config.cfg (``nlp.config``) says.
 """
 from itertools import islice
-from numbers import Real
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
@@ -60,6 +59,7 @@ from ..ops import log_softmax
 from ..scorers import sentiment_score
 from ..sentiment_lexicon import contributions, sentence_polarities
 from .serialization import LMSerializationMixin, _LoadMismatch
+from .trainable import check_drop
 
 FORMAT_VERSION = 1
 TARGETS = ("classes", "real")
@@ -215,8 +215,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """One step of the trained model; nothing to learn for the lexicon."""
-        check_setting(isinstance(drop, Real) and not isinstance(drop, bool) and 0.0 <= drop < 1.0,
-                      f"'{self.name}': update's drop (dropout rate)", "a number in [0, 1)", drop)  # NaN fails too
+        drop = check_drop(drop, self.name)
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)

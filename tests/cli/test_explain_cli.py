@@ -56,3 +56,19 @@ def test_explain_stdin_that_is_not_utf8_is_one_line(saved):
     lines = result.stderr.strip().splitlines()
     assert lines == ["Error: [E250] stdin is not UTF-8 text: line 2 has byte 0xff (offset 10 of stdin). Give UTF-8 "
                      "text, one item per line (convert it first, e.g. `iconv -f latin1 -t utf-8`)."], result.stderr
+
+
+def test_explain_says_why_a_long_doc_has_no_token_contributions(saved):
+    import spacy
+
+    nlp = spacy.load(saved / "pipeline", config={"components": {"sentiment_scorer": {"max_attribution_tokens": 3}}})
+    nlp.to_disk(saved / "short_limit")
+    runner = CliRunner()
+    result = runner.invoke(lm_app, ["explain", str(saved / "short_limit"), "I like it a lot", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert all(v is None for _, v in data["tokens"]) and "max_attribution_tokens" in data["tokens_skipped"]
+    text = runner.invoke(lm_app, ["explain", str(saved / "short_limit"), "I like it a lot"])
+    assert "no token contributions:" in text.output and "max_attribution_tokens" in text.output
+    short = json.loads(runner.invoke(lm_app, ["explain", str(saved / "short_limit"), "I hate", "--json"]).stdout)
+    assert short["tokens_skipped"] is None and all(v is not None for _, v in short["tokens"])

@@ -429,9 +429,9 @@ def test_saved_pipeline_runs_with_the_edited_config(lexicon_path, tmp_path):
 
 @pytest.mark.parametrize("drop", [float("nan"), 1.0, -0.1, 1.5, "0.1"])
 def test_update_rejects_a_bad_drop(lexicon_path, drop):
-    """A dropout rate outside [0, 1) or NaN is one coded line (E009), in either mode."""
+    """A dropout rate outside [0, 1) or NaN is one coded line (E231, as every component's), in either mode."""
     trained = trained_nlp(lexicon_path)
     examples = examples_for(trained, TRAIN, binary_cats)
     for nlp in (trained, lexicon_nlp(lexicon_path)):
-        with pytest.raises(ValueError, match=r"\[E009\] 'sentiment_scorer': update's drop \(dropout rate\) must be"):
+        with pytest.raises(ValueError, match=r"\[E231\] 'sentiment_scorer': dropout must be a number in \[0, 1\)"):
             nlp.get_pipe("sentiment_scorer").update(examples, drop=drop)
