@@ -589,6 +589,7 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
             if meter is not None:
                 meter.label = f"[{n + 1}/{len(todo)} shards written] "
             output, rejects_name = names[i]
+            _check_fields_found(sources[i], result, rejects, settings)
             write_rows(rows, out_dir / output, settings.output_format)
             write_rows(rejects, out_dir / rejects_name, "jsonl")
             manifest.add(sources[i], digests[sources[i]], output, rejects_name, result)
@@ -601,6 +602,16 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
     summary.update(docs_per_s=round(run.n_in / seconds, 2), tokens_per_s=round(run.n_tokens / seconds, 1),
                    duplicates=duplicates)
     return summary
+
+
+def _check_fields_found(source: str, result: "ShardResult", rejects: List[Record], settings: ScoreSettings) -> None:
+    """E212 when every record of a shard lacks its text or id field: one record without it is a reject
+    row, all of them a wrong ``--text-field`` that would otherwise reject the whole corpus with exit 0."""
+    missing = result.rejects.get("missing field", 0)
+    if result.n_in and missing == result.n_in:
+        reason = str(rejects[0].get("reason", "")) if rejects else ""
+        field_name = settings.text_field if repr(settings.text_field) in reason else settings.id_field
+        raise ValueError(Errors.E212.format(source=source, n=result.n_in, field=field_name, reason=reason))
 
 
 def _sample_cutoffs(sources: Sequence[str], settings: ScoreSettings, map_chunks: MapChunks) -> Tuple[float, float]:

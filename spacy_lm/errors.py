@@ -319,6 +319,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "Run the same command again to resume; finished shards are skipped.")
     E211 = ("Input {source} is a HuggingFace dataset: reading it needs `datasets`, an optional extra of "
             "spacy-lm: pip install \"spacy-lm[datasets]\" (or give the data as JSONL or parquet files).")
+    E212 = ("{source}: none of its {n} records has the field {field!r} ({reason}): a record without it is a "
+            "reject row, but a shard where every record lacks it means the field is named otherwise. Nothing was "
+            "written for this shard; set --text-field / --id-field (ScoreSettings text_field / id_field).")
     # --- saved weights: digests, truncated files, textcat settings, empty docs (E220-E229) ---
     E220 = ("The saved weights of '{name}' do not match the digest saved with them: its weights file "
             "({where}) is damaged. Copy or save the pipeline again from an intact source.")

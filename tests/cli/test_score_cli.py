@@ -120,3 +120,17 @@ def test_hf_input_without_datasets_is_one_line(files, tmp_path, monkeypatch):
 def test_parse_pair():
     assert parse_pair("30, 60", "--bucket", "x") == (30.0, 60.0)
     assert parse_pair(None, "--bucket", "x") is None
+
+
+def test_a_shard_where_no_record_has_the_text_field_stops_the_run(files, tmp_path):
+    """One record without the field is a reject row; all of them is a wrong --text-field (E212), not
+    a whole corpus rejected with exit 0."""
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"body": "the cat sat"}\n{"body": "a dog"}\n')
+    result = invoke(files / "ngram", path, "-o", tmp_path / "out", "--format", "jsonl")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[E212]" in lines[0] and "'text'" in lines[0] and "body" in lines[0], result.stderr
+    assert not list((tmp_path / "out").glob("00000-*"))
+    fixed = invoke(files / "ngram", path, "-o", tmp_path / "out", "--format", "jsonl", "--text-field", "body", "--json")
+    assert fixed.exit_code == 0 and json.loads(fixed.stdout)["n_out"] == 2, fixed.output
