@@ -336,11 +336,13 @@ def test_multi30k_translation_workflow_runs_on_tiny_data(tmp_path):
 def test_multi30k_translation_without_data_says_how_to_get_it(tmp_path):
     missing = tmp_path / "no-such-folder"
     script = PROJECTS / "multi30k_translation" / "scripts" / "fetch_data.py"
-    for source in ("local", "hub"):  # offline here: the hub fails too
+    for source in ("local", "hub", "auto"):  # offline here: the hub fails too
         cmd = [sys.executable, script, tmp_path / "assets", "--source", source, "--data-dir", missing]
         result = subprocess.run(cmd, capture_output=True, text=True, env=OFFLINE)
         assert result.returncode != 0
         assert "Multi30k is not in" in result.stderr
+        # auto (the default) goes to the hub when data_dir lacks the files: a fresh clone needs no setting
+        assert ("downloading it from the HuggingFace hub" in result.stdout) == (source == "auto")
         assert "--vars.source hub" in result.stderr and "--vars.data_dir /path/to/multi30k" in result.stderr
     assert not (tmp_path / "assets").exists()
 

@@ -2,9 +2,11 @@
 
 Writes train, val and test_2016_flickr as ``{split}.de.gz`` and ``{split}.en.gz``: one sentence
 a line, line i of the German file translating line i of the English one, as the files of
-github.com/multi30k/dataset (data/task1/raw/). Two sources (``--source``):
+github.com/multi30k/dataset (data/task1/raw/). Sources (``--source``):
 
-* ``local`` (the default): a folder (``--data-dir``) with those six files, ``.gz`` or not, copied
+* ``auto`` (the default): ``local`` when ``--data-dir`` holds the six files, else ``hub``, so a
+  fresh clone gets the data without a setting;
+* ``local``: a folder (``--data-dir``) with those six files, ``.gz`` or not, copied
   byte for byte (uncompressed ones are gzipped); its SOURCE.md, if any, is copied too.
 * ``hub``: HuggingFace ``datasets``, dataset ``bentrevett/multi30k`` (columns "de" and "en";
   splits train, validation, test = test_2016_flickr).
@@ -21,7 +23,7 @@ import typer
 
 SPLITS = {"train": "train", "val": "validation", "test_2016_flickr": "test"}
 LANGS = ("de", "en")
-SOURCES = ("local", "hub")
+SOURCES = ("auto", "local", "hub")
 
 
 def find_file(data_dir: Path, split: str, lang: str) -> Optional[Path]:
@@ -107,14 +109,19 @@ def fetch_hub(hf_dataset: str, output_dir: Path) -> None:
 
 def main(
     output_dir: Path = typer.Argument(..., help="Folder for {train,val,test_2016_flickr}.{de,en}.gz"),
-    source: str = typer.Option("local", "--source", help="'local' (copy --data-dir) or 'hub' (HuggingFace)"),
-    data_dir: Path = typer.Option(None, "--data-dir", help="With --source local: the folder with the files"),
+    source: str = typer.Option("auto", "--source", help="'auto' (local if --data-dir has the files, else hub), "
+                               "'local' (copy --data-dir) or 'hub' (HuggingFace)"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="With --source local or auto: the folder with the files"),
     hf_dataset: str = typer.Option("bentrevett/multi30k", "--hf-dataset", help="With --source hub"),
 ) -> None:
     """Copy Multi30k from a local folder or download it from the HuggingFace hub."""
     if source not in SOURCES:
         typer.echo(f"--source must be one of {', '.join(SOURCES)}, got {source!r}", err=True)
         raise typer.Exit(1)
+    if source == "auto":
+        source = "local" if data_dir is not None and all(find_files(data_dir).values()) else "hub"
+        if source == "hub":
+            typer.echo(f"No local copy of Multi30k in {data_dir}: downloading it from the HuggingFace hub.")
     if source == "local":
         if data_dir is None:
             typer.echo("--source local needs --data-dir", err=True)
