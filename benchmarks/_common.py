@@ -185,7 +185,7 @@ class ThincLM:
 
     def __init__(self, n_vocab: int, seed: int = 0, cell: str = "lstm", output: str = "full"):
         from thinc.api import fix_random_seed
-        from spacy_lm.training import clip_global_grad_norm, sgd_step
+        from spacy_lm.training.clipping import clip_global_grad_norm, sgd_step
 
         fix_random_seed(seed)
         self.adaptive = output == "adaptive"

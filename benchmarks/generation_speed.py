@@ -24,7 +24,7 @@ def build_ours():
     import spacy
     from thinc.api import fix_random_seed
 
-    from spacy_lm.vocab import SPECIALS, TokenVocab
+    from spacy_lm.text.vocab import SPECIALS, TokenVocab
 
     fix_random_seed(0)
     nlp = spacy.blank("en")

@@ -53,7 +53,7 @@ def copy_params(src, dst):
 
 def train_steps(model, batches, lr):
     from spacy_lm.ops import softmax_cross_entropy
-    from spacy_lm.training import clip_global_grad_norm, sgd_step
+    from spacy_lm.training.clipping import clip_global_grad_norm, sgd_step
 
     ops = model.ops
     losses, first_grads, state = [], None, None

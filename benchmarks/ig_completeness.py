@@ -1,4 +1,4 @@
-"""Completeness of integrated gradients (spacy_lm/explain.py) on real models: how far
+"""Completeness of integrated gradients (spacy_lm/analysis/explain.py) on real models: how far
 Σ attributions is from F(x) − F(x'), per doc, and where the gap comes from.
 
 Two numbers are told apart: the *Riemann* gap, against F(x) of the IG pass itself (what the
@@ -50,7 +50,7 @@ def trace_path(forward, X, extras, target: int, points: int = 4096) -> Dict[str,
 def sentiment_report(args) -> Dict[str, object]:
     from sentiment import read_splits, train_ours
 
-    from spacy_lm.explain import _inference_with_backprop, completeness_gap, integrated_gradients
+    from spacy_lm.analysis.explain import _inference_with_backprop, completeness_gap, integrated_gradients
     from spacy_lm.architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
 
     splits = read_splits(args.sentiment, args.data_dir, 0, 0)
@@ -88,8 +88,8 @@ def sentiment_report(args) -> Dict[str, object]:
 def textcat_report(args) -> Dict[str, object]:
     import spacy
 
-    from spacy_lm.explain import _inference_with_backprop, _ngram_contributions, _TextcatNetwork, explain_textcat
-    from spacy_lm.readers import iter_labelled_texts
+    from spacy_lm.analysis.explain import _inference_with_backprop, _ngram_contributions, _TextcatNetwork, explain_textcat
+    from spacy_lm.corpora.readers import iter_labelled_texts
 
     nlp = spacy.load(args.textcat)
     texts = [t for t, _ in iter_labelled_texts(Path(args.texts), format="label_first")][: args.limit]

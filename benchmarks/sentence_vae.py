@@ -18,7 +18,7 @@ Side by side in one process, on the same sentences, vocabulary, sizes, batches a
 Sentences: a sentence's tokens are its words and one closing ``<eos>`` (the LM scorers'
 convention); the decoders read ``<eos>`` as the start symbol. NLL per sentence in nats;
 perplexity = exp(sum NLL / sum tokens). The VAE maths (KL, IW-NLL, MI, active units) is
-spacy_lm/vae_metrics.py for both VAEs.
+spacy_lm/metrics/vae.py for both VAEs.
 
 Data (../shared/data, or --data-dir; fails clearly when missing):
 
@@ -63,7 +63,7 @@ import numpy
 
 import _common
 from _common import REPO, machine_info, set_threads, write_results
-from spacy_lm.detokenize import detokenize_text
+from spacy_lm.text.detokenize import detokenize_text
 
 DATA_ROOT = REPO.parent / "shared" / "data"
 MAX_WORDS = 60
@@ -139,7 +139,7 @@ PREPARE = {"multi30k": prepare_multi30k, "wikitext2": prepare_wikitext2}
 
 
 def build_vocab(train: Sequence[Sequence[str]], min_freq: int):
-    from spacy_lm.vocab import TokenVocab
+    from spacy_lm.text.vocab import TokenVocab
 
     counts: Counter = Counter()
     for words in train:
@@ -163,8 +163,8 @@ def kl_weight(step: int, k: float = VAE_CFG["k"], x0: float = VAE_CFG["x0"]) -> 
 
 def vae_summary(rec: numpy.ndarray, kl: numpy.ndarray, iw: Optional[numpy.ndarray], mean: numpy.ndarray,
                 logvar: numpy.ndarray, n_tokens: int, seed: int) -> Dict[str, object]:
-    """The VAE scores from per-sentence arrays, with spacy_lm.vae_metrics (as the component)."""
-    from spacy_lm import vae_metrics
+    """The VAE scores from per-sentence arrays, with spacy_lm.metrics.vae (as the component)."""
+    from spacy_lm.metrics import vae as vae_metrics
 
     n = len(rec)
     # vae_elbo as the component reports it: a lower bound on log p(x), so negative
@@ -304,7 +304,7 @@ class TorchVAE:
         return out
 
     def evaluate(self, targets: Sequence[numpy.ndarray], iw_samples: int, seed: int) -> Dict[str, object]:
-        from spacy_lm import vae_metrics
+        from spacy_lm.metrics import vae as vae_metrics
 
         rng = numpy.random.default_rng(seed)
         mean, logvar = self.posterior(targets)

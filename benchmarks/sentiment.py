@@ -2,7 +2,7 @@
 trained (spacy_lm.SentimentLSTM.v1 with the lexicon prior) against VADER, TextBlob and asent,
 on SST-2 (sentence split, test), SST-5 (test) and IMDB (test).
 
-Every system is scored by the same function (spacy_lm.scorers.sentiment_score) from its doc
+Every system is scored by the same function (spacy_lm.metrics.scorers.sentiment_score) from its doc
 polarity: sign accuracy (polarity >= 0 is positive), class accuracy and macro-F1 (binary: the
 sign; SST-5: the class whose polarity in (-1, -0.5, 0, 0.5, 1) is nearest, or the most probable
 class of the trained model), MAE and Pearson r against the gold polarity. Peers: VADER's
@@ -49,7 +49,7 @@ TOK2VEC = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64, "attrs": ["
 
 def read_splits(dataset: str, data_dir: Path, limit: int, train_limit: int,
                 phrases: bool = False) -> Dict[str, List[Tuple[str, str]]]:
-    from spacy_lm.readers import iter_labelled_texts
+    from spacy_lm.corpora.readers import iter_labelled_texts
 
     train, dev, test, fmt, names = DATASETS[dataset]
     splits = {}
@@ -86,7 +86,7 @@ def score(nlp, pairs, polarities: List[float], values: Dict[str, float],
     from spacy.training import Example
 
     from spacy_lm.extensions import install_sentiment_extensions
-    from spacy_lm.scorers import sentiment_score
+    from spacy_lm.metrics.scorers import sentiment_score
 
     install_sentiment_extensions()
     examples = []

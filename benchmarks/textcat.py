@@ -79,7 +79,7 @@ IMDB_DEV_SIZE = 2500
 
 
 def read_file(dataset: str, rel_path: str, data_dir: Path) -> List[Tuple[str, str]]:
-    from spacy_lm.readers import iter_labelled_texts
+    from spacy_lm.corpora.readers import iter_labelled_texts
 
     spec = DATASETS[dataset]
     path = data_dir / rel_path
@@ -114,7 +114,7 @@ def make_examples(nlp, pairs, labels):
 
 def evaluate(nlp, examples, labels) -> Tuple[Dict[str, float], float]:
     """textcat scores of nlp over examples, and inference words/s."""
-    from spacy_lm.scorers import textcat_score
+    from spacy_lm.metrics.scorers import textcat_score
 
     docs = [eg.predicted.copy() for eg in examples]
     n_words = sum(len(d) for d in docs)
@@ -168,7 +168,7 @@ def run_fasttext(dataset: str, splits, args, **settings) -> Dict[str, object]:
     NumPy 2 (np.array(copy=False)), so predictions go through the C++ binding directly."""
     import tempfile
 
-    from spacy_lm.scorers import macro_f1
+    from spacy_lm.metrics.scorers import macro_f1
 
     try:
         import fasttext

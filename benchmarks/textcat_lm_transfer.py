@@ -52,7 +52,7 @@ def length_batches(examples: List, batch_size: int, rng: random.Random) -> List[
 
 def wikitext_lines(data_dir: Path, limit: int) -> List[str]:
     """WikiText-2 train paragraphs (headings and blank lines dropped) as extra LM text."""
-    from spacy_lm.readers import open_text
+    from spacy_lm.corpora.readers import open_text
 
     path = data_dir / "wikitext-2" / "train.txt.gz"
     if not path.exists():
@@ -162,7 +162,7 @@ def build_classifier(args, lm_dir: Path, tokenizer, splits):
 def test_scores(args, nlp, test, labels, report) -> Dict[str, object]:
     """Test scores over chunks of the (shuffled) test set, each chunk sorted by length for
     batching; stops after --test-time seconds and says how many docs were scored."""
-    from spacy_lm.scorers import textcat_score
+    from spacy_lm.metrics.scorers import textcat_score
 
     gold, n_words, infer_s = [], 0, 0.0
     for i in range(0, len(test), 2500):

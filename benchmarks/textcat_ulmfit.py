@@ -80,7 +80,7 @@ def lm_dev_perplexity(model_dir: Path) -> float:
 def score(nlp, pairs, label_of: Dict[str, str]) -> Dict[str, float]:
     from spacy.training import Example
 
-    from spacy_lm.scorers import textcat_score
+    from spacy_lm.metrics.scorers import textcat_score
 
     labels = sorted(label_of.values())
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": {lab: float(lab == label_of[y]) for lab in labels}})

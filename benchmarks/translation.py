@@ -7,7 +7,7 @@ then translates test_2016_flickr greedily and with beam 5. Reported, for both:
 
 * sacreBLEU on detokenised, cased text (with its signature) and tokenised lower-cased BLEU, the
   Multi30k literature's convention (bentrevett/pytorch-seq2seq: spaCy tokens, lower-cased), both
-  computed by spacy_lm.translation_metrics on the same tokens; chrF;
+  computed by spacy_lm.metrics.translation on the same tokens; chrF;
 * parameters, training seconds, target tokens per training second (each target's <eos> counted).
 
 Ours trains with nlp.update exactly as `spacy train` does (Adam 1e-3, batches of 128 pairs,
@@ -33,7 +33,7 @@ SPLITS = ("train", "val", "test_2016_flickr")
 
 
 def load_pairs(data_dir: Path, src: str, tgt: str) -> Dict[str, List[Tuple[str, str]]]:
-    from spacy_lm.parallel import read_parallel
+    from spacy_lm.corpora.parallel import read_parallel
 
     for split in SPLITS:
         for lang in (src, tgt):
@@ -76,7 +76,7 @@ def build(src: str, tgt: str, pairs: List[Tuple[str, str]], seed: int, model: Di
 
 
 def scores(translator, hyps: List[str], refs: List[str]) -> Dict[str, Any]:
-    from spacy_lm.translation_metrics import corpus_scores
+    from spacy_lm.metrics.translation import corpus_scores
 
     result = corpus_scores(hyps, refs, translator.target_tokens)
     return {k: (v * 100 if isinstance(v, float) else v) for k, v in result.items()}

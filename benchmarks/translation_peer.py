@@ -602,7 +602,7 @@ def run(data_dir: Union[str, Path] = DEFAULT_DATA, src: str = "de", tgt: str = "
     ``<unk>`` in its output (no unknown-word replacement); ``unk_tokens`` counts them.
     ``config`` overrides :data:`BENCH` (keys of :func:`write_config`).
     """
-    from spacy_lm.translation_metrics import corpus_scores
+    from spacy_lm.metrics.translation import corpus_scores
 
     if tokenize is None:
         import spacy

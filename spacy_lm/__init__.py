@@ -5,5 +5,9 @@ tokenizers and scorers. It stays cheap: no CuPy or PyTorch is imported here.
 """
 __version__ = "0.1.0"
 
-from . import annealing, architectures, layers, parallel, readers, scorers, tokenizer  # noqa: E402,F401
+from . import architectures, layers  # noqa: E402,F401
+from .corpora import parallel, readers  # noqa: E402,F401
+from .metrics import scorers  # noqa: E402,F401
+from .text import tokenizer  # noqa: E402,F401
+from .training import schedules  # noqa: E402,F401
 from .pipeline import LSTMLanguageModel  # noqa: E402,F401

@@ -33,7 +33,7 @@ from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
 
 from .errors import Errors
 from .types import RecurrentLMModel, State
-from .vocab import TokenVocab, token_text
+from .text.vocab import TokenVocab, token_text
 
 # A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
 PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]

@@ -55,7 +55,7 @@ from .checks import check_setting as _check, require_finite
 from .errors import Errors
 from .ops import log_softmax, softmax
 from .types import LanguageModel, is_language_model
-from .vocab import TokenVocab
+from .text.vocab import TokenVocab
 
 Detokenize = Callable[[List[str]], str]
 FINISH_REASONS = ("eos", "stop_string", "stop_token", "length")

@@ -1,7 +1,7 @@
 """The language-model protocol: what decoding (and any consumer of next-token
 distributions) needs from a language model, whatever its kind (LSTM, n-gram, ...).
 
-Token ids are those of the model's ``lm_vocab`` (a :class:`spacy_lm.vocab.TokenVocab`,
+Token ids are those of the model's ``lm_vocab`` (a :class:`spacy_lm.text.vocab.TokenVocab`,
 with ``strings``, ``id_of``, ``string_of``, ``eos_id`` and ``unk_id``). Every sequence
 starts after an implicit ``<eos>`` (the previous line's end), as in training.
 Arrays live on ``ops.xp`` (NumPy or CuPy). A state is opaque to callers: they only pass
@@ -25,7 +25,7 @@ from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple, run
 from thinc.api import Ops
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
-from .vocab import TokenVocab
+from .text.vocab import TokenVocab
 
 State = Any
 

@@ -5,7 +5,7 @@ from itertools import islice
 import pytest
 from thinc.api import Config, registry
 
-from spacy_lm.annealing import slanted_triangular
+from spacy_lm.training.schedules import slanted_triangular
 
 
 def test_rises_over_cut_frac_then_falls_back_and_stays():

@@ -7,7 +7,7 @@ from thinc.api import NumpyOps, fix_random_seed
 
 from spacy_lm.architectures.lstm_lm import build_lstm_language_model
 from spacy_lm.batching import SequenceBatch, prepare_doc, prompt_ids, run_windows, stream_prefix, window_loss
-from spacy_lm.vocab import TokenVocab
+from spacy_lm.text.vocab import TokenVocab
 
 VOCAB = TokenVocab(["<unk>", "<eos>", "the", "cat", "sat", "a", "dog"])
 

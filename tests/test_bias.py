@@ -1,4 +1,4 @@
-"""Bias probes and slice metrics (spacy_lm/bias.py, bias_slices.py, bias_report.py, `spacy lm bias`),
+"""Bias probes and slice metrics (spacy_lm/analysis/bias.py, bias_slices.py, bias_report.py, `spacy lm bias`),
 on models trained here with a bias planted on purpose, and on the same data with it balanced."""
 import json
 import math
@@ -12,12 +12,12 @@ from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 from typer.testing import CliRunner
 
-from spacy_lm.bias import (bootstrap_group_means, contrasts, find_probe_target, load_templates, load_term_lists,
+from spacy_lm.analysis.bias import (bootstrap_group_means, contrasts, find_probe_target, load_templates, load_term_lists,
                            probe_bias, read_term_file, wilson_interval)
-from spacy_lm.bias_report import format_probe_table, render_bias_report
-from spacy_lm.bias_slices import read_dev_set, slice_metrics
+from spacy_lm.analysis.bias_report import format_probe_table, render_bias_report
+from spacy_lm.analysis.bias_slices import read_dev_set, slice_metrics
 from spacy_lm.cli import lm_app
-from spacy_lm.corpus import corpus_perplexity
+from spacy_lm.corpora.corpus import corpus_perplexity
 
 WHITESPACE = {"nlp": {"tokenizer": {"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}}
 TOK2VEC = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 16, "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
@@ -396,7 +396,7 @@ def test_set_contrast_is_the_association_and_cancels_what_the_term_does_everywhe
     assert not any(r["flagged"] for r in probe_bias(train_ngram(False), **kwargs)["results"])
     # what a term (and its group) does in every sentence cancels in each replicate, because the
     # replicate draws the same terms for both sets: only the template effects differ between sets
-    from spacy_lm.bias import bootstrap_set_difference
+    from spacy_lm.analysis.bias import bootstrap_set_difference
 
     rng = numpy.random.default_rng(0)
     term_effect = [rng.normal(size=(1, 5, 1)), rng.normal(size=(1, 4, 1)) + 2.0]  # group 1 two higher

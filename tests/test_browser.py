@@ -11,8 +11,8 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from spacy_lm.lm_views import compare_surprisal, generation_items, surprisal_items
-from spacy_lm.visualize import (render_attention, render_generation, render_surprisal, render_surprisal_comparison,
+from spacy_lm.analysis.lm_views import compare_surprisal, generation_items, surprisal_items
+from spacy_lm.analysis.visualize import (render_attention, render_generation, render_surprisal, render_surprisal_comparison,
                                 render_textcat)
 
 from .test_lm_views import TEXTS, ngram_pipeline
@@ -158,9 +158,9 @@ def test_dom_of_the_sentiment_view_and_the_bias_report(tmp_path, nlp):
     """The two pages outside the LM views: sentiment_scorer's attributions and `spacy lm bias`'s report."""
     import spacy
 
-    from spacy_lm.bias import probe_bias
-    from spacy_lm.bias_report import render_bias_report
-    from spacy_lm.visualize import render_sentiment
+    from spacy_lm.analysis.bias import probe_bias
+    from spacy_lm.analysis.bias_report import render_bias_report
+    from spacy_lm.analysis.visualize import render_sentiment
 
     sentiment = spacy.blank("en")
     sentiment.add_pipe("sentiment_scorer")

@@ -1,8 +1,8 @@
-"""spacy_lm/corpus.py: reading a corpus file into docs and scoring it with the pipeline's LM."""
+"""spacy_lm/corpora/corpus.py: reading a corpus file into docs and scoring it with the pipeline's LM."""
 import pytest
 from spacy.tokens import Doc
 
-from spacy_lm.corpus import corpus_perplexity, read_corpus_docs
+from spacy_lm.corpora.corpus import corpus_perplexity, read_corpus_docs
 from spacy_lm.pipeline_lookup import find_lm_component
 
 

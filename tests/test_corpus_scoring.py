@@ -14,7 +14,7 @@ import pytest
 import spacy
 from spacy.util import import_file
 
-from spacy_lm.corpus_scoring import (
+from spacy_lm.scoring.run import (
     MANIFEST,
     ScoreSettings,
     bucket_of,
@@ -22,7 +22,7 @@ from spacy_lm.corpus_scoring import (
     read_rows,
     score_corpus,
 )
-from spacy_lm.scoring_engines import open_engine
+from spacy_lm.scoring.engines import open_engine
 
 from .conftest import TINY_TEXTS, make_examples, train_tiny_lm
 
@@ -148,7 +148,7 @@ def test_the_prefilter_scores_everything_and_the_lm_only_survivors(corpus, tmp_p
 def test_shards_stream_through_one_engine_call_in_order():
     """A shard with nothing to score between two that have some: every shard comes back, in
     order, with its own scores, and the engine is called once for all of them."""
-    from spacy_lm.corpus_scoring import score_shards
+    from spacy_lm.scoring.run import score_shards
 
     settings = ScoreSettings(model="m", chunk_size=2)
     calls = []
@@ -212,7 +212,7 @@ def test_a_dying_local_worker_is_retried_without_loss_or_duplicates(corpus, tmp_
 
 
 def test_the_local_pool_gives_up_on_a_chunk_that_always_kills(corpus, tmp_path, monkeypatch):
-    import spacy_lm.scoring_engines as engines
+    import spacy_lm.scoring.engines as engines
 
     monkeypatch.setenv(fault.FLAG_VARIABLE, str(tmp_path / "flag"))
     monkeypatch.setattr(engines, "MAX_RETRIES", 1)

@@ -9,7 +9,7 @@ from thinc.api import NumpyOps
 
 from spacy_lm.decoding import Generation, GenerationConfig, StreamToken, generate, stream
 from spacy_lm.types import is_language_model
-from spacy_lm.vocab import TokenVocab
+from spacy_lm.text.vocab import TokenVocab
 
 EOS = 1
 

@@ -1,6 +1,6 @@
 import spacy
 
-from spacy_lm.detokenize import detokenize_text, tokens_to_doc
+from spacy_lm.text.detokenize import detokenize_text, tokens_to_doc
 
 
 def test_punctuation_brackets_quotes_and_clitics():

@@ -1,9 +1,9 @@
-"""Integrated gradients (spacy_lm/explain.py) and the gradients they rest on."""
+"""Integrated gradients (spacy_lm/analysis/explain.py) and the gradients they rest on."""
 import numpy
 import pytest
 
 from spacy_lm.architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
-from spacy_lm.explain import explain_texts, integrated_gradients
+from spacy_lm.analysis.explain import explain_texts, integrated_gradients
 from spacy_lm.pipeline_lookup import find_sentiment_component
 
 from .gradcheck import numeric_grad
@@ -25,7 +25,7 @@ def polarity_and_grads(model, Xs, valences, values):
 def test_polarity_gradient_matches_finite_differences(tmp_path):
     """d polarity / d inputs (tok2vec rows and lexicon valences) against central differences,
     float64, dropout off: the gradient integrated gradients integrate."""
-    from spacy_lm.explain import _inference_with_backprop
+    from spacy_lm.analysis.explain import _inference_with_backprop
 
     from .gradcheck import to_float64
 
@@ -105,7 +105,7 @@ TEXTCAT_TEXTS = ["I like it a lot", "I hate it", "what a great film", "awful and
 def test_textcat_completeness_and_scores(factory, linear, version):
     """Per label: the score is the component's own cats, the attributions sum to score − base
     (gap under the refinement tolerance), one per token; with the n-gram model as well."""
-    from spacy_lm.explain import explain_textcat
+    from spacy_lm.analysis.explain import explain_textcat
 
     nlp = trained_textcat(factory, linear, version)
     items = explain_textcat(nlp, TEXTCAT_TEXTS, steps=8)
@@ -132,7 +132,7 @@ def test_textcat_gradient_matches_finite_differences():
     cross-entropy shortcut): the Jacobian IG integrates, against central differences."""
     from thinc.api import Ops
 
-    from spacy_lm.explain import _inference_with_backprop, _TextcatNetwork
+    from spacy_lm.analysis.explain import _inference_with_backprop, _TextcatNetwork
 
     from .gradcheck import to_float64
 
@@ -153,7 +153,7 @@ def test_textcat_gradient_matches_finite_differences():
 
 
 def test_ngram_contributions_add_up_to_the_linear_model():
-    from spacy_lm.explain import _ngram_contributions, _TextcatNetwork
+    from spacy_lm.analysis.explain import _ngram_contributions, _TextcatNetwork
 
     nlp = trained_textcat("textcat", linear=True, version=2)
     model = nlp.get_pipe("textcat").model
@@ -172,7 +172,7 @@ def test_ngram_contributions_add_up_to_the_linear_model():
 def test_explain_textcat_errors():
     import spacy
 
-    from spacy_lm.explain import explain_textcat
+    from spacy_lm.analysis.explain import explain_textcat
 
     nlp = trained_textcat("textcat", linear=False, version=1, steps=1)
     with pytest.raises(ValueError, match=r"Unknown label\(s\) \['FUNNY'\]"):
@@ -201,7 +201,7 @@ def _nan_param(model, name: str) -> None:
 @pytest.mark.parametrize("linear,version", [(False, 1), (True, 2)])
 def test_explain_textcat_nan_weights_raise_e079(linear, version):
     """NaN weights: E079 naming the component (as nlp() raises), not NaN scores and attributions."""
-    from spacy_lm.explain import explain_textcat, textcat_integrated_gradients
+    from spacy_lm.analysis.explain import explain_textcat, textcat_integrated_gradients
 
     nlp = trained_textcat("textcat", linear=linear, version=version, steps=2)
     model = nlp.get_pipe("textcat").model
@@ -236,7 +236,7 @@ def _attributions(results):
 def test_chunked_points_give_the_unchunked_attributions(nlp, monkeypatch, which):
     """A doc whose points do not fit in ROWS_PER_CHUNK token rows runs them in several chunks
     (a few points each): the same attributions, baselines and scores (1e-6), refinement included."""
-    import spacy_lm.explain as explain
+    import spacy_lm.analysis.explain as explain
 
     texts = ["I like it a lot but awful and boring", "great", "what a great film , I hate it"]
     if which == "sentiment":
@@ -265,7 +265,7 @@ def test_memory_is_bounded_by_rows_per_chunk(monkeypatch):
     whatever the steps: peak memory grows with a doc's length, not with length × steps."""
     from thinc.api import Linear
 
-    import spacy_lm.explain as explain
+    import spacy_lm.analysis.explain as explain
 
     monkeypatch.setattr(explain, "ROWS_PER_CHUNK", 50)
     seen = []
@@ -305,7 +305,7 @@ def test_refinement_puts_points_where_the_path_turns(centre):
     32 points by where F changed most closes the gap with the same 512 points at most."""
     from thinc.api import Linear
 
-    from spacy_lm.explain import _integrate, completeness_gap
+    from spacy_lm.analysis.explain import _integrate, completeness_gap
 
     X = numpy.ones((3, 2), dtype="f")
     even = _integrate(Linear(1, 1), _steep_turn(centre), [X], None, None, n_targets=1, steps=512,
@@ -321,7 +321,7 @@ def test_textcat_reading_an_lstm_lm_through_the_listener():
     """LM transfer: the attributions' inputs are the LM's states; the scores are the pipeline's."""
     from thinc.api import Adam
 
-    from spacy_lm.explain import explain_textcat
+    from spacy_lm.analysis.explain import explain_textcat
 
     from .pipeline.test_lstm_lm_listener import build
 

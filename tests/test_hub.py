@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from spacy_lm import hub
-from spacy_lm.readers import create_hf_dataset_reader
+from spacy_lm.corpora import hub
+from spacy_lm.corpora.readers import create_hf_dataset_reader
 
 PROJECTS = Path(__file__).parent.parent / "projects"
 # Port 9 (discard) on this machine refuses at once: a hub that cannot be reached, online or not.

@@ -8,7 +8,7 @@ from spacy.training import Example
 from thinc.api import Config, Linear, Model, chain, fix_random_seed, registry
 from thinc.shims import Shim
 
-from spacy_lm.layer_groups import (
+from spacy_lm.training.layer_groups import (
     LR_GROUP_ATTR,
     DiscriminativeAdam,
     DiscriminativeOptimizer,

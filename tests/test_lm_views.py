@@ -1,4 +1,4 @@
-"""Data for the LM views (spacy_lm/lm_views.py) and `spacy lm explain` over every view."""
+"""Data for the LM views (spacy_lm/analysis/lm_views.py) and `spacy lm explain` over every view."""
 import json
 import math
 
@@ -7,7 +7,7 @@ import spacy
 from typer.testing import CliRunner
 
 from spacy_lm.cli import lm_app
-from spacy_lm.lm_views import comparison_summary, compare_surprisal, generation_items, surprisal_items
+from spacy_lm.analysis.lm_views import comparison_summary, compare_surprisal, generation_items, surprisal_items
 
 from .conftest import TINY_TEXTS, make_examples, train_tiny_lm
 

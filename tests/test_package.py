@@ -91,12 +91,12 @@ def test_packaged_pipeline_installs_and_loads_in_a_fresh_venv(tmp_path):
     install = run([python, "-m", "pip", "install", "--no-index", "--find-links", wheels, wheel], cwd=tmp_path)
     assert "spacy-lm" in install.stdout.replace("spacy_lm", "spacy-lm")
     code = (
-        "import json, sys, spacy, spacy_lm.bias\n"
+        "import json, sys, spacy, spacy_lm.analysis.bias\n"
         f"nlp = spacy.load('en_{NAME}')\n"
         "doc = nlp('the cat sat on the mat')\n"
         "print(json.dumps({'pipe_names': nlp.pipe_names, 'ppl': doc._.lm_perplexity,"
         " 'spacy_lm': sys.modules['spacy_lm'].__file__,"
-        " 'bias_categories': sorted(spacy_lm.bias.load_term_lists())}))\n"
+        " 'bias_categories': sorted(spacy_lm.analysis.bias.load_term_lists())}))\n"
     )
     info = json.loads(run([python, "-c", code], cwd=tmp_path).stdout.strip().splitlines()[-1])
     assert info["pipe_names"] == ["lstm_lm"]

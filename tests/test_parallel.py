@@ -7,7 +7,7 @@ import pytest
 import spacy
 from spacy.util import registry
 
-from spacy_lm.parallel import create_parallel_reader, read_parallel
+from spacy_lm.corpora.parallel import create_parallel_reader, read_parallel
 
 DE = ["Zwei Männer stehen.", "Ein Hund läuft im Schnee.", "Eine Frau liest."]
 EN = ["Two men are standing.", "A dog runs in the snow.", "A woman reads."]

@@ -53,7 +53,7 @@ def _reachable(start: str):
     return seen
 
 
-@pytest.mark.parametrize("module", ["spacy_lm.explain", "spacy_lm.scorers", "spacy_lm.corpus",
+@pytest.mark.parametrize("module", ["spacy_lm.analysis.explain", "spacy_lm.metrics.scorers", "spacy_lm.corpora.corpus",
                                     "spacy_lm.pipeline_lookup", "spacy_lm.pipeline.sentiment_scorer",
                                     "spacy_lm.architectures.sentiment_lstm", "spacy_lm.architectures.textcat_lstm",
                                     "spacy_lm.layers.sequence"])
@@ -62,12 +62,12 @@ def test_no_import_circle(module):
 
 
 def test_explain_does_not_import_the_component():
-    assert "spacy_lm.pipeline.sentiment_scorer" not in _reachable("spacy_lm.explain")
-    assert "spacy_lm.explain" in _imports("spacy_lm.pipeline.sentiment_scorer")
+    assert "spacy_lm.pipeline.sentiment_scorer" not in _reachable("spacy_lm.analysis.explain")
+    assert "spacy_lm.analysis.explain" in _imports("spacy_lm.pipeline.sentiment_scorer")
 
 
 def test_scorers_keep_only_scorers():
-    import spacy_lm.scorers as scorers
+    import spacy_lm.metrics.scorers as scorers
 
     for name in ("find_lm_component", "read_corpus_docs", "corpus_perplexity", "make_sentiment_scorer"):
         assert not hasattr(scorers, name)

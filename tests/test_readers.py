@@ -7,7 +7,7 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from spacy_lm.readers import (
+from spacy_lm.corpora.readers import (
     create_hf_dataset_reader,
     create_plain_text_reader,
     read_plain_text_docs,
@@ -150,7 +150,7 @@ def test_plain_none_path():
 
 
 def test_reader_path_errors_are_coded(tmp_path):
-    from spacy_lm.readers import create_textcat_reader
+    from spacy_lm.corpora.readers import create_textcat_reader
 
     for make in (create_plain_text_reader, create_textcat_reader):
         with pytest.raises(ValueError, match=r"\[E061\] spacy_lm\.\w+\.v1 needs a path.*paths\.train"):
@@ -342,7 +342,7 @@ def test_textcat_corpus_csv_gz_and_errors(tmp_path):
 
     import spacy
 
-    from spacy_lm.readers import create_textcat_reader
+    from spacy_lm.corpora.readers import create_textcat_reader
 
     path = tmp_path / "train.csv.gz"
     with gzip.open(path, "wt", encoding="utf-8") as f:
@@ -367,7 +367,7 @@ def stream_tokens(txt, nlp, eos_marker="<eos>"):
 
 def test_stream_corpus_cuts_the_stream_as_batchify(txt, nlp):
     from spacy_lm.batching import chunk_mark
-    from spacy_lm.readers import create_plain_text_stream_reader
+    from spacy_lm.corpora.readers import create_plain_text_stream_reader
 
     tokens = stream_tokens(txt, nlp)
     assert len(tokens) == N_WORDS + N_LINES == 27
@@ -399,14 +399,14 @@ def test_stream_corpus_limit_marker_and_registry(txt, nlp):
 @pytest.mark.parametrize("setting,value", [("n_streams", 0), ("n_streams", 2.0), ("chunk_length", 0),
                                            ("chunk_length", True), ("limit", -1), ("eos_marker", "a b")])
 def test_stream_corpus_bad_settings_are_coded(txt, setting, value):
-    from spacy_lm.readers import create_plain_text_stream_reader
+    from spacy_lm.corpora.readers import create_plain_text_stream_reader
 
     with pytest.raises(ValueError, match=rf"E009.*{setting}"):
         create_plain_text_stream_reader(txt, **{setting: value})
 
 
 def test_stream_corpus_path_errors_are_coded(tmp_path, txt, nlp):
-    from spacy_lm.readers import create_plain_text_stream_reader
+    from spacy_lm.corpora.readers import create_plain_text_stream_reader
 
     with pytest.raises(ValueError, match=r"E061.*PlainTextStreamCorpus"):
         create_plain_text_stream_reader(None)
@@ -456,7 +456,7 @@ def _write_docbin(path, items, nlp=None):
 
 
 def test_textcat_corpus_reads_docbin_cats(tmp_path):
-    from spacy_lm.readers import create_textcat_reader
+    from spacy_lm.corpora.readers import create_textcat_reader
 
     items = [("a fine film.", {"POS": 1.0, "NEG": 0.0}), ("dull", {"1": 0.0, "0": 1.0}), ("great", {"POS": 1.0})]
     path = _write_docbin(tmp_path / "train.spacy", items)
@@ -479,7 +479,7 @@ def test_textcat_corpus_reads_docbin_cats(tmp_path):
 
 
 def test_textcat_corpus_docbin_errors(tmp_path):
-    from spacy_lm.readers import create_textcat_reader
+    from spacy_lm.corpora.readers import create_textcat_reader
 
     nlp = spacy.blank("en")
     labels = {"0": "NEG", "1": "POS"}
@@ -501,7 +501,7 @@ def test_textcat_corpus_docbin_errors(tmp_path):
 def test_missing_datasets_names_the_extra(monkeypatch):
     import builtins
 
-    from spacy_lm.readers import load_hf_dataset
+    from spacy_lm.corpora.readers import load_hf_dataset
 
     real_import = builtins.__import__
 
@@ -538,7 +538,7 @@ def test_unreadable_text_files_are_e062_with_the_line(tmp_path, nlp, name, data,
 
 
 def test_read_text_lines_keeps_text_mode_lines(tmp_path):
-    from spacy_lm.readers import read_text_lines
+    from spacy_lm.corpora.readers import read_text_lines
 
     path = tmp_path / "mixed.txt"
     path.write_bytes("a\r\nb\rc\nd".encode("utf-8"))
@@ -557,7 +557,7 @@ def _sentences(examples):
 
 
 def test_sentence_corpus_split_at_cuts_after_each_token(tmp_path, ws_nlp):
-    from spacy_lm.readers import SentenceCorpus
+    from spacy_lm.corpora.readers import SentenceCorpus
 
     path = tmp_path / "wiki.txt"
     path.write_text(" the cat sat . the dog ran . and then \n\n a b . \n", encoding="utf-8")
@@ -571,7 +571,7 @@ def test_sentence_corpus_split_at_cuts_after_each_token(tmp_path, ws_nlp):
 
 
 def test_sentence_corpus_split_at_none_is_one_doc_per_non_blank_line(tmp_path, nlp):
-    from spacy_lm.readers import SentenceCorpus
+    from spacy_lm.corpora.readers import SentenceCorpus
 
     path = tmp_path / "captions.txt"
     path.write_text("A cat sat on the mat. A dog ran.\n\n   \nTwo dogs play.\n", encoding="utf-8")
@@ -581,7 +581,7 @@ def test_sentence_corpus_split_at_none_is_one_doc_per_non_blank_line(tmp_path, n
 
 
 def test_split_sentences_follows_doc_sents_and_drops_whitespace(nlp):
-    from spacy_lm.readers import split_sentences
+    from spacy_lm.corpora.readers import split_sentences
 
     nlp.add_pipe("sentencizer")
     doc = nlp("The cat sat.  The dog ran! Then  it slept")
@@ -602,7 +602,7 @@ def test_split_sentences_follows_doc_sents_and_drops_whitespace(nlp):
 
 
 def test_sentence_corpus_skip_headings(txt, ws_nlp):
-    from spacy_lm.readers import SentenceCorpus
+    from spacy_lm.corpora.readers import SentenceCorpus
 
     kept = _sentences(SentenceCorpus(txt, skip_headings=True)(ws_nlp))
     assert kept == ["Senjō no Valkyria 3 : <unk> Chronicles III", "the end"]
@@ -612,7 +612,7 @@ def test_sentence_corpus_skip_headings(txt, ws_nlp):
 
 
 def test_sentence_corpus_max_length_and_limit(tmp_path, ws_nlp):
-    from spacy_lm.readers import SentenceCorpus
+    from spacy_lm.corpora.readers import SentenceCorpus
 
     path = tmp_path / "wiki.txt"
     path.write_text("a b c . a b . a b c d e . a . \nx y z\nq\n", encoding="utf-8")
@@ -626,7 +626,7 @@ def test_sentence_corpus_max_length_and_limit(tmp_path, ws_nlp):
 
 
 def test_sentence_corpus_reads_gz(tmp_path, ws_nlp):
-    from spacy_lm.readers import SentenceCorpus
+    from spacy_lm.corpora.readers import SentenceCorpus
 
     path = tmp_path / "train.en.gz"
     path.write_bytes(gzip.compress("a cat . a dog\n\nthe end .\n".encode("utf-8")))
@@ -635,7 +635,7 @@ def test_sentence_corpus_reads_gz(tmp_path, ws_nlp):
 
 
 def test_sentence_reader_errors_are_coded(tmp_path, txt, nlp):
-    from spacy_lm.readers import SentenceCorpus, create_sentence_reader
+    from spacy_lm.corpora.readers import SentenceCorpus, create_sentence_reader
 
     with pytest.raises(ValueError, match=r"\[E061\] spacy_lm\.SentenceCorpus\.v1 needs a path"):
         create_sentence_reader(None)
@@ -651,7 +651,7 @@ def test_sentence_reader_errors_are_coded(tmp_path, txt, nlp):
 
 
 def test_sentence_reader_through_registry_and_config(tmp_path, ws_nlp):
-    from spacy_lm.readers import SentenceCorpus, create_sentence_reader
+    from spacy_lm.corpora.readers import SentenceCorpus, create_sentence_reader
 
     path = tmp_path / "wiki.txt"
     path.write_text(" = Title = \n a b . c d e . \n = = Sub = = \n f g . \n", encoding="utf-8")
@@ -679,7 +679,7 @@ def test_sentence_reader_through_registry_and_config(tmp_path, ws_nlp):
 def test_textcat_corpus_unreadable_files_are_e062_with_the_line(tmp_path, name, format, data, expected):
     import spacy
 
-    from spacy_lm.readers import create_textcat_reader
+    from spacy_lm.corpora.readers import create_textcat_reader
 
     path = tmp_path / name
     path.write_bytes(data)

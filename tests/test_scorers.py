@@ -5,7 +5,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from spacy_lm.scorers import perplexity_score
+from spacy_lm.metrics.scorers import perplexity_score
 
 
 def test_perplexity_is_pooled_over_tokens_not_averaged_over_docs(trained_lm):
@@ -118,7 +118,7 @@ def _tiny_lm(scorer=None):
 
 
 def test_perplexity_scorer_v2_adds_stream_scores_of_the_corpus_in_order():
-    from spacy_lm.scorers import takes_lm
+    from spacy_lm.metrics.scorers import takes_lm
 
     nlp = _tiny_lm({"@scorers": "spacy_lm.perplexity_scorer.v2"})
     lm = nlp.get_pipe("lstm_lm")

@@ -18,8 +18,8 @@ import pytest
 import spacy
 from spacy.util import import_file
 
-from spacy_lm.corpus_scoring import MANIFEST, ScoreSettings, read_rows, score_corpus
-from spacy_lm.scoring_runs import input_digest, path_digest, unique_sources
+from spacy_lm.scoring.run import MANIFEST, ScoreSettings, read_rows, score_corpus
+from spacy_lm.scoring.runs import input_digest, path_digest, unique_sources
 
 from .conftest import TINY_TEXTS, make_examples
 
@@ -164,7 +164,7 @@ def test_sigterm_stops_the_pool_and_the_run_resumes_to_the_uninterrupted_output(
 
 def test_the_watchdog_exits_a_process_whose_parent_died():
     """The portable fallback alone (no parent pipe, no prctl): a process re-parented exits."""
-    watched = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from spacy_lm.scoring_engines import watch_parent; "
+    watched = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from spacy_lm.scoring.engines import watch_parent; "
                "watch_parent(int(sys.argv[1]), 0.05)")
     shell = subprocess.run(["sh", "-c", f'"$0" -c "$1" $$ & echo $!; sleep 1', sys.executable, watched],
                            capture_output=True, text=True, timeout=60)

@@ -1,11 +1,11 @@
-"""Lexicon and rules (spacy_lm/sentiment_lexicon.py), on a tiny TSV lexicon written here."""
+"""Lexicon and rules (spacy_lm/text/sentiment_lexicon.py), on a tiny TSV lexicon written here."""
 import builtins
 import math
 
 import pytest
 import spacy
 
-from spacy_lm.sentiment_lexicon import (
+from spacy_lm.text.sentiment_lexicon import (
     SentimentRules,
     contributions,
     load_lexicon,

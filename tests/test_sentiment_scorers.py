@@ -5,7 +5,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from spacy_lm.extensions import install_sentiment_extensions
-from spacy_lm.scorers import gold_sentiment, nearest_label, sentiment_score
+from spacy_lm.metrics.scorers import gold_sentiment, nearest_label, sentiment_score
 
 FIVE = {"L0": -1.0, "L1": -0.5, "L2": 0.0, "L3": 0.5, "L4": 1.0}
 

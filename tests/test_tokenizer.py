@@ -6,7 +6,7 @@ import spacy
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from spacy_lm.tokenizer import WhitespaceTokenizer, create_whitespace_tokenizer
+from spacy_lm.text.tokenizer import WhitespaceTokenizer, create_whitespace_tokenizer
 
 CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}}
 WIKI_LINE = "= Valkyria <unk> @-@ 3 ="

@@ -3,7 +3,7 @@ from thinc.api import fix_random_seed
 
 from spacy_lm.architectures.lstm_lm import build_lstm_language_model
 from spacy_lm.ops import softmax_cross_entropy
-from spacy_lm.training import clip_global_grad_norm, global_grad_norm, sgd_step
+from spacy_lm.training.clipping import clip_global_grad_norm, global_grad_norm, sgd_step
 
 
 def tiny_model_with_grads():

@@ -7,8 +7,8 @@ import srsly
 from spacy.training.loggers import console_logger_v3
 from spacy.util import registry
 
-from spacy_lm import training_logger
-from spacy_lm.training_logger import progress_logger
+from spacy_lm.training import logger as training_logger
+from spacy_lm.training.logger import progress_logger
 
 
 class FakeStream(io.StringIO):

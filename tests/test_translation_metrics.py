@@ -9,8 +9,8 @@ from spacy.training import Example
 from spacy.util import registry
 
 from spacy_lm.extensions import install_translation_extensions
-from spacy_lm.scorers import make_translation_scorer
-from spacy_lm.translation_metrics import corpus_scores
+from spacy_lm.metrics.scorers import make_translation_scorer
+from spacy_lm.metrics.translation import corpus_scores
 
 sacrebleu = pytest.importorskip("sacrebleu", reason='sacreBLEU is an extra: pip install -e ".[dev,translation]"')
 

@@ -1,11 +1,11 @@
-"""HTML views (spacy_lm/visualize.py): sentiment attributions, translator attention."""
+"""HTML views (spacy_lm/analysis/visualize.py): sentiment attributions, translator attention."""
 import math
 import re
 
 import pytest
 import spacy
 
-from spacy_lm.visualize import render_attention, render_sentiment
+from spacy_lm.analysis.visualize import render_attention, render_sentiment
 
 from .sentiment_fixtures import write_lexicon
 
@@ -143,7 +143,7 @@ def _tokens(page, cls="tok"):
 
 
 def test_surprisal_view_shades_by_bits_on_one_scale_and_escapes():
-    from spacy_lm.visualize import render_surprisal
+    from spacy_lm.analysis.visualize import render_surprisal
 
     page = render_surprisal([SURPRISAL, {**SURPRISAL, "surprisals": [8.0, 0.0, None, 0.0, 0.0]}])
     assert page.startswith("<!DOCTYPE html>") and 'class="slm-legend"' in page and "<b>8.00</b> bits" in page
@@ -162,7 +162,7 @@ def test_surprisal_view_shades_by_bits_on_one_scale_and_escapes():
 def test_surprisal_view_of_an_annotated_doc():
     from spacy.training import Example
 
-    from spacy_lm.visualize import render_surprisal
+    from spacy_lm.analysis.visualize import render_surprisal
 
     nlp = spacy.blank("en")
     nlp.add_pipe("ngram_lm", config={"order": 2})
@@ -174,7 +174,7 @@ def test_surprisal_view_of_an_annotated_doc():
 
 
 def test_comparison_view_colours_the_better_model_and_names_both():
-    from spacy_lm.visualize import render_surprisal_comparison
+    from spacy_lm.analysis.visualize import render_surprisal_comparison
 
     page = render_surprisal_comparison([COMPARISON, COMPARISON])
     legend = re.search(r'<div class="slm-legend">(.*?)</div>', page).group(1)
@@ -195,7 +195,7 @@ def test_comparison_view_colours_the_better_model_and_names_both():
 
 
 def test_generation_view_lists_alternatives_below_and_on_hover():
-    from spacy_lm.visualize import render_generation
+    from spacy_lm.analysis.visualize import render_generation
 
     page = render_generation(GENERATION)
     cells = re.findall(r'<span class="gtok">(.*?)</span></span></span>', page, re.S)
@@ -219,7 +219,7 @@ def test_generation_view_lists_alternatives_below_and_on_hover():
 
 
 def test_textcat_view_has_a_row_per_label_with_scores_and_one_scale():
-    from spacy_lm.visualize import render_textcat
+    from spacy_lm.analysis.visualize import render_textcat
 
     other = {**TEXTCAT, "labels": {"POS": {"score": 0.6, "base": 0.5, "attributions": [0.0, 0.8, 0.0],
                                            "gap": 0.0}}}
@@ -253,7 +253,7 @@ def _render_input(name):
 
 @pytest.mark.parametrize("name", RENDERERS)
 def test_jupyter_displays_the_fragment_and_returns_none(name, monkeypatch):
-    import spacy_lm.visualize as visualize
+    import spacy_lm.analysis.visualize as visualize
 
     pytest.importorskip("IPython")
     import IPython.display

@@ -10,7 +10,7 @@ import pytest
 import spacy
 from spacy.util import registry
 
-from spacy_lm.web_readers import (
+from spacy_lm.corpora.web import (
     FORMATS,
     check_source,
     iter_records,

@@ -18,7 +18,7 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats1d
 
-from ..sentiment_lexicon import SentimentRules, load_lexicon, token_valences
+from ..text.sentiment_lexicon import SentimentRules, load_lexicon, token_valences
 
 KIND_ATTR = "sentiment_kind"
 

@@ -25,7 +25,7 @@ from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
 from ..layers.adaptive_softmax import AdaptiveSoftmax
-from ..layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
+from ..training.layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS  # read at call time: tests patch this module's binding
 from ..layers.output_softmax import OutputSoftmax

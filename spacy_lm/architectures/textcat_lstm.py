@@ -53,7 +53,7 @@ from thinc.types import Floats2d
 
 from ..checks import check_count, require_finite
 from ..errors import Errors
-from ..layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
+from ..training.layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
 from ..layers.weights_digest import DIGEST_ATTR, DigestedModel, WeightsDigest
 from .pooled_encoder import build_pooled_encoder
 

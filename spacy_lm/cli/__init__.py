@@ -51,7 +51,7 @@ def perplexity_cli(
     also of DATA read as one token stream."""
     import spacy
 
-    from ..corpus import corpus_perplexity, read_corpus_docs
+    from ..corpora.corpus import corpus_perplexity, read_corpus_docs
 
     check_option(batch_size >= 1, "--batch-size", "an integer >= 1", batch_size)
     check_option(limit >= 0, "--limit", "an integer >= 0 (0: all docs)", limit)

@@ -1,5 +1,5 @@
 """`spacy lm bias MODEL [--dev PATH] [--json] [--html out.html]`: counterfactual bias probes and,
-with --dev, metrics by slice (spacy_lm/bias.py, spacy_lm/bias_slices.py)."""
+with --dev, metrics by slice (spacy_lm/analysis/bias.py, spacy_lm/analysis/bias_slices.py)."""
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -59,10 +59,10 @@ def bias_cli(
     and the effect is large enough. With --dev, also accuracy or perplexity by slice."""
     import spacy
 
-    from ..bias import MIN_SAMPLES, probe_bias
-    from ..bias_report import format_probe_table, format_slice_table, render_bias_report, report_json
-    from ..bias_slices import read_dev_set, slice_metrics
-    from ..readers import TEXTCAT_FORMATS
+    from ..analysis.bias import MIN_SAMPLES, probe_bias
+    from ..analysis.bias_report import format_probe_table, format_slice_table, render_bias_report, report_json
+    from ..analysis.bias_slices import read_dev_set, slice_metrics
+    from ..corpora.readers import TEXTCAT_FORMATS
 
     check_option(samples >= MIN_SAMPLES, "--samples", f"an integer >= {MIN_SAMPLES}", samples)
     check_option(0.0 < confidence < 1.0, "--confidence", "a number in (0, 1)", confidence)
@@ -79,7 +79,7 @@ def bias_cli(
                             template_files=templates or (), labels=label or None, samples=samples,
                             confidence=confidence, min_effect=min_effect, seed=seed, batch_size=batch_size)
     if dev is not None:
-        from ..bias import find_probe_target
+        from ..analysis.bias import find_probe_target
 
         kind = find_probe_target(nlp, component).kind
         fields = [s.split(":", 1)[1] for s in slice_by or [] if s.startswith("field:")]

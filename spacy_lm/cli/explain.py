@@ -3,8 +3,8 @@ a text. Views: ``sentiment`` (token contributions to the polarity), ``textcat`` 
 gradients per label), ``surprisal`` (the LM's surprise per token; with ``--compare`` or
 ``--compare-component`` two LMs side by side) and ``generation`` (each generated token with
 the step's top alternatives). ``auto`` picks the first of sentiment, textcat, surprisal that
-the pipeline can show. The data come from spacy_lm.explain and spacy_lm.lm_views; the HTML
-from spacy_lm.visualize; ``--json`` prints one object per text.
+the pipeline can show. The data come from spacy_lm.analysis.explain and spacy_lm.analysis.lm_views; the HTML
+from spacy_lm.analysis.visualize; ``--json`` prints one object per text.
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -97,8 +97,8 @@ def resolve_view(nlp, view: str) -> str:
 
 # ---------------------------------------------------------------------------- one function per view
 def _sentiment(nlp, texts: List[str], component: Optional[str], steps: int) -> ViewResult:
-    from ..explain import explain_texts
-    from ..visualize import render_sentiment
+    from ..analysis.explain import explain_texts
+    from ..analysis.visualize import render_sentiment
 
     docs = explain_texts(nlp, texts, component=component, steps=steps)
     items, lines = [], []
@@ -119,8 +119,8 @@ def _sentiment(nlp, texts: List[str], component: Optional[str], steps: int) -> V
 
 
 def _textcat(nlp, texts: List[str], component: Optional[str], labels: Optional[List[str]], steps: int) -> ViewResult:
-    from ..explain import explain_textcat
-    from ..visualize import render_textcat
+    from ..analysis.explain import explain_textcat
+    from ..analysis.visualize import render_textcat
 
     items = explain_textcat(nlp, texts, component=component, labels=labels or None, steps=steps)
     lines = []
@@ -140,8 +140,8 @@ def _ppl_line(name: str, scores: Dict[str, Any]) -> str:
 
 
 def _surprisal(nlp, texts: List[str], component: Optional[str]) -> ViewResult:
-    from ..lm_views import surprisal_items
-    from ..visualize import render_surprisal
+    from ..analysis.lm_views import surprisal_items
+    from ..analysis.visualize import render_surprisal
 
     items = surprisal_items(nlp, texts, component=component)
     lines = []
@@ -163,8 +163,8 @@ def _summary_text(names: List[str], summary: Dict[str, Any]) -> str:
 
 def _comparison(nlp, texts: List[str], other, component: Optional[str], compare_component: Optional[str],
                 names: Optional[List[str]]) -> ViewResult:
-    from ..lm_views import compare_surprisal, comparison_summary
-    from ..visualize import render_surprisal_comparison
+    from ..analysis.lm_views import compare_surprisal, comparison_summary
+    from ..analysis.visualize import render_surprisal_comparison
 
     items = compare_surprisal(nlp, texts, nlp_b=other, component_a=component, component_b=compare_component,
                               names=names)
@@ -181,8 +181,8 @@ def _comparison(nlp, texts: List[str], other, component: Optional[str], compare_
 
 
 def _generation(nlp, texts: List[str], component: Optional[str], **settings: Any) -> ViewResult:
-    from ..lm_views import generation_items
-    from ..visualize import render_generation
+    from ..analysis.lm_views import generation_items
+    from ..analysis.visualize import render_generation
 
     items = generation_items(nlp, texts, lm=component, **settings)
     lines = []

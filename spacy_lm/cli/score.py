@@ -58,9 +58,9 @@ def score_cli(
 ) -> None:
     """Score every document of INPUT... with MODEL's language model (perplexity, log-prob, token
     count), optionally bucket (CCNet head/middle/tail), filter and prefilter; resumable."""
-    from ..corpus_scoring import MANIFEST, ScoreSettings, score_corpus
+    from ..scoring.run import MANIFEST, ScoreSettings, score_corpus
     from ..errors import Errors
-    from ..scoring_runs import ScoringStopped
+    from ..scoring.runs import ScoringStopped
 
     check_gpu_id(gpu_id)
     check_option(not (gpu_id >= 0 and engine == "ray"), "--gpu-id", "-1 with --engine ray (use --gpu)", gpu_id)

@@ -2,7 +2,7 @@
 
 ``translate_lines`` is the library function (tests call it directly); the command is a thin
 shell over it and over ``Translator.stream`` (``--stream``) and
-:func:`spacy_lm.visualize.render_attention` (``--attention``).
+:func:`spacy_lm.analysis.visualize.render_attention` (``--attention``).
 """
 import math
 import sys
@@ -24,9 +24,9 @@ def translate_lines(nlp: Language, lines: Iterable[str], *, component: Optional[
     decoding settings. Per line: ``source``, ``translation``, ``tokens``, ``logprobs`` (nats
     per output token), ``score``, ``alternatives`` (best first, when ``num_return_sequences``
     > 1) and, with ``attention``, ``source_tokens`` and ``attention`` (output tokens x source
-    tokens + ``<eos>``, what :func:`spacy_lm.visualize.render_attention` draws)."""
+    tokens + ``<eos>``, what :func:`spacy_lm.analysis.visualize.render_attention` draws)."""
     from ..pipeline_lookup import find_translator_component
-    from ..vocab import lm_tokens
+    from ..text.vocab import lm_tokens
 
     translator = nlp.get_pipe(find_translator_component(nlp, component))
     translator.generation.replace(**settings)  # bad or conflicting settings fail before any work
@@ -59,7 +59,7 @@ def translate_lines(nlp: Language, lines: Iterable[str], *, component: Optional[
 def stream_pieces(translator: Any, text: str, **settings: Any) -> Iterator[str]:
     """``translator.stream(text)`` as text pieces: joined, they give the detokenised text of
     the streamed tokens (each piece carries the space that belongs before its token)."""
-    from ..detokenize import detokenize_text
+    from ..text.detokenize import detokenize_text
 
     tokens: List[str] = []
     emitted = ""
@@ -153,7 +153,7 @@ def translate_cli(model: str = MODEL, text: Optional[str] = TEXT, num_beams: Opt
             # the best first as translated (<unk> replaced), then the other beams/samples
             typer.echo("\t".join([item["translation"], *item.get("alternatives", [])[1:]]))
     if attention_path is not None:
-        from ..visualize import render_attention
+        from ..analysis.visualize import render_attention
 
         attention_path.write_text(render_attention(results, title=f"spacy-lm translation attention: {model}"),
                                   encoding="utf-8")

@@ -46,9 +46,9 @@ from ..batching import (
 from ..checks import require_finite
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
-from ..scorers import perplexity_score, stream_scores, takes_lm
+from ..metrics.scorers import perplexity_score, stream_scores, takes_lm
 from ..types import RecurrentLMModel, State
-from ..vocab import ATTRS, TokenVocab
+from ..text.vocab import ATTRS, TokenVocab
 from .serialization import LMSerializationMixin
 from .trainable import TokenVocabTrainingMixin, check_drop
 

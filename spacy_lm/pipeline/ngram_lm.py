@@ -35,13 +35,13 @@ from thinc.util import to_numpy
 from .. import __version__
 from ..batching import prepare_doc, stream_segments
 from ..checks import require_finite
-from ..corpus import config_corpus
+from ..corpora.corpus import config_corpus
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..ngram import (DEFAULT_FALLBACK, LN10, NGramModel, check_discount_fallback, check_prune, estimate, read_arpa,
                      sentence_stream, write_arpa)
-from ..scorers import perplexity_score, stream_scores, takes_lm
-from ..vocab import ATTRS, SPECIALS, TokenVocab
+from ..metrics.scorers import perplexity_score, stream_scores, takes_lm
+from ..text.vocab import ATTRS, SPECIALS, TokenVocab
 from .serialization import LMSerializationMixin
 
 FORMAT_VERSION = 1

@@ -42,15 +42,15 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .. import __version__
-from .. import vae_metrics
+from ..metrics import vae as vae_metrics
 from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
 from ..checks import check_setting as _check, is_count as _is_count, require_finite
 from ..decoding import Generation, GenerationConfig, generate
-from ..detokenize import detokenize_text
+from ..text.detokenize import detokenize_text
 from ..errors import Errors
 from ..extensions import install_vae_extensions, set_vae_annotations
-from ..scorers import takes_lm
-from ..vocab import ATTRS, TokenVocab, lm_tokens
+from ..metrics.scorers import takes_lm
+from ..text.vocab import ATTRS, TokenVocab, lm_tokens
 from .serialization import LMSerializationMixin
 from .trainable import TokenVocabTrainingMixin, check_drop
 
@@ -301,7 +301,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
 
     def evaluate_docs(self, docs: Iterable[Union[str, Doc]], *, iw_samples: int = 500, seed: int = 0,
                       batch_size: int = 64) -> Dict[str, Any]:
-        """Corpus scores of the docs as sentences (see :mod:`spacy_lm.vae_metrics`):
+        """Corpus scores of the docs as sentences (see :mod:`spacy_lm.metrics.vae`):
         ``vae_elbo`` (mean per sentence of E_q[log p(x|z)] - KL, one sample: a lower bound on
         log p(x)), ``vae_rec_nll``, ``vae_kl``, ``vae_iw_nll`` (``iw_samples`` samples),
         ``vae_perplexity`` (exp of the summed IW-NLL over the tokens, each sentence's closing

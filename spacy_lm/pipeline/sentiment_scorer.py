@@ -53,11 +53,11 @@ from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules,
 from ..architectures.sentiment_lstm import logits_to_polarity
 from ..checks import check_setting, is_count, require_finite
 from ..errors import Errors
-from ..explain import integrated_gradients
+from ..analysis.explain import integrated_gradients
 from ..extensions import install_sentiment_extensions, set_sentiment_annotations
 from ..ops import log_softmax
-from ..scorers import sentiment_score
-from ..sentiment_lexicon import contributions, sentence_polarities
+from ..metrics.scorers import sentiment_score
+from ..text.sentiment_lexicon import contributions, sentence_polarities
 from .serialization import LMSerializationMixin, _LoadMismatch
 from .trainable import check_drop
 

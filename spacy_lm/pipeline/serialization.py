@@ -36,7 +36,7 @@ from spacy.util import to_disk
 from thinc.api import Config, Model
 
 from ..errors import Errors
-from ..vocab import TokenVocab
+from ..text.vocab import TokenVocab
 
 
 DIGESTS = "digests"  # the cfg key: {part: blake2b hex of its bytes}

@@ -15,7 +15,7 @@ from spacy.util import minibatch
 from ..batching import prompt_ids
 from ..decoding import GenerationConfig, generate, stream
 from ..errors import Errors
-from ..detokenize import detokenize, detokenize_text
+from ..text.detokenize import detokenize, detokenize_text
 from ..types import is_language_model
 
 

@@ -10,10 +10,10 @@ from spacy.language import Language
 from spacy.training import Example, validate_get_examples
 from thinc.api import Model, Optimizer
 
-from ..corpus import config_corpus
+from ..corpora.corpus import config_corpus
 from ..errors import Errors
-from ..training import clip_global_grad_norm
-from ..vocab import TokenVocab
+from ..training.clipping import clip_global_grad_norm
+from ..text.vocab import TokenVocab
 
 
 def check_drop(drop: Any, name: str) -> float:

@@ -33,14 +33,14 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from .. import __version__
 from ..batching import PreparedDoc, SequenceBatch, prepare_doc, real_rows, stream_prefix, window_loss
 from ..checks import check_setting as _check, is_count as _is_count
-from ..corpus import config_corpus
+from ..corpora.corpus import config_corpus
 from ..decoding import Generation, GenerationConfig, generate, stream
-from ..detokenize import detokenize_text
+from ..text.detokenize import detokenize_text
 from ..errors import Errors
 from ..extensions import install_translation_extensions, set_translation_annotations
-from ..scorers import takes_lm
-from ..training import clip_global_grad_norm
-from ..vocab import ATTRS, TokenVocab, lm_tokens
+from ..metrics.scorers import takes_lm
+from ..training.clipping import clip_global_grad_norm
+from ..text.vocab import ATTRS, TokenVocab, lm_tokens
 from .serialization import LMSerializationMixin, _LoadMismatch
 from .trainable import check_drop
 

@@ -89,7 +89,7 @@ def test_overfitting_IO(factory, data, exclusive, pooling, linear, version):
 
 
 def test_v2_head_is_concat_pooling_and_layernorm_with_layer_groups():
-    from spacy_lm.layer_groups import layer_group
+    from spacy_lm.training.layer_groups import layer_group
 
     nlp, _ = build_nlp("textcat", TRAIN, "concat", True, version=2)
     model = nlp.get_pipe("textcat").model

@@ -92,7 +92,7 @@ def test_perplexity_stream_with_an_ngram_and_without_score_stream(tmp_path):
     import spacy
     from spacy.language import Language
 
-    from spacy_lm.corpus import corpus_perplexity
+    from spacy_lm.corpora.corpus import corpus_perplexity
 
     from ..conftest import make_examples
 

@@ -647,7 +647,7 @@ learn_rate = 0.02
 def test_grad_norm_clip_bounds_the_step_by_the_global_norm():
     from thinc.api import SGD
 
-    from spacy_lm.training import global_grad_norm
+    from spacy_lm.training.clipping import global_grad_norm
 
     nlp, _ = train_tiny_lm(n_steps=0, config={**TINY_LM_CONFIG, "grad_norm_clip": 0.01})
     lm = nlp.get_pipe("lstm_lm")

@@ -8,7 +8,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_lm.pipeline.ngram_lm import NGramLanguageModel
-from spacy_lm.corpus import corpus_perplexity
+from spacy_lm.corpora.corpus import corpus_perplexity
 from spacy_lm.types import is_language_model
 
 from ..conftest import TINY_TEXTS, make_examples

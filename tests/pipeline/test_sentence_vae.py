@@ -208,7 +208,7 @@ def test_aggressive_steps_update_the_encoder_only():
 
 
 def test_kl_schedules():
-    from spacy_lm.annealing import kl_cyclical, kl_linear, kl_logistic
+    from spacy_lm.training.schedules import kl_cyclical, kl_linear, kl_logistic
 
     logistic = kl_logistic(k=0.5, x0=4)
     assert [round(next(logistic), 4) for _ in range(3)] == [round(1 / (1 + math.exp(-0.5 * (s - 4))), 4)

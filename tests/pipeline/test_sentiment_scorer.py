@@ -261,7 +261,7 @@ def test_mode_is_picked_once_from_the_model(lexicon_path):
 def test_lexicon_mode_never_runs_trained_mode_code(lexicon_path, monkeypatch):
     """Every trained-mode hook raises: a lexicon pipeline predicts, explains, initializes,
     updates, evaluates and round-trips through bytes and disk without reaching one."""
-    from spacy_lm.explain import explain_texts
+    from spacy_lm.analysis.explain import explain_texts
     from spacy_lm.pipeline import sentiment_scorer as module
 
     def forbidden(*args, **kwargs):

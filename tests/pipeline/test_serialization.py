@@ -9,7 +9,7 @@ from thinc.api import Config
 from spacy_lm.pipeline.lstm_lm import LSTMLanguageModel
 from spacy_lm.pipeline.ngram_lm import NGramLanguageModel
 from spacy_lm.pipeline.serialization import part_digest
-from spacy_lm.vocab import SPECIALS, TokenVocab
+from spacy_lm.text.vocab import SPECIALS, TokenVocab
 
 from ..conftest import make_examples, train_tiny_lm
 

@@ -12,8 +12,8 @@ from typing import List
 import spacy
 import typer
 from spacy.util import registry
-from spacy_lm.corpus import corpus_perplexity, read_corpus_docs
-from spacy_lm.scorers import macro_f1
+from spacy_lm.corpora.corpus import corpus_perplexity, read_corpus_docs
+from spacy_lm.metrics.scorers import macro_f1
 
 LABELS = {"0": "NEG", "1": "POS"}
 
@@ -27,7 +27,7 @@ def score(nlp, path: Path, file_format: str) -> dict:
 
 
 def lexicon_score(nlp, path: Path, file_format: str) -> dict:
-    from spacy_lm.readers import iter_labelled_texts
+    from spacy_lm.corpora.readers import iter_labelled_texts
 
     pairs = list(iter_labelled_texts(path, format=file_format))
     gold = [LABELS[label] for _, label in pairs]

@@ -2,7 +2,7 @@
 
 Each pipeline's direction comes from the pipeline itself (``nlp.lang`` -> the translator's
 ``target_lang``), so its test files are ``{split}.{source}.gz`` and ``{split}.{target}.gz`` in
-DATA_DIR. Scores are `spacy_lm.translation_metrics.corpus_scores`: sacreBLEU (cased, detokenised,
+DATA_DIR. Scores are `spacy_lm.metrics.translation.corpus_scores`: sacreBLEU (cased, detokenised,
 13a; with its signature), BLEU on lower-cased target-language tokens (the Multi30k literature's
 convention) and chrF, stored on a 0-1 scale in the JSON and shown x 100 in the table. Writes the
 JSON, a Markdown table beside it, and each decoding's output (one line per test sentence) under
@@ -15,8 +15,8 @@ from typing import List
 
 import spacy
 import typer
-from spacy_lm.parallel import read_parallel
-from spacy_lm.translation_metrics import corpus_scores
+from spacy_lm.corpora.parallel import read_parallel
+from spacy_lm.metrics.translation import corpus_scores
 
 
 def find_translator(nlp):

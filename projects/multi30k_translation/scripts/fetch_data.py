@@ -88,7 +88,7 @@ def fetch_local(data_dir: Path, output_dir: Path) -> None:
 
 def fetch_hub(hf_dataset: str, output_dir: Path) -> None:
     try:
-        from spacy_lm.hub import check_hub_dataset
+        from spacy_lm.corpora.hub import check_hub_dataset
 
         check_hub_dataset(hf_dataset)  # no network: one clear line at once, not after ~30 s of retries
         from datasets import load_dataset

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import List
 
 import typer
-from spacy_lm.parallel import read_parallel
+from spacy_lm.corpora.parallel import read_parallel
 
 CLI = "spacy lm translate"
 

@@ -37,7 +37,7 @@ def main(
         typer.echo(f"SST-2 found in {data_dir}: nothing to fetch.")
         return
     try:
-        from spacy_lm.hub import check_hub_dataset
+        from spacy_lm.corpora.hub import check_hub_dataset
 
         check_hub_dataset(hf_dataset)  # no network: one clear line at once, not after ~30 s of retries
         from datasets import load_dataset

@@ -15,7 +15,7 @@ from typing import List
 
 import spacy
 import typer
-from spacy_lm.corpus import corpus_perplexity, read_corpus_docs
+from spacy_lm.corpora.corpus import corpus_perplexity, read_corpus_docs
 
 
 def main(

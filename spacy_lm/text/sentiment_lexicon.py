@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
-from .errors import Errors
+from ..errors import Errors
 
 NEGATIONS = frozenset({
     "not", "n't", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "cannot",

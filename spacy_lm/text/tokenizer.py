@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 from spacy.util import ensure_path, registry
 from spacy.vocab import Vocab
 
-from .errors import Errors
+from ..errors import Errors
 
 # Written by ``to_bytes`` / ``to_disk`` so a saved pipeline records which tokenizer it
 # used; there are no settings to restore.

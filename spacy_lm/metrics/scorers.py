@@ -14,8 +14,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from spacy.training import Example
 from spacy.util import registry
 
-from .errors import Errors, Warnings
-from .extensions import SENTIMENT_LABELS, polarity_label
+from ..errors import Errors, Warnings
+from ..extensions import SENTIMENT_LABELS, polarity_label
 
 
 def perplexity_score(examples: Iterable[Example], *, warn_empty: bool = True, **kwargs: Any) -> Dict[str, Any]:
@@ -87,7 +87,7 @@ def make_perplexity_scorer_v2(stream: bool = True, n_segments: int = 1) -> Calla
     ``ngram_lm`` pass themselves as ``lm``). n_segments > 1 reads the stream as that many
     contiguous segments in one batch, each from a fresh state (pytorch/examples evaluates in
     10): faster, and slightly different from one stream."""
-    from .batching import check_n_segments
+    from ..batching import check_n_segments
 
     check_n_segments(n_segments)
 
@@ -126,8 +126,8 @@ def translation_score(examples: Iterable[Example], *, lm: Any, perplexity: bool 
     ``lm.teacher_forced_nll(examples) -> (total_nll, n_tokens)``, i.e. of the gold targets
     read with teacher forcing (each token predicted from the gold prefix, not from the
     model's own output); None when no token is scored."""
-    from .extensions import install_translation_extensions
-    from .translation_metrics import corpus_scores
+    from ..extensions import install_translation_extensions
+    from .translation import corpus_scores
 
     install_translation_extensions()
     examples = list(examples)

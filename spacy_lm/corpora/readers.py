@@ -36,7 +36,7 @@ from spacy.training import Example
 from spacy.util import ensure_path, logger, registry
 from spacy.vocab import Vocab
 
-from .errors import Errors
+from ..errors import Errors
 
 if TYPE_CHECKING:
     from spacy.language import Language  # noqa: F401
@@ -372,7 +372,7 @@ class PlainTextStreamCorpus:
         return tokens
 
     def __call__(self, nlp: "Language") -> Iterator[Example]:
-        from .batching import mark_chunk
+        from ..batching import mark_chunk
 
         tokens = self.read_tokens()
         B, L = self.n_streams, self.chunk_length

@@ -24,7 +24,7 @@ from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, 
 from spacy.training import Example
 from spacy.util import registry
 
-from .errors import Errors
+from ..errors import Errors
 
 Record = Dict[str, Any]
 FORMATS = ("wet", "wikipedia", "jsonl", "parquet", "text", "hf")

@@ -52,11 +52,11 @@ import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .errors import Errors
-from .pipeline_lookup import pipe_up_to
-from .readers import read_text_lines
+from ..errors import Errors
+from ..pipeline_lookup import pipe_up_to
+from ..corpora.readers import read_text_lines
 
-DATA_DIR = Path(__file__).parent / "data" / "bias"
+DATA_DIR = Path(__file__).parent.parent / "data" / "bias"
 TEMPLATE_SUFFIX = "_templates"
 PAIRED_DIRECTIVE = "#! paired"
 CONTRAST_DIRECTIVE = "#! contrast"
@@ -197,7 +197,7 @@ class ProbeTarget:
 def _kind(nlp: Language, name: str) -> Optional[str]:
     from spacy.pipeline import TextCategorizer
 
-    from .pipeline_lookup import SENTIMENT_FACTORY
+    from ..pipeline_lookup import SENTIMENT_FACTORY
 
     pipe = nlp.get_pipe(name)
     if isinstance(pipe, TextCategorizer):

@@ -26,8 +26,8 @@ from spacy.tokens import Doc
 
 from .bias import (PathLike, ProbeTarget, TermList, bootstrap_draws, check_settings, find_probe_target,
                    load_term_lists, percentile_interval, wilson_interval)
-from .errors import Errors
-from .pipeline_lookup import pipe_up_to
+from ..errors import Errors
+from ..pipeline_lookup import pipe_up_to
 
 FIELD_PREFIX = "field:"
 METRICS = {"textcat": "accuracy", "sentiment": "sign_accuracy", "lm": "perplexity"}
@@ -45,8 +45,8 @@ def read_dev_set(nlp: Language, path: PathLike, *, kind: str, format: str = "lab
     """A labelled dev set: a DocBin (gold ``doc.cats``, fields from ``user_data``) or a labelled text
     file (readers.iter_labelled_texts; a field is a csv/tsv column). For a language model: a
     DocBin or a text file one doc per line (corpus.read_corpus_docs), fields from DocBins only."""
-    from .corpus import read_corpus_docs
-    from .readers import is_docbin, iter_docbin_docs, iter_labelled_texts
+    from ..corpora.corpus import read_corpus_docs
+    from ..corpora.readers import is_docbin, iter_docbin_docs, iter_labelled_texts
 
     path = Path(path)
     if is_docbin(path):
@@ -105,8 +105,8 @@ def _doc_metric(nlp: Language, target: ProbeTarget, dev: Sequence[DevDoc], path:
     if target.kind == "lm":
         return lambda doc, gold: (-doc._.lm_logprob, doc._.lm_n_predicted) if doc._.lm_n_predicted else None
     if target.kind == "sentiment":
-        from .pipeline.sentiment_scorer import spread_label_values
-        from .scorers import gold_sentiment
+        from ..pipeline.sentiment_scorer import spread_label_values
+        from ..metrics.scorers import gold_sentiment
 
         values = pipe.label_values or spread_label_values(sorted({k for d in dev for k in (d.gold or {})}))
         mode = pipe.cfg.get("target", "classes")

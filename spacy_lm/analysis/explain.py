@@ -34,11 +34,11 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats1d, Floats2d, FloatsXd
 
-from .architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
-from .architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
-from .checks import require_finite
-from .errors import Errors
-from .pipeline_lookup import find_sentiment_component, find_textcat_component, pipe_up_to
+from ..architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
+from ..architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
+from ..checks import require_finite
+from ..errors import Errors
+from ..pipeline_lookup import find_sentiment_component, find_textcat_component, pipe_up_to
 
 ROWS_PER_CHUNK = 20000  # interpolated token rows run at once (bounds memory on long docs)
 

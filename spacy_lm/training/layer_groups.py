@@ -32,7 +32,7 @@ from thinc.api import Model, Optimizer, registry
 from thinc.optimizers import ADAM_DEFAULTS, FloatOrSeq
 from thinc.types import FloatsXd
 
-from .errors import Errors
+from ..errors import Errors
 
 LR_GROUP_ATTR = "lr_group"
 # The groups this package's architectures use, the same in every model so a classifier and the

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from thinc.api import registry
 
-from .errors import Errors
+from ..errors import Errors
 
 
 def _require(ok: bool, setting: str, requirement: str, value) -> None:

@@ -16,7 +16,7 @@ from spacy.attrs import IS_SPACE, LOWER, NORM, ORTH
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 
-from .errors import Errors
+from ..errors import Errors
 
 UNK = "<unk>"
 EOS = "<eos>"

@@ -1,7 +1,7 @@
 """HTML views in displaCy's style: sentiment attributions of `sentiment_scorer`, the attention
 of a `translator` (``render_attention``), textcat attributions (``render_textcat``), LM
 surprisal, two LMs compared and generation steps (``render_surprisal``,
-``render_surprisal_comparison``, ``render_generation``; their data: spacy_lm/lm_views.py).
+``render_surprisal_comparison``, ``render_generation``; their data: spacy_lm/analysis/lm_views.py).
 
 ``render_sentiment(docs)`` colours each token by its contribution to the doc's polarity
 (red negative, green positive, on one scale per page: the largest |contribution| shown),
@@ -18,9 +18,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from spacy.tokens import Doc
 from spacy.util import is_in_jupyter
 
-from .errors import Errors
-from .extensions import install_translation_extensions
-from .vocab import lm_tokens
+from ..errors import Errors
+from ..extensions import install_translation_extensions
+from ..text.vocab import lm_tokens
 
 NEG_RGB = (215, 48, 39)
 POS_RGB = (26, 152, 80)
@@ -303,7 +303,7 @@ def render_surprisal(items: Union[Doc, Item, Iterable[Union[Doc, Item]]], *, pag
                      jupyter: Optional[bool] = None, title: str = "spacy-lm surprisal") -> Optional[str]:
     """Tokens shaded by the LM's surprisal (bits; one scale per page: the largest shown), each
     doc's perplexity above it, the closing ``<eos>`` as a last dashed cell. ``items``:
-    :func:`spacy_lm.lm_views.surprisal_items` dicts, or docs an LM component annotated."""
+    :func:`spacy_lm.analysis.lm_views.surprisal_items` dicts, or docs an LM component annotated."""
     items_list = [_surprisal_item(item) for item in ([items] if isinstance(items, (Doc, Mapping)) else items)]
     for i, item in enumerate(items_list):
         _check_lengths("surprisal", i, item, ["surprisals", "whitespace"], len(item.get("tokens") or []))
@@ -356,7 +356,7 @@ def _summary_line(names: Sequence[str], summary: Item) -> str:
 def render_surprisal_comparison(items: Union[Item, Iterable[Item]], *, page: bool = True,
                                 jupyter: Optional[bool] = None, title: str = "spacy-lm surprisal comparison"
                                 ) -> Optional[str]:
-    """Two LMs token by token (:func:`spacy_lm.lm_views.compare_surprisal` dicts): a token is
+    """Two LMs token by token (:func:`spacy_lm.analysis.lm_views.compare_surprisal` dicts): a token is
     shaded in the colour of the model less surprised by it, as deep as the difference in bits
     (one scale per page); each doc shows both perplexities and who is better how often, and
     with several docs the pooled summary comes first."""
@@ -437,7 +437,7 @@ def render_generation(items: Union[Item, Iterable[Item]], *, page: bool = True, 
                       title: str = "spacy-lm generation") -> Optional[str]:
     """Each generated token shaded by its surprisal (one scale per page), with the step's top
     alternatives and their log-probs below it and on hover (the chosen one bold);
-    :func:`spacy_lm.lm_views.generation_items` dicts."""
+    :func:`spacy_lm.analysis.lm_views.generation_items` dicts."""
     items_list = [{**item, "generations": [_generation_fields(gen) for gen in item.get("generations") or []]}
                   for item in _as_items(items)]
     for i, item in enumerate(items_list):
@@ -470,7 +470,7 @@ def render_textcat(items: Union[Item, Iterable[Item]], *, page: bool = True, jup
     """Per doc one row of tokens per label, shaded by the token's integrated-gradients
     attribution to that label's score (red lowers it, green raises it; one scale per page),
     with the score, the baseline's score and the completeness gap; ``items``:
-    :func:`spacy_lm.explain.explain_textcat` dicts."""
+    :func:`spacy_lm.analysis.explain.explain_textcat` dicts."""
     items_list = _as_items(items)
     for i, item in enumerate(items_list):
         n = len(item.get("tokens") or [])

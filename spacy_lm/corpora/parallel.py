@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, T
 from spacy.training import Example
 from spacy.util import ensure_path, logger, registry
 
-from .errors import Errors
-from .extensions import install_translation_extensions
+from ..errors import Errors
+from ..extensions import install_translation_extensions
 from .readers import DataFiles, _check_text_file, load_hf_dataset, read_text_lines
 
 if TYPE_CHECKING:

@@ -41,9 +41,9 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import numpy
 
-from .errors import Errors
-from .scoring_runs import input_digest, model_digests, stop_on_signals, unique_sources
-from .web_readers import check_source, iter_records
+from ..errors import Errors
+from .runs import input_digest, model_digests, stop_on_signals, unique_sources
+from ..corpora.web import check_source, iter_records
 
 logger = logging.getLogger("spacy")  # spaCy's logger, as ngram.py
 
@@ -144,7 +144,7 @@ class TextScorer:
     def __init__(self, settings: ScoreSettings) -> None:
         import spacy
 
-        from .pipeline_lookup import find_lm_component
+        from ..pipeline_lookup import find_lm_component
 
         if settings.code:
             from spacy.util import import_file
@@ -170,7 +170,7 @@ class TextScorer:
         keeps its own tokenizer."""
         import spacy
 
-        from .pipeline_lookup import find_lm_component
+        from ..pipeline_lookup import find_lm_component
 
         if path.endswith((".arpa", ".arpa.gz")):
             nlp = spacy.blank(self.nlp.lang, vocab=self.nlp.vocab)
@@ -555,7 +555,7 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
                  workers: int = 1, ray_address: Optional[str] = None, gpu: bool = False,
                  progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Score every input shard into ``out_dir`` (see the module docstring); the summary."""
-    from .scoring_engines import open_engine
+    from .engines import open_engine
 
     if not sources:
         raise ValueError(Errors.E160.format(setting="inputs", requirement="at least one input", value=[]))

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .web_readers import HF_PREFIX
+from ..corpora.web import HF_PREFIX
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM")
 

@@ -17,7 +17,7 @@ All scores are on spaCy's 0-1 scale (its training table prints them x 100):
 """
 from typing import Any, Callable, Dict, List, Sequence
 
-from .errors import Errors
+from ..errors import Errors
 
 Tokenize = Callable[[str], List[str]]
 SCORE_KEYS = ("translation_bleu", "translation_bleu_signature", "translation_tok_bleu", "translation_chrf")

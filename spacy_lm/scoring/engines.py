@@ -32,8 +32,8 @@ from dataclasses import asdict
 from multiprocessing import get_context
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional
 
-from .corpus_scoring import MapChunks, Scores, ScoreSettings, TextScorer
-from .errors import Errors
+from .run import MapChunks, Scores, ScoreSettings, TextScorer
+from ..errors import Errors
 
 ENGINES = ("local", "ray")
 MAX_RETRIES = 3

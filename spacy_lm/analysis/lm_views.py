@@ -1,7 +1,7 @@
 """Data for the language-model views: token surprisal, two LMs compared, generation steps.
 
 Each function returns plain dicts (str, float, int, None and lists of them: JSON- and
-msgpack-able); they are what ``spacy_lm.visualize`` renders and what ``spacy lm explain
+msgpack-able); they are what ``spacy_lm.analysis.visualize`` renders and what ``spacy lm explain
 --json`` prints. Units: surprisal in bits (-log2 p), log-probabilities in nats, as the
 ``lm_*`` extensions (spacy_lm/extensions.py). A token the LM does not read (whitespace)
 has surprisal None. Perplexity counts the closing ``<eos>``, as ``doc._.lm_perplexity``.
@@ -12,12 +12,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .batching import prompt_ids
-from .decoding import GenerationConfig, generate
-from .detokenize import detokenize, detokenize_text
-from .errors import Errors
-from .pipeline_lookup import find_lm_component, pipe_up_to
-from .types import is_language_model
+from ..batching import prompt_ids
+from ..decoding import GenerationConfig, generate
+from ..text.detokenize import detokenize, detokenize_text
+from ..errors import Errors
+from ..pipeline_lookup import find_lm_component, pipe_up_to
+from ..types import is_language_model
 
 Text = Union[str, Doc]
 # |difference| (bits) under which neither model counts as better at a token.
@@ -151,7 +151,7 @@ def generation_items(nlp: Language, prompts: Iterable[Text], lm: Optional[str] =
     """Continue each prompt with LM ``lm`` (default: the first) and record every step. Per
     prompt: ``prompt``, ``component``, ``generations`` (``num_return_sequences`` of them), each
     with ``text``, ``tokens`` (the vocabulary's), ``words`` and ``whitespace`` (as displayed:
-    spacy_lm/detokenize.py), ``token_ids``, ``logprobs`` (nats, the model's
+    spacy_lm/text/detokenize.py), ``token_ids``, ``logprobs`` (nats, the model's
     own), ``alternatives`` (per token, the ``top_alternatives`` best ``{"token_id", "token",
     "logprob"}`` of the distribution it was chosen from, before sampling warps: see
     spacy_lm/decoding.py), ``score`` and ``finish_reason``. ``generation_settings``: HF

@@ -11,11 +11,11 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import resolve_dot_names
 
-from .batching import check_n_segments
-from .errors import Errors, Warnings
-from .pipeline_lookup import find_lm_component
-from .scorers import perplexity_score
-from .vocab import EOS
+from ..batching import check_n_segments
+from ..errors import Errors, Warnings
+from ..pipeline_lookup import find_lm_component
+from ..metrics.scorers import perplexity_score
+from ..text.vocab import EOS
 
 
 def config_corpus(nlp: Optional[Language], corpus: str, name: str) -> Callable[[], Iterable[Example]]:
@@ -35,7 +35,7 @@ def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -
     A file that is not UTF-8 text (or not gzip data although named .gz) raises E062 when
     read; one that is not a DocBin, E087."""
     from .readers import read_plain_text_docs, read_text_lines
-    from .tokenizer import WhitespaceTokenizer
+    from ..text.tokenizer import WhitespaceTokenizer
 
     _check_count("limit", limit, 0)
     path = Path(path)

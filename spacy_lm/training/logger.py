@@ -29,7 +29,7 @@ from spacy.training.loggers import console_logger_v3
 from spacy.util import registry
 from wasabi import Printer
 
-from .checks import check_setting
+from ..checks import check_setting
 
 LogStep = Callable[[Optional[Dict[str, Any]]], None]
 _clock = time.monotonic  # read at call time: tests replace it

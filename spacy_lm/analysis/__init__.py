@@ -1,0 +1,1 @@
+"""Looking inside models: explanations, LM views, bias probes and slices, HTML views."""

@@ -1,0 +1,1 @@
+"""Scorers for `spacy train` / `spacy evaluate` and the maths behind them."""
