@@ -3,7 +3,7 @@
 Importing the package registers its components, architectures, layers, readers,
 tokenizers and scorers. It stays cheap: no CuPy or PyTorch is imported here.
 """
-__version__ = "0.1.0"
+from .about import __version__  # noqa: F401
 
 from . import architectures, layers  # noqa: E402,F401
 from .corpora import parallel, readers  # noqa: E402,F401

@@ -30,7 +30,7 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .. import __version__
+from ..about import __version__
 from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
 from ..batching import (
     ChunkMark,

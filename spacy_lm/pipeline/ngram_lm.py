@@ -32,7 +32,7 @@ from spacy.vocab import Vocab
 from thinc.api import NumpyOps
 from thinc.util import to_numpy
 
-from .. import __version__
+from ..about import __version__
 from ..batching import prepare_doc, stream_segments
 from ..checks import require_finite
 from ..corpora.corpus import config_corpus

@@ -41,7 +41,7 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .. import __version__
+from ..about import __version__
 from ..metrics import vae as vae_metrics
 from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
 from ..checks import check_setting as _check, is_count as _is_count, require_finite

@@ -48,7 +48,7 @@ from spacy.util import logger
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .. import __version__
+from ..about import __version__
 from ..architectures.lexicon_sentiment import KIND_ATTR, get_lexicon, get_rules, read_lexicons
 from ..architectures.sentiment_lstm import logits_to_polarity
 from ..checks import check_setting, is_count, require_finite

@@ -30,7 +30,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .. import __version__
+from ..about import __version__
 from ..batching import PreparedDoc, SequenceBatch, prepare_doc, real_rows, stream_prefix, window_loss
 from ..checks import check_setting as _check, is_count as _is_count
 from ..corpora.corpus import config_corpus
