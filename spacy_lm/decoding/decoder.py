@@ -51,11 +51,11 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Seq
 
 import numpy
 
-from .checks import check_setting as _check, require_finite
-from .errors import Errors
-from .ops import log_softmax, softmax
-from .types import LanguageModel, is_language_model
-from .text.vocab import TokenVocab
+from ..checks import check_setting as _check, require_finite
+from ..errors import Errors
+from ..ops import log_softmax, softmax
+from ..types import LanguageModel, is_language_model
+from ..text.vocab import TokenVocab
 
 Detokenize = Callable[[List[str]], str]
 FINISH_REASONS = ("eos", "stop_string", "stop_token", "length")

@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
-from .errors import Errors, Warnings
+from ..errors import Errors, Warnings
 
 BOS_LOG10 = -99.0  # log10 prob written for <s>, which is never predicted (ARPA convention)
 DEFAULT_FALLBACK = (0.5, 1.0, 1.5)  # lmplz --discount_fallback defaults
