@@ -1,4 +1,5 @@
-"""HTML views (spacy_lm/analysis/visualize.py): sentiment attributions, translator attention."""
+"""HTML views (spacy_lm/analysis/views/, imported through spacy_lm.analysis.visualize): sentiment attributions,
+translator attention, LM surprisal, comparison, generation, textcat."""
 import math
 import re
 
@@ -253,6 +254,7 @@ def _render_input(name):
 
 @pytest.mark.parametrize("name", RENDERERS)
 def test_jupyter_displays_the_fragment_and_returns_none(name, monkeypatch):
+    import spacy_lm.analysis.views.page as page_module
     import spacy_lm.analysis.visualize as visualize
 
     pytest.importorskip("IPython")
@@ -267,7 +269,7 @@ def test_jupyter_displays_the_fragment_and_returns_none(name, monkeypatch):
     assert render(item, jupyter=True) is None
     assert len(shown) == 1 and isinstance(shown[0], IPython.display.HTML)
     assert shown[0].data == render(item, page=False, jupyter=False) and "<html" not in shown[0].data
-    monkeypatch.setattr(visualize, "is_in_jupyter", lambda: True)  # None: detect the notebook
+    monkeypatch.setattr(page_module, "is_in_jupyter", lambda: True)  # None: detect the notebook
     assert render(item) is None and len(shown) == 2
-    monkeypatch.setattr(visualize, "is_in_jupyter", lambda: False)
+    monkeypatch.setattr(page_module, "is_in_jupyter", lambda: False)
     assert render(item) == page

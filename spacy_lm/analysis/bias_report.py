@@ -1,5 +1,5 @@
 """Rendering bias reports (bias.probe_bias, bias_slices.slice_metrics): a terminal table, one JSON
-document, and an HTML page in displaCy's style (the font of visualize.py).
+document, and an HTML page in displaCy's style (the font of views/page.py).
 
 Rendering only reads the report dicts, so a report saved as JSON renders again the same way. In the
 HTML page a comparison is a row with its interval drawn against zero on a shared scale per score, so
@@ -10,7 +10,7 @@ import html
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
-from .visualize import FONT
+from .views.page import FONT
 
 PROBE_COLUMNS = ("category", "group", "versus", "templates", "score", "mean", "interval", "docs", "unknown", "flag")
 SLICE_COLUMNS = ("slice", "group", "docs", "scored", "value", "interval")
