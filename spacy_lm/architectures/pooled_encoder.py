@@ -9,7 +9,7 @@
 doc (std 0.06 measured on an SST-2 LM), which a zero-initialised head learns from slowly;
 ULMFiT's head normalises (BatchNorm) for the same reason.
 
-``cell`` names the recurrent stack (`spacy_lm.layers.recurrent.build_cell`: "lstm" or "gru").
+``cell`` names the recurrent stack (`spacy_lm.layers.cells.build_cell`: "lstm" or "gru").
 The pieces come back as a list for the caller to put in its own ``chain`` (not one nested
 model), so a model built with ``cell="lstm"`` has exactly the node tree it had before this
 function existed and pipelines saved then still load.
@@ -20,7 +20,7 @@ from thinc.api import Dropout, LayerNorm, Model
 
 from ..checks import is_count
 from ..errors import Errors
-from ..layers.recurrent import CELLS, build_cell
+from ..layers.cells import CELLS, build_cell
 from ..layers.sequence import AttentionPool, ConcatPool, MeanMaxPool, with_time_major
 
 POOLINGS = ("mean_max", "concat", "attention")

@@ -29,6 +29,7 @@ from ..checks import check_count
 from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
+from ..layers.cells import CELLS, build_cell
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS
 from ..layers.output_softmax import OutputSoftmax
@@ -51,8 +52,8 @@ def build_sentence_vae(
     """A sentence VAE. ``width``: hidden size of encoder and decoder (per direction for a
     bidirectional encoder); ``latent_size``: dimensions of z; ``condition``: how z reaches the
     decoder ("init", "concat" or "both"); ``dropout``: on the decoder's input embeddings."""
-    if cell not in recurrent.CELLS:
-        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {recurrent.CELLS}", value=cell))
+    if cell not in CELLS:
+        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))
     if condition not in CONDITIONS:
         raise ValueError(Errors.E009.format(setting="condition", requirement=f"one of {CONDITIONS}",
                                             value=condition))
@@ -63,11 +64,11 @@ def build_sentence_vae(
         raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
     dirs = 2 if bidirectional else 1
     embedding = TokenEmbedding(embed_size)
-    encoder = recurrent.build_cell(cell, width, embed_size, depth=depth, bidirectional=bidirectional)
+    encoder = build_cell(cell, width, embed_size, depth=depth, bidirectional=bidirectional)
     to_mean = Linear(latent_size, width * dirs)
     to_logvar = Linear(latent_size, width * dirs)
     decoder_nI = embed_size + (latent_size if condition != "init" else 0)
-    decoder = recurrent.build_cell(cell, width, decoder_nI, depth=depth)
+    decoder = build_cell(cell, width, decoder_nI, depth=depth)
     output = OutputSoftmax(nI=width)
     layers = [embedding, encoder, to_mean, to_logvar, decoder, output]
     refs = {"embedding": embedding, "encoder": encoder, "to_mean": to_mean, "to_logvar": to_logvar,

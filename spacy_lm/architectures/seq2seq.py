@@ -30,6 +30,7 @@ from ..errors import Errors
 from ..layers import attention as attention_layer
 from ..layers import output as output_contract
 from ..layers import recurrent
+from ..layers.cells import CELLS, build_cell
 from ..layers.attention import GlobalAttention
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS
@@ -64,8 +65,8 @@ def build_seq2seq_attention(
     """An attentional translation model. ``encoder_width``: per direction; ``decoder_width``:
     the decoder cell and h̃; ``attention``: "dot", "general" or "bahdanau"; ``tie_embeddings``:
     the output layer shares the target embedding table (needs embed_size == decoder_width)."""
-    if cell not in recurrent.CELLS:
-        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {recurrent.CELLS}", value=cell))
+    if cell not in CELLS:
+        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))
     for setting, value in (("embed_size", embed_size), ("encoder_width", encoder_width),
                            ("decoder_width", decoder_width), ("depth", depth)):
         check_count(setting, value, 1)
@@ -78,10 +79,10 @@ def build_seq2seq_attention(
     memory_width = encoder_width * (2 if bidirectional else 1)
     src_embedding = TokenEmbedding(embed_size)
     tgt_embedding = TokenEmbedding(embed_size)
-    encoder = recurrent.build_cell(cell, encoder_width, embed_size, depth=depth, bidirectional=bidirectional)
+    encoder = build_cell(cell, encoder_width, embed_size, depth=depth, bidirectional=bidirectional)
     bridge = Linear(depth * decoder_width, memory_width)
     decoder_nI = embed_size + (decoder_width if input_feeding else 0)
-    decoder = recurrent.build_cell(cell, decoder_width, decoder_nI, depth=depth)
+    decoder = build_cell(cell, decoder_width, decoder_nI, depth=depth)
     attend = GlobalAttention(attention, nQ=decoder_width, nM=memory_width)
     combine = Linear(decoder_width, memory_width + decoder_width)
     output = OutputSoftmax(nI=decoder_width, tied_embedding=tgt_embedding if tie_embeddings else None)

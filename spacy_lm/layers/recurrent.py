@@ -223,19 +223,3 @@ def project_rows(model: Model, layer: int, direction: int, X2d: Floats2d):
     acts += model.get_param(b_name)
     return W, model.get_param(U_name), acts
 
-
-CELLS = ("lstm", "gru")
-
-
-def build_cell(cell: str, nO: Optional[int] = None, nI: Optional[int] = None, *, depth: int = 1,
-               bidirectional: bool = False, dropout: float = 0.0) -> Model:
-    """The recurrent stack named by an architecture's ``cell`` setting ("lstm" or "gru")."""
-    if cell == "lstm":
-        from .lstm import LSTM
-
-        return LSTM(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
-    if cell == "gru":
-        from .gru import GRU
-
-        return GRU(nO, nI, depth=depth, bidirectional=bidirectional, dropout=dropout)
-    raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))

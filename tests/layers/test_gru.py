@@ -2,7 +2,7 @@ import numpy
 import pytest
 from thinc.api import NumpyOps, Ops, fix_random_seed
 
-from spacy_lm.layers import recurrent
+from spacy_lm.layers import cells, recurrent
 from spacy_lm.layers.gru import GRU, gru_initial_state, gru_step, select_gru_state
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
@@ -210,7 +210,7 @@ def test_build_cell_and_registry_give_the_gru():
     from thinc.api import registry
 
     assert registry.layers.get("spacy_lm.GRU.v1") is GRU
-    cell = recurrent.build_cell("gru", 3, 2, depth=2)
+    cell = cells.build_cell("gru", 3, 2, depth=2)
     assert cell.name == "gru" and cell.attrs["depth"] == 2
 
 

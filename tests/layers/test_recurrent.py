@@ -4,12 +4,12 @@ import numpy
 import pytest
 from thinc.api import NumpyOps
 
-from spacy_lm.layers import recurrent
+from spacy_lm.layers import cells, recurrent
 
 
-@pytest.mark.parametrize("cell", recurrent.CELLS)
+@pytest.mark.parametrize("cell", cells.CELLS)
 def test_concat_states_undoes_select_state(cell):
-    model = recurrent.build_cell(cell, 4, 3, depth=2)
+    model = cells.build_cell(cell, 4, 3, depth=2)
     model.initialize()
     X = NumpyOps().asarray(numpy.random.default_rng(0).normal(size=(5, 3, 3)).astype("float32"))
     (_, state), _ = model((X, None, None), False)
@@ -31,7 +31,7 @@ def _arrays(state):
 
 
 def test_concat_states_refuses_nothing():
-    model = recurrent.build_cell("lstm", 4, 3)
+    model = cells.build_cell("lstm", 4, 3)
     model.initialize()
     with pytest.raises(ValueError, match="E033"):
         recurrent.concat_states(model, [])
@@ -42,7 +42,7 @@ def test_concat_states_refuses_nothing():
 def test_training_on_running_rows_only_equals_the_masked_loop(cell, bidirectional):
     """A batch sorted longest first steps only its running rows (packed sequences); the same
     batch unsorted runs every row under a mask. Outputs, states and gradients agree."""
-    from spacy_lm.layers.recurrent import build_cell
+    from spacy_lm.layers.cells import build_cell
 
     rng = numpy.random.default_rng(0)
     model = build_cell(cell, 4, 3, depth=2, bidirectional=bidirectional)

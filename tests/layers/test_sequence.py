@@ -8,7 +8,7 @@ import pytest
 from thinc.api import Linear, NumpyOps, Ops, fix_random_seed
 
 from spacy_lm.layers.lstm import LSTM
-from spacy_lm.layers.recurrent import build_cell
+from spacy_lm.layers.cells import build_cell
 from spacy_lm.layers.sequence import AttentionPool, ConcatPool, MeanMaxPool, SequenceLSTM, with_time_major
 
 from ..gradcheck import assert_grads_close, numeric_grad, to_float64
