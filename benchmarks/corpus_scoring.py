@@ -51,7 +51,7 @@ def require(path: Path) -> Path:
 
 def source_texts(data_dir: Path) -> Iterator[str]:
     """Real text: WikiText-2 train lines, IMDB reviews, SST-2 sentences (blank lines skipped)."""
-    from spacy_lm.corpora.readers import open_text
+    from spacy_lm.corpora.files import open_text
 
     for split in ("valid.txt", "test.txt"):  # not train: the n-gram LM was estimated on it
         with open_text(require(data_dir / "wikitext-2" / split)) as lines:
@@ -107,7 +107,7 @@ def build_models(data_dir: Path, out: Path, lstm_seconds: float) -> Dict[str, ob
     from spacy.training import Example
     from thinc.api import Adam, fix_random_seed
 
-    from spacy_lm.corpora.readers import read_plain_text_docs
+    from spacy_lm.corpora.plain_text import read_plain_text_docs
 
     whitespace = {"nlp": {"tokenizer": {"@tokenizers": "spacy_lm.WhitespaceTokenizer.v1"}}}  # saved with the pipeline
     info: Dict[str, object] = {}
@@ -154,7 +154,8 @@ def peer_query(work: Path, texts: List[str]) -> Dict[str, object]:
     import kenlm
     import spacy
 
-    from spacy_lm.scoring.run import ScoreSettings, TextScorer
+    from spacy_lm.scoring.scorer import TextScorer
+    from spacy_lm.scoring.settings import ScoreSettings
 
     nlp = spacy.load(work / "ngram")
     component = nlp.get_pipe("ngram_lm")
@@ -196,7 +197,8 @@ def lstm_rescoring(work: Path, texts: List[str], keep_pct: float) -> Dict[str, o
     """LSTM tokens/s on its own, and the cascade's docs/s (n-gram on all, LSTM on survivors)."""
     import numpy
 
-    from spacy_lm.scoring.run import ScoreSettings, TextScorer
+    from spacy_lm.scoring.scorer import TextScorer
+    from spacy_lm.scoring.settings import ScoreSettings
 
     ngram = TextScorer(ScoreSettings(model=str(work / "ngram"), batch_size=256))
     ngram_ppl = [s["perplexity"] for s in ngram.score(texts)]
@@ -222,7 +224,7 @@ def lstm_rescoring(work: Path, texts: List[str], keep_pct: float) -> Dict[str, o
 def scaling(work: Path, shards: List[str], reps: int, skip_ray: bool) -> Dict[str, object]:
     import shutil
 
-    from spacy_lm.scoring.run import ScoreSettings, score_corpus
+    from spacy_lm.scoring import ScoreSettings, score_corpus
 
     settings = ScoreSettings(model=str(work / "ngram"), batch_size=256, chunk_size=1024, bucket=(30, 60))
     configs = [("local", 1), ("local", 2)] + ([] if skip_ray else [("ray", 1), ("ray", 2)])

@@ -1,4 +1,4 @@
-"""Corpus scoring (corpus_scoring.py, scoring_engines.py) on tiny pipelines made here: every input
+"""Corpus scoring (spacy_lm/scoring: run, shards, engines) on tiny pipelines made here: every input
 record lands exactly once in the rows or the rejects, scores equal the pipeline's own, buckets and
 the prefilter cascade route as documented, a killed run resumes to the same output, a dying worker
 is retried without loss or duplicates, and bad settings are coded errors. The Ray tests start a
@@ -14,15 +14,12 @@ import pytest
 import spacy
 from spacy.util import import_file
 
-from spacy_lm.scoring.run import (
-    MANIFEST,
-    ScoreSettings,
-    bucket_of,
-    percentile_cutoffs,
-    read_rows,
-    score_corpus,
-)
 from spacy_lm.scoring.engines import open_engine
+from spacy_lm.scoring.manifest import MANIFEST
+from spacy_lm.scoring.output import read_rows
+from spacy_lm.scoring.run import score_corpus
+from spacy_lm.scoring.settings import ScoreSettings
+from spacy_lm.scoring.shards import bucket_of, percentile_cutoffs
 
 from .conftest import TINY_TEXTS, make_examples, train_tiny_lm
 
@@ -148,7 +145,7 @@ def test_the_prefilter_scores_everything_and_the_lm_only_survivors(corpus, tmp_p
 def test_shards_stream_through_one_engine_call_in_order():
     """A shard with nothing to score between two that have some: every shard comes back, in
     order, with its own scores, and the engine is called once for all of them."""
-    from spacy_lm.scoring.run import score_shards
+    from spacy_lm.scoring.shards import score_shards
 
     settings = ScoreSettings(model="m", chunk_size=2)
     calls = []

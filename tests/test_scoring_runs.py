@@ -1,4 +1,4 @@
-"""Stopping and resuming `spacy lm score` (scoring_runs.py, the local engine's workers): a driver
+"""Stopping and resuming `spacy lm score` (scoring/digests.py, stopping.py, the local engine's workers): a driver
 killed with kill -9 leaves no worker or resource tracker behind, SIGTERM stops the pool and leaves
 a manifest that resumes to the uninterrupted output, and resuming trusts bytes, not names (a
 replaced model is refused, an edited input scored again, an input named twice scored once).
@@ -18,8 +18,9 @@ import pytest
 import spacy
 from spacy.util import import_file
 
-from spacy_lm.scoring.run import MANIFEST, ScoreSettings, read_rows, score_corpus
-from spacy_lm.scoring.runs import input_digest, path_digest, unique_sources
+from spacy_lm.scoring import ScoreSettings, read_rows, score_corpus
+from spacy_lm.scoring.digests import input_digest, path_digest, unique_sources
+from spacy_lm.scoring.manifest import MANIFEST
 
 from .conftest import TINY_TEXTS, make_examples
 

@@ -1,4 +1,4 @@
-"""`spacy lm score MODEL INPUT... --output DIR`: score and filter corpora (corpus_scoring.py)."""
+"""`spacy lm score MODEL INPUT... --output DIR`: score and filter corpora (scoring/run.py)."""
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -58,9 +58,11 @@ def score_cli(
 ) -> None:
     """Score every document of INPUT... with MODEL's language model (perplexity, log-prob, token
     count), optionally bucket (CCNet head/middle/tail), filter and prefilter; resumable."""
-    from ..scoring.run import MANIFEST, ScoreSettings, score_corpus
     from ..errors import Errors
-    from ..scoring.runs import ScoringStopped
+    from ..scoring.manifest import MANIFEST
+    from ..scoring.run import score_corpus
+    from ..scoring.settings import ScoreSettings
+    from ..scoring.stopping import ScoringStopped
 
     check_gpu_id(gpu_id)
     check_option(not (gpu_id >= 0 and engine == "ray"), "--gpu-id", "-1 with --engine ray (use --gpu)", gpu_id)

@@ -1,5 +1,5 @@
-"""Engines for `spacy lm score`: each maps ``TextScorer.score`` over chunks of texts and yields
-the results in the chunks' order (corpus_scoring.py does everything else).
+"""Engines for `spacy lm score`: each maps ``TextScorer.score`` (scorer.py) over chunks of texts
+and yields the results in the chunks' order (run.py and shards.py do everything else).
 
 * ``local`` (the default): in this process for one worker; otherwise a pool of spawned
   processes, each loading the pipeline once, its BLAS threads set to its share of the cores.
@@ -9,7 +9,7 @@ the results in the chunks' order (corpus_scoring.py does everything else).
   that starts the pool must live as long as it), and everywhere a watchdog thread exits it once
   the driver's pipe closes or it is re-parented (a driver killed with ``kill -9``). Workers
   ignore SIGINT (a Ctrl-C reaches the whole process group): the driver stops them; a driver
-  stopped by an exception (SIGINT, SIGTERM: see ``corpus_scoring.stop_on_signals``) terminates
+  stopped by an exception (SIGINT, SIGTERM: see ``stopping.stop_on_signals``) terminates
   its workers instead of waiting for their chunks.
 * ``ray``: Ray Data (``pip install "spacy-lm[ray]"``, imported only here and only when asked):
   windows of texts (across shards) ``from_items`` → ``map_batches`` with an actor class that loads the pipeline
@@ -32,8 +32,9 @@ from dataclasses import asdict
 from multiprocessing import get_context
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional
 
-from .run import MapChunks, Scores, ScoreSettings, TextScorer
 from ..errors import Errors
+from .scorer import TextScorer
+from .settings import MapChunks, Scores, ScoreSettings, check_setting, is_int
 
 ENGINES = ("local", "ray")
 MAX_RETRIES = 3
@@ -47,15 +48,13 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 @contextmanager
 def open_engine(engine: str, settings: ScoreSettings, *, workers: int = 1, ray_address: Optional[str] = None,
                 gpu: bool = False) -> Iterator[MapChunks]:
-    if engine not in ENGINES:
-        raise ValueError(Errors.E160.format(setting="engine", requirement=f"one of {ENGINES}", value=engine))
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(Errors.E160.format(setting="workers", requirement="an integer >= 1", value=workers))
+    """The engine's ``map_chunks`` for the run; its workers stop when the run does."""
+    check_setting("engine", engine in ENGINES, f"one of {ENGINES}", engine)
+    check_setting("workers", is_int(workers) and workers >= 1, "an integer >= 1", workers)
     if engine == "ray":
         yield RayEngine(settings, workers, ray_address, gpu).map_chunks
     elif gpu:
-        raise ValueError(Errors.E160.format(setting="gpu", requirement="used with engine ray (the local "
-                                            "engine takes gpu_id)", value=gpu))
+        check_setting("gpu", False, "used with engine ray (the local engine takes gpu_id)", gpu)
     elif workers == 1:
         scorer = TextScorer(settings)
         yield lambda chunks: (scorer.score(chunk) for chunk in chunks)
@@ -240,8 +239,9 @@ class RayEngine:
         self.ray = ray
         self.settings, self.workers, self.gpu = settings, workers, gpu
         if not ray.is_initialized():
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, **({} if ray_address else {"num_cpus": max(os.cpu_count() or 1, workers)}))
+            local = {} if ray_address else {"num_cpus": max(os.cpu_count() or 1, workers)}
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     **local)
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from spacy_lm.cli import lm_app
 from spacy_lm.cli.score import parse_pair
-from spacy_lm.scoring.run import read_rows
+from spacy_lm.scoring.output import read_rows
 
 from ..conftest import TINY_TEXTS, make_examples
 

@@ -1,44 +1,48 @@
-"""What makes a `spacy lm score` run safe to stop and to resume (corpus_scoring.py): digests that
-identify inputs and models by their bytes rather than their names, inputs named twice, and
-SIGINT / SIGTERM turned into an exception so that the engine's workers are stopped and the
-manifest stays resumable."""
+"""What lets a `spacy lm score` run resume safely: inputs and models are identified by their
+bytes rather than their names (a model replaced under the same path, an input edited in place
+are noticed), inputs named twice are scored once, and the files a run wrote are checked by their
+SHA-256 (manifest.py)."""
 import hashlib
 import os
-import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..corpora.web import HF_PREFIX
 
-STOP_SIGNALS = ("SIGINT", "SIGTERM")
 
-
-def _blake2b_file(path: Path, digest: Optional[Any] = None) -> Any:
-    digest = digest if digest is not None else hashlib.blake2b(digest_size=20)
+def hash_file(path: Path, digest: Any) -> Any:
+    """``digest`` (a hashlib object) updated with the file's bytes, read in blocks."""
     with open(path, "rb") as file_:
         for block in iter(lambda: file_.read(1 << 20), b""):
             digest.update(block)
     return digest
 
 
+def _blake2b() -> Any:
+    return hashlib.blake2b(digest_size=20)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 the manifest records for every file a run wrote."""
+    return hash_file(path, hashlib.sha256()).hexdigest()
+
+
 def input_digest(source: str) -> Optional[str]:
     """``SIZE:BLAKE2B`` of an input file's bytes (streamed); None for an ``hf:`` dataset."""
     if source.startswith(HF_PREFIX):
         return None
-    return f"{os.path.getsize(source)}:{_blake2b_file(Path(source)).hexdigest()}"
+    return f"{os.path.getsize(source)}:{hash_file(Path(source), _blake2b()).hexdigest()}"
 
 
 def path_digest(path: Path) -> str:
     """BLAKE2b of a file, or of a directory's files (their relative names, sizes and bytes, in
     name order): a pipeline replaced under the same path has another digest."""
     if path.is_file():
-        return _blake2b_file(path).hexdigest()
-    digest = hashlib.blake2b(digest_size=20)
+        return hash_file(path, _blake2b()).hexdigest()
+    digest = _blake2b()
     for file_path in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{file_path.relative_to(path).as_posix()}\0{file_path.stat().st_size}\0".encode("utf-8"))
-        _blake2b_file(file_path, digest)
+        hash_file(file_path, digest)
     return digest.hexdigest()
 
 
@@ -73,37 +77,3 @@ def unique_sources(sources: Sequence[str], digests: Dict[str, Optional[str]]) ->
         seen.update(dict.fromkeys(keys, source))
         unique.append(source)
     return unique, duplicates
-
-
-# ------------------------------------------------------------------------------ stopping
-
-
-class ScoringStopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped a run: the engine's workers are stopped, the shards finished so
-    far stay in the manifest, and the same run started again resumes."""
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
-        self.signal_number = int(getattr(signal, signal_name))
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``ScoringStopped`` in the main thread while scoring (SIGTERM
-    would otherwise end the process at once, leaving the engine's workers to clean up alone);
-    the previous handlers are restored after. Elsewhere than the main thread: nothing to do."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise ScoringStopped(signal.Signals(signum).name)
-
-    previous = {name: signal.signal(getattr(signal, name), stop) for name in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for name, handler in previous.items():
-            if handler is not None:
-                signal.signal(getattr(signal, name), handler)
