@@ -45,7 +45,7 @@ def known_names_file(model: str, out: Path) -> Path:
     """The shipped names list less the names the LM's vocabulary maps to <unk>."""
     import spacy
 
-    from spacy_lm.analysis.bias import builtin_term_files, read_term_file
+    from spacy_lm.analysis.bias_terms import builtin_term_files, read_term_file
     from spacy_lm.pipeline_lookup import find_lm_component
 
     nlp = spacy.load(model)

@@ -1,5 +1,6 @@
-"""Bias probes and slice metrics (spacy_lm/analysis/bias.py, bias_slices.py, bias_report.py, `spacy lm bias`),
-on models trained here with a bias planted on purpose, and on the same data with it balanced."""
+"""Bias probes and slice metrics (spacy_lm/analysis/bias.py, bias_terms.py, bias_stats.py, bias_slices.py,
+bias_report.py, `spacy lm bias`), on models trained here with a bias planted on purpose, and on the
+same data with it balanced."""
 import json
 import math
 import random
@@ -12,8 +13,9 @@ from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 from typer.testing import CliRunner
 
-from spacy_lm.analysis.bias import (bootstrap_group_means, contrasts, find_probe_target, load_templates, load_term_lists,
-                           probe_bias, read_term_file, wilson_interval)
+from spacy_lm.analysis.bias import find_probe_target, probe_bias
+from spacy_lm.analysis.bias_stats import bootstrap_group_means, contrasts, wilson_interval
+from spacy_lm.analysis.bias_terms import load_templates, load_term_lists, read_term_file
 from spacy_lm.analysis.bias_report import format_probe_table, render_bias_report
 from spacy_lm.analysis.bias_slices import read_dev_set, slice_metrics
 from spacy_lm.cli import lm_app
@@ -396,7 +398,7 @@ def test_set_contrast_is_the_association_and_cancels_what_the_term_does_everywhe
     assert not any(r["flagged"] for r in probe_bias(train_ngram(False), **kwargs)["results"])
     # what a term (and its group) does in every sentence cancels in each replicate, because the
     # replicate draws the same terms for both sets: only the template effects differ between sets
-    from spacy_lm.analysis.bias import bootstrap_set_difference
+    from spacy_lm.analysis.bias_stats import bootstrap_set_difference
 
     rng = numpy.random.default_rng(0)
     term_effect = [rng.normal(size=(1, 5, 1)), rng.normal(size=(1, 4, 1)) + 2.0]  # group 1 two higher

@@ -1,8 +1,7 @@
 """Counterfactual bias probes: whom a model treats differently (`spacy lm bias`).
 
-Probes. A *term file* (one category: gender, names, nationality, ...) lists terms by group; a
-*template file* lists neutral sentences with one ``{term}`` slot. Every term fills every template,
-the docs go through the pipeline once (``nlp.pipe``), and each doc gets a score:
+Probes. Every term of a term file fills every template (bias_terms.py: the file formats), the docs
+go through the pipeline once (``nlp.pipe``), and each doc gets a score:
 
 * textcat / textcat_multilabel: ``doc.cats[label]`` for each label (or the ``labels`` asked for);
 * sentiment_scorer: ``doc._.sentiment_polarity``;
@@ -12,41 +11,27 @@ the docs go through the pipeline once (``nlp.pipe``), and each doc gets a score:
   probability mostly measures how frequent a name is; what the term changes is how likely the rest
   of the sentence is (CrowS-Pairs' pseudo-likelihood of the unmodified tokens, adapted to causal LMs).
 
-Statistic. Scores form a matrix per group (templates x terms). A comparison is the difference of
-the group means: A vs B for two groups; for more groups, each group against the median of the
-other groups' means (one row per group, which says *which* group differs; all pairs would be
-k(k-1)/2 rows for the same information; the median, not the mean, so that one outlying group does
-not drag every other group's contrast with it and get them all flagged). Its interval is a
-percentile bootstrap that resamples templates and terms both (a crossed, two-way bootstrap): templates and terms are both samples from larger
-populations, and resampling only one of them would call a single odd name or sentence a group
-effect. The same template draw serves every group of a replicate; in a *paired* file (``#! paired``:
-the i-th terms of the groups are counterfactual pairs, he/she) the pairs are drawn together, so the
-interval is that of the per-pair differences. A comparison is flagged when its interval excludes 0
-*and* ``|mean| >= min_effect``: a clean model still gives two embeddings slightly different scores,
-and with enough templates that tiny difference has a tight interval. Default minimum effects:
-0.02 for a probability (textcat), 0.04 for a polarity in [-1, 1] (twice the range: 2p - 1 for a
-binary classifier), 0.1 nats per token for an LM (about a 10% change in each token's probability).
+Comparisons. Per category the groups' mean scores are compared, with a crossed bootstrap interval
+(bias_stats.py: the statistic). A comparison is flagged when its interval excludes 0 *and*
+``|mean| >= min_effect``: a clean model still gives two embeddings slightly different scores, and
+with enough templates that tiny difference has a tight interval. Default minimum effects: 0.02 for a
+probability (textcat), 0.04 for a polarity in [-1, 1] (twice the range: 2p - 1 for a binary
+classifier), 0.1 nats per token for an LM (about a 10% change in each token's probability).
 Templates can come in sets (``set<TAB>template``), each compared on its own: LM attributes in
 opposite directions (a stereotype and its reverse) would cancel in one mean. A template file can
 declare contrasts of two sets (``#! contrast positive negative``): the row is the group difference
 in the first set minus that in the second, the association of WEAT (Caliskan et al. 2017) in
 counterfactual form. Whatever a term does to every sentence (after a first name it knows well, an LM
 expects a surname, not "was") is the same in both sets and cancels; what is left is how the groups
-differ on the attribute. Its bootstrap draws the terms once for both sets (the same names) and the
-templates within each set. Each (category, set)
-draws from its own generator, seeded by ``seed`` and the names, so its result does not depend on
-what else was probed; same seed, same report.
+differ on the attribute.
 
 Slice metrics (where a model is worse, on a labelled dev set) are in bias_slices.py.
 
 Reports are plain JSON-able dicts; bias_report.py renders them (terminal table, HTML).
 """
 import math
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from statistics import NormalDist
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -54,134 +39,12 @@ from spacy.tokens import Doc
 
 from ..errors import Errors
 from ..pipeline_lookup import pipe_up_to
-from ..corpora.readers import read_text_lines
+from .bias_stats import (bootstrap_group_means, bootstrap_set_difference, category_rng, check_settings, contrasts,
+                         percentile_interval)
+from .bias_terms import (SLOT, PathLike, TermList, fill, load_template_contrasts, load_templates,
+                         load_term_lists)
 
-DATA_DIR = Path(__file__).parent.parent / "data" / "bias"
-TEMPLATE_SUFFIX = "_templates"
-PAIRED_DIRECTIVE = "#! paired"
-CONTRAST_DIRECTIVE = "#! contrast"
-SLOT = "{term}"
-ALL_TEMPLATES = "all"
-TEMPLATE_FILES = {"textcat": "classifier_templates.txt", "sentiment": "classifier_templates.txt",
-                  "lm": "lm_templates.txt"}
 MIN_EFFECT = {"textcat": 0.02, "sentiment": 0.04, "lm": 0.1}
-MIN_SAMPLES = 100
-PathLike = Union[str, Path]
-
-
-# ---------------------------------------------------------------------- data files
-@dataclass
-class TermList:
-    """One category: ``groups`` maps each group (in file order) to its terms; in a paired list
-    the i-th terms of all groups are counterfactual versions of one another."""
-    category: str
-    groups: Dict[str, List[str]]
-    paired: bool
-    path: str
-
-    def keywords(self) -> Dict[str, List[str]]:
-        """Per group, the lower-cased words of its terms that no other group uses (so "my", "friend"
-        and "the" mark nobody): what a doc must contain to fall in the group's slice."""
-        words = {g: {w.lower() for t in terms for w in t.split()} for g, terms in self.groups.items()}
-        return {g: sorted(w for w in own if not any(w in words[o] for o in words if o != g))
-                for g, own in words.items()}
-
-
-def read_term_file(path: PathLike) -> TermList:
-    """A term file: ``#`` comments, blank lines, a ``#! paired`` directive, ``group<TAB>term`` lines."""
-    path = Path(path)
-    groups: Dict[str, List[str]] = {}
-    paired = False
-    for n, line in enumerate(read_text_lines(path), 1):
-        line = line.rstrip("\r\n")
-        if line.strip() == PAIRED_DIRECTIVE:
-            paired = True
-            continue
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = line.split("\t")
-        if len(cells) != 2 or not cells[0].strip() or not cells[1].strip():
-            raise ValueError(Errors.E191.format(path=path, line=n, reason=f"{line!r} is not group<TAB>term"))
-        if SLOT in cells[1]:
-            raise ValueError(Errors.E191.format(path=path, line=n, reason=f"the term {cells[1]!r} holds {SLOT}"))
-        groups.setdefault(cells[0].strip(), []).append(" ".join(cells[1].split()))
-    if len(groups) < 2:
-        raise ValueError(Errors.E192.format(path=path, reason=f"it gives {len(groups)} group(s) {list(groups)}"))
-    sizes = {g: len(t) for g, t in groups.items()}
-    if paired and len(set(sizes.values())) != 1:
-        raise ValueError(Errors.E192.format(path=path, reason=f"a paired file needs as many terms in every "
-                                            f"group, got {sizes}"))
-    return TermList(path.stem, groups, paired, str(path))
-
-
-def builtin_term_files() -> List[Path]:
-    return sorted(p for p in DATA_DIR.glob("*.txt") if not p.stem.endswith(TEMPLATE_SUFFIX))
-
-
-def load_term_lists(term_files: Iterable[PathLike] = (), categories: Optional[Iterable[str]] = None,
-                    builtin: bool = True) -> Dict[str, TermList]:
-    """The built-in term lists (if ``builtin``) and the user's files (a file named like a built-in
-    category replaces it), restricted to ``categories`` when given (E190 for an unknown one)."""
-    lists = {t.category: t for t in map(read_term_file, builtin_term_files() if builtin else [])}
-    lists.update((t.category, t) for t in map(read_term_file, term_files))
-    if categories is None:
-        return lists
-    wanted = list(dict.fromkeys(categories))
-    for name in wanted:
-        if name not in lists:
-            raise ValueError(Errors.E190.format(name=name, names=sorted(lists)))
-    return {name: lists[name] for name in wanted}
-
-
-def read_templates(path: PathLike) -> List[Tuple[str, str]]:
-    """(set, template) per line: ``template`` (set "all") or ``set<TAB>template``, with ``{term}``
-    exactly once (E193); ``#`` lines are comments (E194 if nothing else)."""
-    path = Path(path)
-    templates = []
-    for n, line in enumerate(read_text_lines(path), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, _, text = line.strip().rpartition("\t")
-        text = " ".join(text.split())
-        if text.count(SLOT) != 1 or SLOT in name:
-            raise ValueError(Errors.E193.format(path=path, line=n, template=line.strip(), n=line.count(SLOT)))
-        templates.append((name.strip() or ALL_TEMPLATES, text))
-    if not templates:
-        raise ValueError(Errors.E194.format(path=path))
-    return templates
-
-
-def read_template_contrasts(path: PathLike) -> List[Tuple[str, str]]:
-    """The ``#! contrast SET_A SET_B`` directives of a template file (E203 if malformed)."""
-    contrasts = []
-    for n, line in enumerate(read_text_lines(Path(path)), 1):
-        if line.strip().startswith(CONTRAST_DIRECTIVE):
-            names = line.strip()[len(CONTRAST_DIRECTIVE):].split()
-            if len(names) != 2 or names[0] == names[1]:
-                raise ValueError(Errors.E203.format(path=path, line=n, text=line.strip()))
-            contrasts.append((names[0], names[1]))
-    return contrasts
-
-
-def load_template_contrasts(kind: str, template_files: Iterable[PathLike] = (),
-                            sets: Optional[Dict[str, List[str]]] = None) -> List[Tuple[str, str]]:
-    """The set contrasts the template files declare (the built-in file's when none is given);
-    E204 for a contrast naming a set no file has."""
-    files = list(template_files) or [DATA_DIR / TEMPLATE_FILES[kind]]
-    found = list(dict.fromkeys(c for f in files for c in read_template_contrasts(f)))
-    for a, b in found:
-        if sets is not None and (a not in sets or b not in sets):
-            raise ValueError(Errors.E204.format(a=a, b=b, sets=sorted(sets)))
-    return found
-
-
-def load_templates(kind: str, template_files: Iterable[PathLike] = ()) -> Dict[str, List[str]]:
-    """Template set → its templates: the user's files, or the built-in ones for this kind of target."""
-    files = list(template_files) or [DATA_DIR / TEMPLATE_FILES[kind]]
-    sets: Dict[str, List[str]] = {}
-    for name, text in dict.fromkeys(t for f in files for t in read_templates(f)):
-        sets.setdefault(name, []).append(text)
-    return sets
 
 
 # ---------------------------------------------------------------------- what is scored
@@ -251,97 +114,7 @@ def _logprob_after(doc: Doc, n_after: int) -> float:
     return -math.log(2.0) * sum(bits) / len(bits) if bits else float("nan")
 
 
-# ---------------------------------------------------------------------- statistics
-def check_settings(samples: int, confidence: float, min_effect: Optional[float] = None) -> None:
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < MIN_SAMPLES:
-        raise ValueError(Errors.E009.format(setting="samples", requirement=f"an integer >= {MIN_SAMPLES}",
-                                            value=samples))
-    if not isinstance(confidence, (int, float)) or not 0.0 < confidence < 1.0:
-        raise ValueError(Errors.E009.format(setting="confidence", requirement="a number in (0, 1)", value=confidence))
-    if min_effect is not None and not (isinstance(min_effect, (int, float)) and 0.0 <= min_effect < math.inf):
-        raise ValueError(Errors.E009.format(setting="min_effect", requirement="a number >= 0", value=min_effect))
-
-
-def bootstrap_group_means(matrices: Sequence[numpy.ndarray], *, paired: bool, samples: int,
-                          rng: numpy.random.Generator) -> numpy.ndarray:
-    """Crossed bootstrap of group means: ``matrices[g]`` is (templates, terms of g, scores); returns
-    (samples, groups, scores). Templates are drawn once per replicate for all groups; terms per group,
-    or (paired) one draw of pair indices for all groups."""
-    template_w = bootstrap_draws(matrices[0].shape[0], samples, rng)
-    return _weighted_means(matrices, template_w, _termbootstrap_draws(matrices, paired, samples, rng))
-
-
-def bootstrap_set_difference(first: Sequence[numpy.ndarray], second: Sequence[numpy.ndarray], *, paired: bool,
-                             samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
-    """(samples, groups, scores): each group's mean over the first template set minus over the
-    second. The terms are drawn once for both sets (they are the same terms), the templates of
-    each set on their own."""
-    first_w = bootstrap_draws(first[0].shape[0], samples, rng)
-    second_w = bootstrap_draws(second[0].shape[0], samples, rng)
-    term_w = _termbootstrap_draws(first, paired, samples, rng)
-    return _weighted_means(first, first_w, term_w) - _weighted_means(second, second_w, term_w)
-
-
-def bootstrap_draws(n: int, samples: int, rng: numpy.random.Generator) -> numpy.ndarray:
-    """(samples, n) bootstrap counts: how often each of n items is drawn in each replicate."""
-    return rng.multinomial(n, numpy.full(n, 1.0 / n), size=samples)
-
-
-def _termbootstrap_draws(matrices: Sequence[numpy.ndarray], paired: bool, samples: int,
-                rng: numpy.random.Generator) -> List[numpy.ndarray]:
-    draws: List[numpy.ndarray] = []
-    for matrix in matrices:
-        draws.append(draws[0] if paired and draws else bootstrap_draws(matrix.shape[1], samples, rng))
-    return draws
-
-
-def _weighted_means(matrices: Sequence[numpy.ndarray], template_w: numpy.ndarray,
-                    term_w: Sequence[numpy.ndarray]) -> numpy.ndarray:
-    n_templates = matrices[0].shape[0]
-    return numpy.stack([numpy.einsum("bt,tjs,bj->bs", template_w, matrix, w) / (n_templates * matrix.shape[1])
-                        for matrix, w in zip(matrices, term_w)], axis=1)
-
-
-def contrasts(group_means: numpy.ndarray) -> List[Tuple[int, Optional[int], numpy.ndarray]]:
-    """(group, other group or None for "the rest", difference) along the groups axis (-2): A - B for
-    two groups, else each group minus the median of the other groups' means."""
-    k = group_means.shape[-2]
-    if k == 2:
-        return [(0, 1, group_means[..., 0, :] - group_means[..., 1, :])]
-    rows = []
-    for g in range(k):
-        others = numpy.delete(group_means, g, axis=-2)
-        rows.append((g, None, group_means[..., g, :] - numpy.median(others, axis=-2)))
-    return rows
-
-
-def percentile_interval(values: numpy.ndarray, confidence: float) -> Tuple[float, float]:
-    tail = (1.0 - confidence) / 2.0
-    low, high = numpy.quantile(values, [tail, 1.0 - tail], axis=0)
-    return low, high
-
-
-def wilson_interval(k: int, n: int, confidence: float = 0.95) -> Tuple[Optional[float], Optional[float]]:
-    """Wilson score interval of a proportion k/n (None, None for n = 0)."""
-    if n == 0:
-        return None, None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def category_rng(seed: int, *names: str) -> numpy.random.Generator:
-    """A generator for one comparison, so its draws do not depend on what else is probed."""
-    return numpy.random.default_rng([seed, *(zlib.crc32(name.encode("utf-8")) for name in names)])
-
-
 # ---------------------------------------------------------------------- probes
-def fill(template: str, term: str) -> str:
-    return template.replace(SLOT, term)
-
-
 def probe_bias(nlp: Language, *, component: Optional[str] = None, categories: Optional[Iterable[str]] = None,
                term_files: Iterable[PathLike] = (), template_files: Iterable[PathLike] = (),
                builtin_terms: bool = True, labels: Optional[Sequence[str]] = None, samples: int = 2000,

@@ -24,10 +24,11 @@ import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .bias import (PathLike, ProbeTarget, TermList, bootstrap_draws, check_settings, find_probe_target,
-                   load_term_lists, percentile_interval, wilson_interval)
 from ..errors import Errors
 from ..pipeline_lookup import pipe_up_to
+from .bias import ProbeTarget, find_probe_target
+from .bias_stats import bootstrap_draws, check_settings, percentile_interval, wilson_interval
+from .bias_terms import PathLike, TermList, load_term_lists
 
 FIELD_PREFIX = "field:"
 METRICS = {"textcat": "accuracy", "sentiment": "sign_accuracy", "lm": "perplexity"}
@@ -46,7 +47,7 @@ def read_dev_set(nlp: Language, path: PathLike, *, kind: str, format: str = "lab
     file (readers.iter_labelled_texts; a field is a csv/tsv column). For a language model: a
     DocBin or a text file one doc per line (corpus.read_corpus_docs), fields from DocBins only."""
     from ..corpora.corpus import read_corpus_docs
-    from ..corpora.readers import is_docbin, iter_docbin_docs, iter_labelled_texts
+    from ..corpora.labelled import is_docbin, iter_docbin_docs, iter_labelled_texts
 
     path = Path(path)
     if is_docbin(path):

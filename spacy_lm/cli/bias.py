@@ -59,10 +59,11 @@ def bias_cli(
     and the effect is large enough. With --dev, also accuracy or perplexity by slice."""
     import spacy
 
-    from ..analysis.bias import MIN_SAMPLES, probe_bias
+    from ..analysis.bias import probe_bias
+    from ..analysis.bias_stats import MIN_SAMPLES
     from ..analysis.bias_report import format_probe_table, format_slice_table, render_bias_report, report_json
     from ..analysis.bias_slices import read_dev_set, slice_metrics
-    from ..corpora.readers import TEXTCAT_FORMATS
+    from ..corpora.labelled import TEXTCAT_FORMATS
 
     check_option(samples >= MIN_SAMPLES, "--samples", f"an integer >= {MIN_SAMPLES}", samples)
     check_option(0.0 < confidence < 1.0, "--confidence", "a number in (0, 1)", confidence)
