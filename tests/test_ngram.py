@@ -4,7 +4,8 @@ import math
 import numpy
 import pytest
 
-from spacy_lm.ngram.kneser_ney import _discounts, estimate, read_arpa, sentence_stream, write_arpa
+from spacy_lm.ngram import estimate, read_arpa, sentence_stream, write_arpa
+from spacy_lm.ngram.kneser_ney import _discounts
 
 UNK, EOS = 0, 1
 
