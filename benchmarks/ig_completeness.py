@@ -89,7 +89,7 @@ def textcat_report(args) -> Dict[str, object]:
     import spacy
 
     from spacy_lm.analysis.explain import _inference_with_backprop, _ngram_contributions, _TextcatNetwork, explain_textcat
-    from spacy_lm.corpora.readers import iter_labelled_texts
+    from spacy_lm.corpora.labelled import iter_labelled_texts
 
     nlp = spacy.load(args.textcat)
     texts = [t for t, _ in iter_labelled_texts(Path(args.texts), format="label_first")][: args.limit]

@@ -55,7 +55,7 @@ def split_path(data_dir: Path, split: str) -> Path:
 
 
 def read_lines(path: Path) -> List[List[str]]:
-    from spacy_lm.corpora.readers import open_text
+    from spacy_lm.corpora.files import open_text
 
     with open_text(path) as handle:
         return [line.split() for line in handle]
@@ -180,7 +180,7 @@ def worker_component(args) -> Dict[str, object]:
     import spacy
     from spacy.training import Example
 
-    from spacy_lm.corpora.readers import read_plain_text_docs
+    from spacy_lm.corpora.plain_text import read_plain_text_docs
     from spacy_lm.corpora.corpus import corpus_perplexity
     from spacy_lm.text.tokenizer import WhitespaceTokenizer
 

@@ -49,7 +49,7 @@ TOK2VEC = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64, "attrs": ["
 
 def read_splits(dataset: str, data_dir: Path, limit: int, train_limit: int,
                 phrases: bool = False) -> Dict[str, List[Tuple[str, str]]]:
-    from spacy_lm.corpora.readers import iter_labelled_texts
+    from spacy_lm.corpora.labelled import iter_labelled_texts
 
     train, dev, test, fmt, names = DATASETS[dataset]
     splits = {}

@@ -79,7 +79,7 @@ IMDB_DEV_SIZE = 2500
 
 
 def read_file(dataset: str, rel_path: str, data_dir: Path) -> List[Tuple[str, str]]:
-    from spacy_lm.corpora.readers import iter_labelled_texts
+    from spacy_lm.corpora.labelled import iter_labelled_texts
 
     spec = DATASETS[dataset]
     path = data_dir / rel_path

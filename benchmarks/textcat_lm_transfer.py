@@ -52,7 +52,7 @@ def length_batches(examples: List, batch_size: int, rng: random.Random) -> List[
 
 def wikitext_lines(data_dir: Path, limit: int) -> List[str]:
     """WikiText-2 train paragraphs (headings and blank lines dropped) as extra LM text."""
-    from spacy_lm.corpora.readers import open_text
+    from spacy_lm.corpora.files import open_text
 
     path = data_dir / "wikitext-2" / "train.txt.gz"
     if not path.exists():

@@ -71,7 +71,7 @@ def test_spacy_train_with_the_config_then_load(tmp_path):
     assert len(doc._.vae_mean) == 4 and all(math.isfinite(x) for x in doc._.vae_mean)
     assert doc._.vae_nll is not None and math.isfinite(doc._.vae_nll) and doc._.vae_nll > 0
     # the dev scores in meta.json are the scorer's on the saved model (3 samples, seed 0)
-    from spacy_lm.corpora.readers import SentenceCorpus
+    from spacy_lm.corpora.sentences import SentenceCorpus
 
     docs = [eg.predicted for eg in SentenceCorpus(dev_path)(nlp)]  # the docs spacy train scored
     scores = vae.evaluate_docs(docs, iw_samples=3, seed=0)

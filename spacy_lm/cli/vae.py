@@ -121,7 +121,7 @@ def evaluate_cli(model: str = MODEL,
                  seed: int = typer.Option(0, "--seed"), component: Optional[str] = COMPONENT,
                  as_json: bool = JSON, gpu_id: int = GPU) -> None:
     """ELBO, IW-NLL, KL, MI, active units and perplexity of DATA's sentences (SentenceVAE.evaluate_docs)."""
-    from ..corpora.readers import SentenceCorpus
+    from ..corpora.sentences import SentenceCorpus
 
     check_option(iw_samples >= 1, "--iw-samples", "an integer >= 1", iw_samples)
     check_option(max_length >= 0, "--max-length", "an integer >= 0", max_length)

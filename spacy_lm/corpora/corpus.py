@@ -12,6 +12,7 @@ from spacy.training import Example
 from spacy.util import resolve_dot_names
 
 from ..batching import check_n_segments
+from ..checks import check_count
 from ..errors import Errors, Warnings
 from ..pipeline_lookup import find_lm_component
 from ..metrics.scorers import perplexity_score
@@ -34,10 +35,11 @@ def read_corpus_docs(nlp: Language, path: Union[str, Path], *, limit: int = 0) -
     line, blank lines too); otherwise each non-blank line goes through the pipeline's tokenizer.
     A file that is not UTF-8 text (or not gzip data although named .gz) raises E062 when
     read; one that is not a DocBin, E087."""
-    from .readers import read_plain_text_docs, read_text_lines
+    from .files import read_text_lines
+    from .plain_text import read_plain_text_docs
     from ..text.tokenizer import WhitespaceTokenizer
 
-    _check_count("limit", limit, 0)
+    check_count("limit", limit, 0)
     path = Path(path)
     if path.suffix == ".spacy":
         try:
@@ -65,7 +67,7 @@ def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional
     ``score_stream``, in ``n_segments`` segments): the ``lm_stream_*`` keys.
     If no token was scored (no docs, or only empty ones) the scores are None with a warning
     (W011), or, with ``strict``, a ValueError (E086)."""
-    _check_count("batch_size", batch_size, 1)
+    check_count("batch_size", batch_size, 1)
     name = find_lm_component(nlp, component)
     pipe = nlp.get_pipe(name)
     if stream:
@@ -90,8 +92,3 @@ def corpus_perplexity(nlp: Language, docs: Iterable[Doc], *, component: Optional
     scores["n_docs"] = len(examples)
     scores["component"] = name
     return scores
-
-
-def _check_count(setting: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=f"an integer >= {minimum}", value=value))

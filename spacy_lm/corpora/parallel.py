@@ -14,7 +14,7 @@ Exactly one source, chosen by the arguments given:
   reads no further, so it checks only the lines it read).
 * ``path``: a TSV file (tab-separated, no quoting) or a JSONL file (one object per line),
   ``.gz`` allowed, the format given by ``format`` or the suffix (.tsv; .jsonl / .json).
-* ``dataset``: a HuggingFace ``datasets`` dataset (``load_hf_dataset`` of readers.py: hub name
+* ``dataset``: a HuggingFace ``datasets`` dataset (``load_hf_dataset`` of hf_datasets.py: hub name
   such as "bentrevett/multi30k", or "json" / "csv" / "parquet" with local ``data_files``,
   which works offline with HF_DATASETS_OFFLINE=1).
 
@@ -39,7 +39,8 @@ from spacy.util import ensure_path, logger, registry
 
 from ..errors import Errors
 from ..extensions import install_translation_extensions
-from .readers import DataFiles, _check_text_file, load_hf_dataset, read_text_lines
+from .files import check_text_file, read_text_lines
+from .hf_datasets import DataFiles, load_hf_dataset
 
 if TYPE_CHECKING:
     from spacy.language import Language  # noqa: F401
@@ -53,7 +54,8 @@ Field = Union[str, int]
 
 
 def _setting(setting: str, requirement: str, value: Any) -> ValueError:
-    return ValueError(Errors.E145.format(setting=setting, requirement=requirement, value=value))
+    return ValueError(Errors.E145.format(setting=f"spacy_lm.ParallelCorpus.v1: {setting}", requirement=requirement,
+                                         value=value))
 
 
 def _source_kind(source_path: Any, target_path: Any, path: Any, dataset: Any) -> str:
@@ -260,7 +262,7 @@ class ParallelCorpus:
         """E062 now for a missing or unreadable-as-file input (datasets are checked by loading)."""
         for loc in (self.source_path, self.target_path, self.path):
             if loc is not None:
-                _check_text_file(loc)
+                check_text_file(loc)
 
     @property
     def dataset(self) -> Any:

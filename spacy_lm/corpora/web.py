@@ -25,6 +25,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from ..errors import Errors
+from .hf_datasets import load_hf_dataset
 
 Record = Dict[str, Any]
 FORMATS = ("wet", "wikipedia", "jsonl", "parquet", "text", "hf")
@@ -395,8 +396,6 @@ def iter_hf_records(source: str, *, text_field: str = "text", id_field: Optional
     """A HuggingFace dataset read with ``streaming=True`` (nothing downloaded up front), e.g.
     ``hf:wikimedia/wikipedia:20231101.en@train``, or a local builder offline:
     ``hf:json`` with ``data_files``."""
-    from .readers import load_hf_dataset
-
     name, config, split = parse_hf_source(source)
     dataset = load_hf_dataset(name, name=config, split=split, data_files=data_files, streaming=True)
     for n, row in enumerate(dataset):

@@ -27,7 +27,7 @@ def score(nlp, path: Path, file_format: str) -> dict:
 
 
 def lexicon_score(nlp, path: Path, file_format: str) -> dict:
-    from spacy_lm.corpora.readers import iter_labelled_texts
+    from spacy_lm.corpora.labelled import iter_labelled_texts
 
     pairs = list(iter_labelled_texts(path, format=file_format))
     gold = [LABELS[label] for _, label in pairs]

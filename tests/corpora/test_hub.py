@@ -11,9 +11,9 @@ import pytest
 import spacy
 
 from spacy_lm.corpora import hub
-from spacy_lm.corpora.readers import create_hf_dataset_reader
+from spacy_lm.corpora.hf_datasets import create_hf_dataset_reader
 
-PROJECTS = Path(__file__).parent.parent / "projects"
+PROJECTS = Path(__file__).parent.parent.parent / "projects"
 # Port 9 (discard) on this machine refuses at once: a hub that cannot be reached, online or not.
 DEAD_HUB = "http://127.0.0.1:9"
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")

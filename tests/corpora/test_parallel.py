@@ -177,18 +177,6 @@ def test_registered_and_entry_point(tmp_path, nlp):
 # ---- HuggingFace datasets ---------------------------------------------------------
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    pytest.importorskip("datasets", reason='datasets is an extra: pip install -e ".[dev,datasets]"')
-    import datasets.config
-
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-    return str(tmp_path / "cache")
-
-
 def test_hf_local_json(tmp_path, nlp, offline):
     path = write_lines(tmp_path / "multi30k.jsonl", [json.dumps({"de": de, "en": en}) for de, en in PAIRS])
     reader = create_parallel_reader(dataset="json", data_files=str(path), cache_dir=offline, limit=2)

@@ -20,7 +20,7 @@ from spacy_lm.corpora.web import (
     wikitext_to_plain,
 )
 
-WIKI_DUMP = Path(__file__).resolve().parent / "data" / "enwiki-table-markup.xml.bz2"
+WIKI_DUMP = Path(__file__).resolve().parent.parent / "data" / "enwiki-table-markup.xml.bz2"
 PAGES = [
     "Economy of Estonia", "Constructive vote of no confidence", "List of Prison Break characters",
     "Academy Award for Best Production Design", "Brahui language",
