@@ -1,40 +1,13 @@
-"""The modified Kneser-Ney estimator and ARPA I/O (spacy_lm.ngram), on id streams made here."""
+"""The modified Kneser-Ney estimator (spacy_lm.ngram.kneser_ney), on id streams made here."""
 import math
 
 import numpy
 import pytest
 
-from spacy_lm.ngram import estimate, read_arpa, sentence_stream, write_arpa
+from spacy_lm.ngram import estimate, sentence_stream
 from spacy_lm.ngram.kneser_ney import _discounts
 
-UNK, EOS = 0, 1
-
-
-def make_stream(sentences, n_vocab):
-    """Sentences of ids (without </s>) as a sentence stream, as the component builds it."""
-    inputs, targets = [], []
-    for s in sentences:
-        targets += list(s) + [EOS]
-        inputs += [EOS] + list(s)
-    return sentence_stream(numpy.asarray(inputs), numpy.asarray(targets), EOS, n_vocab)
-
-
-def random_sentences(n, n_vocab, seed=0, max_len=9):
-    rng = numpy.random.default_rng(seed)
-    return [list(rng.zipf(1.6, size=rng.integers(0, max_len)).clip(2, n_vocab - 1)) for _ in range(n)]
-
-
-def brute_log10(model, sentence):
-    """log10 p of each token of one sentence via next_log10 over growing contexts."""
-    width = max(1, model.order - 1)
-    history = [model.bos_id]
-    out = []
-    for token in list(sentence) + [EOS]:
-        ctx = history[-width:]
-        row = numpy.asarray([[-1] * (width - len(ctx)) + ctx])
-        out.append(model.next_log10(row)[0, token])
-        history.append(token)
-    return numpy.asarray(out)
+from .streams import UNK, EOS, make_stream, random_sentences
 
 
 def test_sentence_stream_restarts_at_every_eos():
@@ -125,52 +98,6 @@ def test_adjusted_counts_keep_raw_counts_after_bos():
     assert model.backoff[0][a] == pytest.approx(math.log10(gamma_a), abs=1e-6)
 
 
-def test_training_text_scores_match_brute_force_queries():
-    V = 20
-    sentences = random_sentences(400, V, seed=3)
-    model = estimate(make_stream(sentences, V), V, 4)
-    for s in sentences[:20] + [[7, 7, 7, 7, 7, 2]]:
-        logp, _ = model.score(make_stream([s], V))
-        numpy.testing.assert_allclose(logp, brute_log10(model, s), atol=1e-5)
-
-
-def test_argmax_flags_match_the_full_distribution():
-    V = 20
-    sentences = random_sentences(300, V, seed=4)
-    model = estimate(make_stream(sentences, V), V, 3)
-    for s in sentences[:30]:
-        _, correct = model.score(make_stream([s], V))
-        width = 2
-        history = [model.bos_id]
-        for i, token in enumerate(list(s) + [EOS]):
-            ctx = history[-width:]
-            row = numpy.asarray([[-1] * (width - len(ctx)) + ctx])
-            assert correct[i] == (int(model.next_log10(row)[0].argmax()) == token)
-            history.append(token)
-
-
-@pytest.mark.parametrize("prune", [[], [0, 1, 1]])
-def test_arpa_round_trip_is_identical(tmp_path, prune):
-    V = 30
-    strings = ["<unk>", "<eos>"] + [f"w{i}" for i in range(2, V)]
-    model = estimate(make_stream(random_sentences(800, V), V), V, 3, prune=prune)
-    path = tmp_path / "model.arpa"
-    write_arpa(model, strings, path, eos_index=EOS)
-    text = path.read_text()
-    assert "\t</s>\t0\n" in text and "-99\t<s>\t" in text and "<eos>" not in text
-    strings2, model2 = read_arpa(path)
-    assert strings2 == strings
-    assert model2.sizes() == model.sizes()
-    for k in range(3):
-        assert numpy.array_equal(model.keys[k], model2.keys[k])
-        assert numpy.array_equal(model.logprob[k], model2.logprob[k])
-        if k < 2:
-            assert numpy.array_equal(model.backoff[k], model2.backoff[k])
-    path2 = tmp_path / "again.arpa"
-    write_arpa(model2, strings2, path2, eos_index=EOS)
-    assert path2.read_text() == text
-
-
 def test_pruning_drops_rare_ngrams_and_keeps_prefixes():
     V = 30
     stream = make_stream(random_sentences(800, V), V)
@@ -184,35 +111,11 @@ def test_pruning_drops_rare_ngrams_and_keeps_prefixes():
             estimate(stream, V, 3, prune=bad)
 
 
-def test_read_arpa_errors(tmp_path):
-    with pytest.raises(ValueError, match="E011"):
-        read_arpa(tmp_path / "missing.arpa")
-    bad = tmp_path / "bad.arpa"
-    bad.write_text("not an arpa file\n")
-    with pytest.raises(ValueError, match="E011"):
-        read_arpa(bad)
-    short = tmp_path / "short.arpa"
-    short.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<s>\t0\n-1\t</s>\n\n\\end\\\n")
-    with pytest.raises(ValueError, match="header says 3"):
-        read_arpa(short)
-
-
 def test_small_data_fallback_warns_with_code(caplog):
     with caplog.at_level("WARNING", logger="spacy"):
         model = estimate(make_stream([[2, 3]], 4), 4, 2, discount_fallback=[0.5, 1.0, 1.5])
     assert model.discounts[-1] == [0.5, 1.0, 1.5]
     assert any("[W001]" in r.getMessage() and "[0.5, 1.0, 1.5]" in r.getMessage() for r in caplog.records)
-
-
-def test_corrupt_tables_are_coded_errors():
-    """Deserialised tables that do not fit together raise E060, naming what is wrong."""
-    from spacy_lm.ngram import NGramModel
-
-    msg = estimate(make_stream(random_sentences(50, 6), 6), 6, 2).to_msg()
-    with pytest.raises(ValueError, match=r"\[E060\].*does not cover the vocabulary"):
-        NGramModel.from_msg({**msg, "n_vocab": msg["n_vocab"] + 1})
-    with pytest.raises(ValueError, match=r"\[E060\].*not strictly increasing"):
-        NGramModel.from_msg({**msg, "keys": [list(k)[::-1] for k in msg["keys"]]})
 
 
 @pytest.mark.parametrize("fallback", [[1.2, 1.0, 1.5], [0.5, 2.5, 1.5], [0.5, 1.0, 3.5], [0.0, 1.0, 1.5],
@@ -234,4 +137,3 @@ def test_the_discount_fallback_range_is_exact():
             model = estimate(stream, 5, 3, discount_fallback=fallback)
         contexts = numpy.array([[a, b] for a in range(-1, 6) for b in range(5)] + [[-1, 5]])
         assert numpy.isfinite(model.next_log10(contexts)).all()
-        assert all(numpy.isfinite(p[:5]).all() for p in model.logprob)
