@@ -68,7 +68,7 @@ def rss_mb() -> float:
 # ---------------------------------------------------------------- workers (own process each)
 def import_ngram_only():
     """spacy_lm.ngram without spacy_lm/__init__ (which imports spaCy, thinc and, through thinc,
-    torch: ~250 MB of RSS that is not the estimator's). ngram.py itself needs only numpy."""
+    torch: ~250 MB of RSS that is not the estimator's). spacy_lm/ngram/ itself needs only numpy."""
     import importlib.util
     import types
 
