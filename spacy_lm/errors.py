@@ -38,6 +38,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E007 = ("'{name}' was saved by spacy-lm with format version {found}; this version reads format "
             "{expected}. Retrain or re-save the pipeline with a matching spacy-lm.")
     E008 = "Unknown token attribute '{attr}' for the language-model vocabulary; choose from {options}."
+    # E009: a setting out of range (spacy_lm.checks.check_setting); ``setting`` may start with what it
+    # belongs to ("spacy_lm.ParallelCorpus.v1: limit"). E043, E085, E145, E160 and E168-E170 are
+    # aliases kept for users who match on them; new checks use E009.
     E009 = "{setting} must be {requirement}, got {value!r}."
     E010 = "Expected a Doc, got {type}: {what}."
     E011 = "Cannot read or write the ARPA file {path}: {reason}."
@@ -60,8 +63,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E020 = "tie_weights needs embed_size == width, got embed_size={embed_size}, width={width}."
     E021 = ("Set the vocabulary size (dim 'nV') before initializing the language model: the component "
             "does this in initialize() from its vocabulary.")
-    E022 = ("'{name}' needs a model with the recurrent-LM contract (spacy_lm.types.RecurrentLMModel: "
-            "{methods}); {model} lacks {missing}.")
+    E022 = ("'{name}' needs a model with the contract spacy_lm.types.{contract} ({methods}); {model} "
+            "lacks {missing}. Use an architecture that implements it (see spacy_lm/types.py).")
     E023 = ("'{name}': the saved model's vocabulary size nV={found} differs from the vocabulary's "
             "{expected} entries. The directory mixes files of two pipelines; save it again with nlp.to_disk.")
     E024 = "{what} needs at least one prompt."
@@ -145,7 +148,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "model-best) or retrain it with a lower learning rate or gradient clipping.")
 
     # E085-E092: command-line options and inputs (spacy_lm/cli, corpus.py).
-    E085 = "{option} must be {requirement}, got {value!r}."
+    E085 = E009  # alias: a command-line option, named as typed (--batch-size)
     E086 = ("Nothing was scored: the corpus gave {n_docs} docs and no token to predict (an empty file, "
             "blank lines only, or an empty DocBin?). Check the input, or drop strict (--strict) to get "
             "null scores.")
@@ -153,8 +156,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E088 = "--gpu-id {gpu_id}: cannot use the GPU ({reason}). Use --gpu-id -1 for the CPU."
 
     # E120-E129: sentence_vae.
-    E120 = ("'{name}': the model '{model}' has no {method} method; sentence_vae needs a model with the "
-            "SentenceVAE contract (spacy_lm.SentenceVAE.v1, see spacy_lm/architectures/sentence_vae.py).")
+    E120 = E022  # sentence_vae's model lacks a method: one message for every component
     E121 = ("'{name}' cannot encode an empty sentence (doc {i}: {text!r}): give it at least one token that "
             "is not whitespace.")
     E122 = ("'{name}': every token of doc {i} ({text!r}, {n} tokens) is unknown to the model's vocabulary "
@@ -162,22 +164,21 @@ class Errors(metaclass=ErrorsWithCodes):
             "or train on text like it.")
     E123 = ("'{name}': latent codes must be a finite array of shape (n, {nZ}), got shape {shape} (or "
             "non-finite values).")
-    E124 = ("'{name}': the latent decoder holds {n_z} latent codes, one per sequence, but was asked for "
-            "{n}: give one prompt (usually empty) per row of z.")
     E125 = ("spacy_lm.vae_scorer.v1 scores with the sentence_vae component itself (lm=...), which "
             "sentence_vae's score() passes: use it as [components.sentence_vae.scorer].")
 
     # E130-E139: translator
     E130 = ("dot attention needs the decoder width ({nQ}) to equal the memory width ({nM}, the "
             "encoder's width times its directions): use attention = \"general\" or \"bahdanau\", or match them.")
-    E131 = ("'{name}': the model '{model}' has no '{method}' method: a translator's model must provide "
-            "the seq2seq contract (spacy_lm.Seq2SeqAttention.v1 does).")
+    E131 = E022  # translator's model lacks a method: one message for every component
     E132 = ("'{name}': training example {i} has no target text in reference._.translation (got {value!r}): "
             "read parallel data with spacy_lm.ParallelCorpus.v1, which puts the target there.")
     E133 = ("'{name}' found no target tokens in the training examples: every reference._.translation "
             "was empty.")
-    E134 = ("'{name}': the source language model holds {n_sources} sources, one per sequence, but was "
-            "asked for {n}: give one target prefix (usually empty) per source.")
+    E134 = ("'{name}': the conditioned language model holds {n_held} {conditions}, one per sequence, but was "
+            "asked for {n} sequences: give one prompt (usually empty; for a translator, a target prefix) per "
+            "condition.")
+    E124 = E134  # alias: sentence_vae's latent decoder (conditions: latent codes) is a conditioned LM
     E135 = ("'{name}': text to translate must be a str or a Doc, got {type}.")
     E136 = ("Component '{name}' is not a translator (a {factory} component has no translate_docs): pick "
             "a translator with --component, or leave it out to use the first (components: {names}).")
@@ -190,7 +191,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E040 = "No component '{name}' in the pipeline; it has {names}."
     E041 = "The pipeline has no {what} component (components: {names})."
     E042 = "Integrated gradients need steps >= 1, got {steps!r}."
-    E043 = "{architecture}: {setting} must be {requirement}, got {value!r}."
+    E043 = E009  # alias: a recurrent encoder's setting, named after its architecture
     E044 = ("Gold {attr} label(s) {unknown} are not among the component's labels {labels}; add them "
             "to the component (or its [initialize] labels) first.")
     E045 = ("spacy_lm.TextCatLSTM.v1 with a linear_model cannot add labels after initialization (asked "
@@ -218,7 +219,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E143 = "{where}: {reason}."
     E144 = ("Cannot tell the format of the parallel corpus {path} (format={format!r}): set format to one "
             "of {formats}, or name the file .tsv, .jsonl or .json (optionally .gz).")
-    E145 = "spacy_lm.ParallelCorpus.v1: {setting} must be {requirement}, got {value!r}."
+    E145 = E009  # alias: a ParallelCorpus.v1 setting (where="spacy_lm.ParallelCorpus.v1")
     E146 = ("Translation metrics need sacreBLEU, an optional extra of spacy-lm: "
             "pip install \"spacy-lm[translation]\" (or pip install \"sacrebleu>=2.3\").")
     E147 = ("Example {i} ({text!r}) has no reference translation (reference._.translation is None): read "
@@ -243,7 +244,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E159 = "spacy_lm.WebCorpus.v1: limit must be an integer >= 0 (0: all), got {value!r}."
 
     # E160-E169: corpus scoring and filtering (corpus_scoring.py, scoring_engines.py, `spacy lm score`).
-    E160 = "spacy lm score: {setting} must be {requirement}, got {value!r}."
+    E160 = E009  # alias: a corpus-scoring setting (where="spacy lm score")
     E161 = ("Cannot compute the bucket cutoffs at percentiles {bucket}: no document of the sample could be "
             "scored (all rejected, or all removed by the prefilter). Give the cutoffs (--cutoffs) instead.")
     E162 = ("Cannot write {path} as parquet: the rows' fields do not fit one table ({reason}). Write JSONL "
@@ -259,11 +260,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E167 = "The Ray engine returned no score, or two, for the text(s) at position(s) {pos} of a shard: a bug."
 
     # E168-E171: discriminative learning rates and gradual unfreezing (layer_groups.py).
-    E168 = "set_layer_group: group must be an integer >= 0 (0: the layers nearest the output), got {value!r}."
-    E169 = ("spacy_lm.DiscriminativeAdam.v1: lr_decay must be a finite number > 0 (ULMFiT: 2.6; 1.0: one "
-            "learning rate for all groups), got {value!r}.")
-    E170 = ("spacy_lm.DiscriminativeAdam.v1: unfreeze_steps must be an integer >= 0 (0: every group trains "
-            "from the first step), got {value!r}.")
+    # E168-E170 are aliases of E009 (set_layer_group's group, DiscriminativeAdam.v1's lr_decay and
+    # unfreeze_steps).
+    E168 = E169 = E170 = E009
     E171 = ("set_layer_group: layer '{node}' wraps a {shim}, whose parameters reach the optimizer under the "
             "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")
 

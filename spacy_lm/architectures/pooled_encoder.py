@@ -18,8 +18,7 @@ from typing import List, NamedTuple, Optional
 
 from thinc.api import Dropout, LayerNorm, Model
 
-from ..checks import is_count
-from ..errors import Errors
+from ..checks import check_setting, is_count
 from ..layers.cells import CELLS, build_cell
 from ..layers.sequence import AttentionPool, ConcatPool, MeanMaxPool, with_time_major
 
@@ -41,9 +40,7 @@ def check_encoder_settings(architecture: str, *, width: int, depth: int, dropout
               ("cell", f"one of {CELLS}", cell, cell in CELLS),
               ("tok2vec width (nO)", "an integer >= 1", nI, nI is None or is_count(nI, 1)))
     for setting, requirement, value, ok in checks:
-        if not ok:
-            raise ValueError(Errors.E043.format(architecture=architecture, setting=setting,
-                                                requirement=requirement, value=value))
+        check_setting(ok, setting, requirement, value, where=architecture, code="E043")
 
 
 def build_pooled_encoder(nI: Optional[int], width: int, depth: int, dropout: float, pooling: str = "mean_max",

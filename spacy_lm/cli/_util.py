@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import typer
 
+from ..checks import check_setting
 from ..errors import Errors
 
 TRACEBACK_ENV = "SPACY_LM_TRACEBACK"
@@ -62,8 +63,7 @@ def report_errors(func: Func) -> Func:
 
 def check_option(ok: bool, option: str, requirement: str, value: Any) -> None:
     """A command-line option out of range: E085, naming the option as the user typed it."""
-    if not ok:
-        raise ValueError(Errors.E085.format(option=option, requirement=requirement, value=value))
+    check_setting(ok, option, requirement, value, code="E085")
 
 
 def check_gpu_id(gpu_id: int) -> None:

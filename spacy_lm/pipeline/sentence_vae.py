@@ -535,7 +535,7 @@ class LatentDecoder:
 
     def _check_batch(self, n: int) -> None:
         if n != len(self.z):
-            raise ValueError(Errors.E124.format(name=self.vae.name, n=n, n_z=len(self.z)))
+            raise ValueError(Errors.E124.format(name=self.vae.name, n=n, n_held=len(self.z), conditions="latent codes"))
 
     def initial_state(self, batch_size: int):
         self._check_batch(batch_size)

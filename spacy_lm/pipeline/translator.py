@@ -486,7 +486,8 @@ class SourceConditionedLM:
 
     def _check_batch(self, n: int) -> None:
         if n != len(self.source_lengths):
-            raise ValueError(Errors.E134.format(name=self.translator.name, n=n, n_sources=len(self.source_lengths)))
+            raise ValueError(Errors.E134.format(name=self.translator.name, n=n, n_held=len(self.source_lengths),
+                                                conditions="sources"))
 
     def initial_state(self, batch_size: int):
         self._check_batch(batch_size)

@@ -25,16 +25,17 @@ Consequences:
 The steps are counted by calls to ``step_schedules()``, which spaCy's training loop makes once
 after each update (``nlp.update`` alone does not: call it yourself when training by hand).
 """
-import math
 from typing import Dict, Optional, Tuple
 
 from thinc.api import Model, Optimizer, registry
 from thinc.optimizers import ADAM_DEFAULTS, FloatOrSeq
 from thinc.types import FloatsXd
 
+from ..checks import check_count, check_setting, is_number
 from ..errors import Errors
 
 LR_GROUP_ATTR = "lr_group"
+_OPTIMIZER = "spacy_lm.DiscriminativeAdam.v1"  # names its settings in errors
 # The groups this package's architectures use, the same in every model so a classifier and the
 # language model under it (through a listener) fit together: the classifier's head (pooling,
 # normalisation, output, a wide-and-deep linear part), the classifier's own recurrent encoder,
@@ -46,15 +47,10 @@ HEAD_GROUP, ENCODER_GROUP, LM_GROUP, EMBEDDING_GROUP = 0, 1, 2, 3
 _GROUPS: Dict[int, int] = {}
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def set_layer_group(model: Model, group: int) -> None:
     """Put every node of ``model.walk()`` in layer group ``group`` (0: nearest the output). Tag
     the whole model first, then its deeper parts with higher groups: a later call overrides."""
-    if not _is_int(group) or group < 0:
-        raise ValueError(Errors.E168.format(value=group))
+    check_count("group", group, 0, why=" (0: the layers nearest the output)", where="set_layer_group", code="E168")
     nodes = list(model.walk())
     wrapping = [node for node in nodes if node.shims] if group > 0 else []
     if wrapping:  # checked first: an error leaves no node half-tagged
@@ -71,15 +67,15 @@ def layer_group(node_id: int) -> Optional[int]:
 
 
 def _check_lr_decay(lr_decay: float) -> float:
-    ok = isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
-    if not (ok and math.isfinite(lr_decay) and lr_decay > 0):
-        raise ValueError(Errors.E169.format(value=lr_decay))
+    check_setting(is_number(lr_decay) and lr_decay > 0, "lr_decay",
+                  "a finite number > 0 (ULMFiT: 2.6; 1.0: one learning rate for all groups)", lr_decay,
+                  where=_OPTIMIZER, code="E169")
     return float(lr_decay)
 
 
 def _check_unfreeze_steps(unfreeze_steps: int) -> int:
-    if not _is_int(unfreeze_steps) or unfreeze_steps < 0:
-        raise ValueError(Errors.E170.format(value=unfreeze_steps))
+    check_count("unfreeze_steps", unfreeze_steps, 0, why=" (0: every group trains from the first step)",
+                where=_OPTIMIZER, code="E170")
     return unfreeze_steps
 
 

@@ -17,12 +17,7 @@ from typing import Callable, Iterator
 
 from thinc.api import registry
 
-from ..errors import Errors
-
-
-def _require(ok: bool, setting: str, requirement: str, value) -> None:
-    if not ok:
-        raise ValueError(Errors.E009.format(setting=setting, requirement=requirement, value=value))
+from ..checks import check_setting
 
 
 def _by_step(weight: Callable[[int], float]) -> Iterator[float]:
@@ -36,13 +31,13 @@ def _by_step(weight: Callable[[int], float]) -> Iterator[float]:
 
 @registry.schedules("spacy_lm.kl_linear.v1")
 def kl_linear(warmup_steps: int = 10000) -> Iterator[float]:
-    _require(warmup_steps >= 1, "warmup_steps", "an integer >= 1", warmup_steps)
+    check_setting(warmup_steps >= 1, "warmup_steps", "an integer >= 1", warmup_steps)
     return _by_step(lambda step: min(1.0, step / warmup_steps))
 
 
 @registry.schedules("spacy_lm.kl_logistic.v1")
 def kl_logistic(k: float = 0.0025, x0: int = 2500) -> Iterator[float]:
-    _require(k > 0 and math.isfinite(k), "k", "a finite number > 0", k)
+    check_setting(k > 0 and math.isfinite(k), "k", "a finite number > 0", k)
 
     def weight(step: int) -> float:
         exponent = -k * (step - x0)
@@ -53,9 +48,9 @@ def kl_logistic(k: float = 0.0025, x0: int = 2500) -> Iterator[float]:
 
 @registry.schedules("spacy_lm.kl_cyclical.v1")
 def kl_cyclical(total_steps: int = 10000, cycles: int = 4, ratio: float = 0.5) -> Iterator[float]:
-    _require(total_steps >= 1, "total_steps", "an integer >= 1", total_steps)
-    _require(cycles >= 1, "cycles", "an integer >= 1", cycles)
-    _require(0.0 < ratio <= 1.0, "ratio", "in (0, 1]", ratio)
+    check_setting(total_steps >= 1, "total_steps", "an integer >= 1", total_steps)
+    check_setting(cycles >= 1, "cycles", "an integer >= 1", cycles)
+    check_setting(0.0 < ratio <= 1.0, "ratio", "in (0, 1]", ratio)
     period = total_steps / cycles
 
     def weight(step: int) -> float:
@@ -68,10 +63,10 @@ def kl_cyclical(total_steps: int = 10000, cycles: int = 4, ratio: float = 0.5) -
 
 @registry.schedules("spacy_lm.slanted_triangular.v1")
 def slanted_triangular(max_rate: float, num_steps: int, cut_frac: float = 0.1, ratio: float = 32.0) -> Iterator[float]:
-    _require(max_rate > 0 and math.isfinite(max_rate), "max_rate", "a finite number > 0", max_rate)
-    _require(isinstance(num_steps, int) and num_steps >= 1, "num_steps", "an integer >= 1", num_steps)
-    _require(0.0 < cut_frac < 1.0, "cut_frac", "in (0, 1)", cut_frac)
-    _require(ratio >= 1 and math.isfinite(ratio), "ratio", "a finite number >= 1", ratio)
+    check_setting(max_rate > 0 and math.isfinite(max_rate), "max_rate", "a finite number > 0", max_rate)
+    check_setting(isinstance(num_steps, int) and num_steps >= 1, "num_steps", "an integer >= 1", num_steps)
+    check_setting(0.0 < cut_frac < 1.0, "cut_frac", "in (0, 1)", cut_frac)
+    check_setting(ratio >= 1 and math.isfinite(ratio), "ratio", "a finite number >= 1", ratio)
     cut = max(1, int(num_steps * cut_frac))
     decay_steps = max(1, num_steps - cut)
 
