@@ -4,9 +4,9 @@ On a GPU, the generic ``ops.xp`` step of `lstm.py` / `gru.py` launches ~25 small
 per time step; the kernels here do a step's gate activations and state update in one launch
 forward and one backward. The recurrent product stays one cuBLAS call per step, in the layers.
 
-Each kernel has a pure ``xp`` mirror (``*_reference``) that computes exactly what the generic
-path of the layers computes, in the same order; the generic path stays the fallback and the
-reference the device tests compare with.
+Each kernel's pure ``xp`` reference (``*_reference``) is the function of `gates.py` that the
+layers' generic path runs, so it computes exactly what that path computes, in the same order;
+the generic path stays the fallback and the reference the device tests compare with.
 
 Switch: the layers use the kernels only when :func:`use_fused` says so: ``ENABLED`` is true,
 the ops are ``CupyOps`` and the dtype is float32 or float64. ``ENABLED`` defaults to False
@@ -37,6 +37,14 @@ from typing import Dict, Optional, Tuple
 
 from thinc.api import CupyOps, Ops
 from thinc.util import get_array_module
+
+from . import gates
+
+# What each kernel computes, step for step as the layers' generic path (which calls them too).
+lstm_forward_reference = gates.lstm_forward
+lstm_backward_reference = gates.lstm_backward
+gru_forward_reference = gates.gru_forward
+gru_backward_reference = gates.gru_backward
 
 ENABLED = os.environ.get("SPACY_LM_FUSED_KERNELS", "").strip().lower() in ("1", "true", "yes", "on")
 DTYPES = ("float32", "float64")
@@ -189,26 +197,6 @@ def lstm_forward(G, c_prev, tc_out=None):
     return G, c_new, tc, h_new
 
 
-def lstm_forward_reference(xp, G, c_prev, tc_out=None):
-    """What lstm.py's generic step computes (``_gates_`` and the cell update), in ``xp``."""
-    nO = c_prev.shape[1]
-    G[:, : 2 * nO] *= 0.5
-    G[:, 3 * nO :] *= 0.5
-    xp.tanh(G, out=G)
-    G[:, : 2 * nO] *= 0.5
-    G[:, : 2 * nO] += 0.5
-    G[:, 3 * nO :] *= 0.5
-    G[:, 3 * nO :] += 0.5
-    i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-    c_new = f * c_prev
-    c_new += i * g
-    tc = xp.tanh(c_new)
-    if tc_out is not None:
-        tc_out[...] = tc
-        tc = tc_out
-    return G, c_new, tc, o * tc
-
-
 def lstm_backward(dh_new, dc_new, G, tc, c_prev, dG_out=None):
     """Backward of one LSTM step's elementwise part: ``(dG, dc_prev)``, ``dG`` written into
     ``dG_out`` when given."""
@@ -221,19 +209,6 @@ def lstm_backward(dh_new, dc_new, G, tc, c_prev, dG_out=None):
     if c_prev.size:
         _launch("lstm_backward", [dh_new, dc_new, G, tc, c_prev], [dG, dc_prev], nO, c_prev.size)
     return dG, dc_prev
-
-
-def lstm_backward_reference(xp, dh_new, dc_new, G, tc, c_prev, dG_out=None):
-    """What lstm.py's generic backprop computes for one step, in ``xp``."""
-    nO = c_prev.shape[1]
-    i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-    dc_new = dc_new + dh_new * o * (1 - tc * tc)
-    dG = _empty(xp, G, dG_out)
-    dG[:, :nO] = dc_new * g * i * (1 - i)
-    dG[:, nO : 2 * nO] = dc_new * c_prev * f * (1 - f)
-    dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
-    dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
-    return dG, dc_new * f
 
 
 # ---------------------------------------------------------------- GRU
@@ -251,28 +226,6 @@ def gru_forward(G, HH, h, hn_out=None):
     return G, h_new, hn
 
 
-def gru_forward_reference(xp, G, HH, h, hn_out=None):
-    """What gru.py's generic step computes (``_cell_``), in ``xp``."""
-    nO = h.shape[1]
-    rz = G[:, : 2 * nO]
-    rz += HH[:, : 2 * nO]
-    rz *= 0.5
-    xp.tanh(rz, out=rz)
-    rz *= 0.5
-    rz += 0.5
-    n = G[:, 2 * nO :]
-    n += G[:, :nO] * HH[:, 2 * nO :]
-    xp.tanh(n, out=n)
-    h_new = h - n
-    h_new *= G[:, nO : 2 * nO]
-    h_new += n
-    hn = HH[:, 2 * nO :]
-    if hn_out is not None:
-        hn_out[...] = hn
-        hn = hn_out
-    return G, h_new, hn
-
-
 def gru_backward(dh_new, G, h, hn, dA, dHH_out=None):
     """Backward of one GRU step's elementwise part: writes ``dA[:, 2nO:]``; returns
     ``(dHH, dh_new * z)`` (``dHH`` written into ``dHH_out`` when given)."""
@@ -285,27 +238,3 @@ def gru_backward(dh_new, G, h, hn, dA, dHH_out=None):
     if h.size:
         _launch("gru_backward", [dh_new, G, h, hn], [dA, dHH, dh_z], nO, h.size)
     return dHH, dh_z
-
-
-def gru_backward_reference(xp, dh_new, G, h, hn, dA, dHH_out=None):
-    """What gru.py's generic backprop computes for one step (``_gate_grads_`` and the direct
-    path ``dh_new * z``), in ``xp``."""
-    nO = h.shape[1]
-    r, z, n = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO :]
-    dHH = _empty(xp, G, dHH_out)
-    d_an = dA[:, 2 * nO :]
-    d_ar, d_az = dHH[:, :nO], dHH[:, nO : 2 * nO]
-    dh_omz = xp.subtract(1, z)
-    dh_omz *= dh_new
-    xp.subtract(h, n, out=d_az)
-    d_az *= z
-    d_az *= dh_omz
-    xp.multiply(n, n, out=d_an)
-    xp.subtract(1, d_an, out=d_an)
-    d_an *= dh_omz
-    xp.multiply(d_an, hn, out=d_ar)
-    d_ar *= r
-    xp.subtract(1, r, out=dh_omz)
-    d_ar *= dh_omz
-    xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
-    return dHH, dh_new * z

@@ -24,21 +24,23 @@ Parameters of layer ``l``, direction ``d``: ``W{l}_{d}`` (3nO, nI), ``U{l}_{d}``
 input bias ``b{l}_{d}`` and recurrent bias ``bh{l}_{d}`` (3nO each), one to one with
 nn.GRU's ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``.
 
-On CupyOps with `fused_cells.ENABLED` (off by default; ``SPACY_LM_FUSED_KERNELS=1``) each
-step's elementwise part runs as one fused CUDA kernel forward and one backward
-(`fused_cells.py`); the products, the packed/masked row handling and everything on other ops
-are the generic code below.
+A step's elementwise maths is `gates.py`'s (shared with the fused kernels' references); the
+stack over layers and directions is `recurrent.run_stack`. On CupyOps with `fused_cells.ENABLED`
+(off by default; ``SPACY_LM_FUSED_KERNELS=1``) each step's elementwise part runs as one fused
+CUDA kernel forward and one backward (`fused_cells.py`); the products, the packed/masked row
+handling and everything on other ops are the generic code below.
 """
+from functools import partial
 from typing import Callable, List, Optional, Tuple
 
-from thinc.api import Model, Ops, registry
+from thinc.api import Model, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
-from . import fused_cells
-from .recurrent import (active_rows, check_cell_dims, init_uniform_params, make_cell_attrs, make_mask,
-                        n_directions, one_blas_thread, param_names, project_rows, single_threaded_blas,
-                        step_matmul, PackedSteps)
+from . import fused_cells, gates
+from .recurrent import (batch_layout, check_cell_dims, init_uniform_params, make_cell_attrs, n_directions,
+                        one_blas_thread, param_names, project_rows, run_stack, single_threaded_blas, step_matmul,
+                        PackedSteps)
 
 GRUState = Floats3d
 GRUInput = Tuple[Floats3d, Optional[Ints1d], Optional[GRUState]]
@@ -83,55 +85,19 @@ def init(model: Model, X: Optional[GRUInput] = None, Y: Optional[GRUOutput] = No
 @single_threaded_blas
 def forward(model: Model, inputs: GRUInput, is_train: bool) -> Tuple[GRUOutput, Callable]:
     X, lengths, h0 = inputs
-    xp = model.ops.xp
-    T, B, _ = X.shape
-    nO = model.get_dim("nO")
-    dirs = n_directions(model)
-    depth = model.attrs["depth"]
-    mask = make_mask(model.ops, T, B, lengths, X.dtype)
-    active = active_rows(model.ops, lengths, T) if mask is not None else None
+    mask, active = batch_layout(model.ops, X, lengths)
     if h0 is None:
-        h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
+        h0 = gru_initial_state(model, X.shape[1], dtype=X.dtype)
     else:
-        _check_state(h0, depth * dirs, B, nO)
-    drop_rate = model.attrs["dropout_rate"] if is_train else 0.0
-    hT = xp.empty_like(h0)
-    layer_input = X
-    backprops: List[Tuple[List[Callable], Optional[Floats3d]]] = []
-    for layer in range(depth):
-        drop_mask = None
-        if layer > 0 and drop_rate > 0:
-            drop_mask = model.ops.get_dropout_mask(layer_input.shape, drop_rate).astype(X.dtype)
-            layer_input = layer_input * drop_mask
-        outputs, dir_backprops = [], []
-        for direction in range(dirs):
-            k = layer * dirs + direction
-            Yd, hT[k], bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], is_train, active)
-            outputs.append(Yd)
-            dir_backprops.append(bp)
-        layer_input = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
-        backprops.append((dir_backprops, drop_mask))
+        _check_state(h0, model.attrs["depth"] * n_directions(model), X.shape[1], model.get_dim("nO"))
+    Y, (hT,), backprop_stack = run_stack(model, X, mask, active, (h0,), is_train, _run_direction)
 
     def backprop(d_outputs: Tuple[Floats3d, Optional[GRUState]]) -> Tuple[Floats3d, GRUState]:
         dY, dhT = d_outputs
-        if dhT is None:
-            dhT = xp.zeros_like(h0)
-        dh0 = xp.empty_like(h0)
-        d_layer_output = dY
-        for layer in range(depth - 1, -1, -1):
-            dir_backprops, drop_mask = backprops[layer]
-            d_input = None
-            for direction in range(dirs):
-                k = layer * dirs + direction
-                dYd = d_layer_output[..., direction * nO : (direction + 1) * nO]
-                dXd, dh0[k] = dir_backprops[direction](dYd, dhT[k])
-                d_input = dXd if d_input is None else d_input + dXd
-            if drop_mask is not None:
-                d_input *= drop_mask
-            d_layer_output = d_input
-        return d_layer_output, dh0
+        dX, (dh0,) = backprop_stack(dY, None if dhT is None else (dhT,))
+        return dX, dh0
 
-    return (layer_input, hT), backprop
+    return (Y, hT), backprop
 
 
 def _check_state(h0, n_states: int, B: int, nO: int) -> None:
@@ -139,31 +105,6 @@ def _check_state(h0, n_states: int, B: int, nO: int) -> None:
     if tuple(getattr(h0, "shape", ())) != expected:
         got = tuple(h0.shape) if hasattr(h0, "shape") else type(h0).__name__
         raise ValueError(Errors.E100.format(cell="GRU", expected=expected, found=f"h {got}"))
-
-
-def _sigmoid_(xp, A):
-    """sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5, in place."""
-    A *= 0.5
-    xp.tanh(A, out=A)
-    A *= 0.5
-    A += 0.5
-    return A
-
-
-def _cell_(ops: Ops, G, HH, h, nO: int):
-    """One GRU step, in place: ``G`` (B, 3nO) holds the input projections (bias added) and
-    becomes ``[r, z, n]``; ``HH`` (B, 3nO) the recurrent projections (bias added). Returns h'."""
-    xp = ops.xp
-    rz = G[:, : 2 * nO]
-    rz += HH[:, : 2 * nO]
-    _sigmoid_(xp, rz)
-    n = G[:, 2 * nO :]
-    n += G[:, :nO] * HH[:, 2 * nO :]
-    xp.tanh(n, out=n)
-    h_new = h - n
-    h_new *= G[:, nO : 2 * nO]
-    h_new += n
-    return h_new
 
 
 def _recurrent(model: Model, layer: int, direction: int, UT, h):
@@ -174,14 +115,15 @@ def _recurrent(model: Model, layer: int, direction: int, UT, h):
     return HH
 
 
-def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optional[List[int]] = None):
-    """One layer, one direction. Returns (Y, hT, backprop). With ``active`` (a batch sorted
-    longest first, see recurrent.active_rows) step ``t`` computes only its ``active[t]``
-    running rows, forward and backward, and the input projections cover only rows that run
-    (recurrent.PackedSteps); otherwise every row runs and ``mask`` keeps padded rows' state.
-    Padded rows keep their state and output 0."""
+def _run_direction(model, layer, direction, X, mask, state, is_train, active: Optional[List[int]] = None):
+    """One layer, one direction, from ``state = (h0,)``. Returns (Y, (hT,), backprop). With
+    ``active`` (a batch sorted longest first, see recurrent.active_rows) step ``t`` computes
+    only its ``active[t]`` running rows, forward and backward, and the input projections cover
+    only rows that run (recurrent.PackedSteps); otherwise every row runs and ``mask`` keeps
+    padded rows' state. Padded rows keep their state and output 0."""
     ops = model.ops
     xp = ops.xp
+    (h0,) = state
     T, B, _ = X.shape
     steps = PackedSteps(ops, T, B, active)
     X_packed = steps.pack(X)
@@ -194,21 +136,13 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
     Hn = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
     h = h0.astype(X.dtype) if active is not None else h0  # a copy, written row by row
     fused = fused_cells.use_fused(ops, X.dtype)
-    for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-        k = steps.rows[t]
-        if k == 0:
-            continue
-        rows = steps.at(t)
+    gates_forward = fused_cells.gru_forward if fused else partial(gates.gru_forward, xp)
+    for t, k, rows in steps.walk(direction):
         h_k = h if active is None else h[:k]
         HH = _recurrent(model, layer, direction, UT, h_k)
-        if fused:  # W_hn h + b_hn goes straight into Hn
-            _, h_new, _ = fused_cells.gru_forward(acts[rows], HH, h_k, Hn[rows] if is_train else None)
-        else:
-            h_new = _cell_(ops, acts[rows], HH, h_k, nO)
+        _, h_new, _ = gates_forward(acts[rows], HH, h_k, Hn[rows] if is_train else None)
         if is_train:
             Hprev[rows] = h_k
-            if not fused:
-                Hn[rows] = HH[:, 2 * nO :]
         if active is not None:
             Y[t, :k] = h_new
             h[:k] = h_new
@@ -219,11 +153,11 @@ def _run_direction(model, layer, direction, X, mask, h0, is_train, active: Optio
             Y[t] = h_new * mask[t]
             h = h + mask[t] * (h_new - h)
     if not is_train:
-        return Y, h, None
-    return Y, h, _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn)
+        return Y, (h,), None
+    return Y, (h,), _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn, fused)
 
 
-def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn):
+def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hprev, Hn, fused: bool):
     ops = model.ops
     xp = ops.xp
     W_name, U_name, b_name = param_names(layer, direction)
@@ -231,31 +165,22 @@ def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hp
     U = model.get_param(U_name)
     nO = U.shape[1]
     packed = steps.index is not None
-    fused = fused_cells.use_fused(ops, acts.dtype)
+    gates_backward = fused_cells.gru_backward if fused else partial(gates.gru_backward, xp)
 
-    def backprop(dY, dhT):
+    def backprop(dY, d_final):
+        (dhT,) = d_final
         # d of the input projections [d_ar, d_az, d_an] and of the recurrent ones [d_ar, d_az,
         # d_an * r], per packed row (every packed row is written by its step).
         dacts = xp.empty_like(acts)
         dHH = xp.empty_like(acts)
         dh = dhT.copy() if packed else dhT
-        for t in range(steps.T - 1, -1, -1) if direction == 0 else range(steps.T):
-            k = steps.rows[t]
-            if k == 0:
-                continue
-            rows = steps.at(t)
+        for t, k, rows in steps.walk(direction, backward=True):
             dh_new = (dh[:k] if packed else dh) + dY[t, :k]
             if mask is not None and not packed:
                 dh_new *= mask[t]
-            if fused:  # the kernel also returns dh_new * z
-                _, dh_new = fused_cells.gru_backward(dh_new, acts[rows], Hprev[rows], Hn[rows], dacts[rows],
-                                                     dHH[rows])
-                dh_prev = step_matmul(ops, dHH[rows], U)
-            else:
-                _gate_grads_(ops, acts[rows], Hprev[rows], Hn[rows], dh_new, dacts[rows, 2 * nO :], dHH[rows], nO)
-                dh_prev = step_matmul(ops, dHH[rows], U)
-                dh_new *= acts[rows, nO : 2 * nO]
-            dh_prev += dh_new
+            _, dh_z = gates_backward(dh_new, acts[rows], Hprev[rows], Hn[rows], dacts[rows], dHH[rows])
+            dh_prev = step_matmul(ops, dHH[rows], U)
+            dh_prev += dh_z
             if packed:
                 dh[:k] = dh_prev
                 continue
@@ -267,34 +192,9 @@ def _direction_backprop(model, layer, direction, X_packed, steps, mask, acts, Hp
         model.inc_grad(U_name, xp.matmul(dHH.T, Hprev))
         model.inc_grad(b_name, dacts.sum(axis=0))
         model.inc_grad(recurrent_bias_name(layer, direction), dHH.sum(axis=0))
-        return steps.unpack(xp.matmul(dacts, W)), dh
+        return steps.unpack(xp.matmul(dacts, W)), (dh,)
 
     return backprop
-
-
-def _gate_grads_(ops: Ops, G, h, hn, dh_new, d_an, dHH, nO: int) -> None:
-    """Fill ``d_an`` (B, nO) and ``dHH`` (B, 3nO) = ``[d_ar, d_az, d_an * r]`` from the
-    activated gates ``G = [r, z, n]``, the previous state ``h``, ``hn = W_hn h + b_hn`` and the
-    gradient ``dh_new`` of h'. (The input side's gradient is ``[d_ar, d_az, d_an]``.)"""
-    xp = ops.xp
-    r, z, n = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO :]
-    d_ar, d_az = dHH[:, :nO], dHH[:, nO : 2 * nO]
-    dh_omz = xp.subtract(1, z)
-    dh_omz *= dh_new  # dh' * (1 - z)
-    # dz = dh' * (h - n), through the sigmoid: * z * (1 - z)
-    xp.subtract(h, n, out=d_az)
-    d_az *= z
-    d_az *= dh_omz
-    # dn = dh' * (1 - z), through the tanh: * (1 - n^2)
-    xp.multiply(n, n, out=d_an)
-    xp.subtract(1, d_an, out=d_an)
-    d_an *= dh_omz
-    # dr = d_an * hn, through the sigmoid: * r * (1 - r)
-    xp.multiply(d_an, hn, out=d_ar)
-    d_ar *= r
-    xp.subtract(1, r, out=dh_omz)
-    d_ar *= dh_omz
-    xp.multiply(d_an, r, out=dHH[:, 2 * nO :])
 
 
 def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:
@@ -312,17 +212,14 @@ def gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUS
 def _gru_step(model: Model, x: Floats2d, state: GRUState) -> Tuple[Floats2d, GRUState]:
     h_out = model.ops.xp.empty_like(state)
     fused = fused_cells.use_fused(model.ops, x.dtype)
+    gates_forward = fused_cells.gru_forward if fused else partial(gates.gru_forward, model.ops.xp)
     layer_input = x
     for layer in range(model.attrs["depth"]):
         W_name, U_name, b_name = param_names(layer, 0)
         G = step_matmul(model.ops, layer_input, model.get_param(W_name), trans_b=True)
         G += model.get_param(b_name)
-        U = model.get_param(U_name)
-        HH = _recurrent(model, layer, 0, U.T, state[layer])
-        if fused:
-            h_out[layer] = layer_input = fused_cells.gru_forward(G, HH, state[layer])[1]
-        else:
-            h_out[layer] = layer_input = _cell_(model.ops, G, HH, state[layer], U.shape[1])
+        HH = _recurrent(model, layer, 0, model.get_param(U_name).T, state[layer])
+        h_out[layer] = layer_input = gates_forward(G, HH, state[layer])[1]
     return layer_input, h_out
 
 

@@ -18,21 +18,23 @@ Backprop takes ``(dY, d_state)`` (``d_state`` may be ``None``) and returns
 
 Gate order is PyTorch's (input, forget, cell, output).
 
-On CupyOps with `fused_cells.ENABLED` (off by default; ``SPACY_LM_FUSED_KERNELS=1``) each
-step's elementwise part runs as one fused CUDA kernel forward and one backward
-(`fused_cells.py`); the products, the packed/masked row handling and everything on other ops
-are the generic code below.
+A step's elementwise maths is `gates.py`'s (shared with the fused kernels' references); the
+stack over layers and directions is `recurrent.run_stack`. On CupyOps with `fused_cells.ENABLED`
+(off by default; ``SPACY_LM_FUSED_KERNELS=1``) each step's elementwise part runs as one fused
+CUDA kernel forward and one backward (`fused_cells.py`); the products, the packed/masked row
+handling and everything on other ops are the generic code below.
 """
+from functools import partial
 from typing import Callable, List, Optional, Tuple
 
-from thinc.api import Model, Ops, registry
+from thinc.api import Model, registry
 from thinc.types import Floats2d, Floats3d, Ints1d
 
 from ..errors import Errors
-from . import fused_cells
-from .recurrent import (active_rows, check_cell_dims, init_uniform_params, make_cell_attrs, make_mask,
-                        n_directions, one_blas_thread, param_names, project_rows, single_threaded_blas,
-                        step_matmul, PackedSteps)
+from . import fused_cells, gates
+from .recurrent import (batch_layout, check_cell_dims, init_uniform_params, make_cell_attrs, n_directions,
+                        one_blas_thread, param_names, project_rows, run_stack, single_threaded_blas, step_matmul,
+                        PackedSteps)
 
 LSTMState = Tuple[Floats3d, Floats3d]
 LSTMInput = Tuple[Floats3d, Optional[Ints1d], Optional[LSTMState]]
@@ -57,8 +59,6 @@ def LSTM(
     return Model("lstm", forward, init=init, dims={"nO": nO, "nI": nI}, attrs=attrs)
 
 
-
-
 def init(model: Model, X: Optional[LSTMInput] = None, Y: Optional[LSTMOutput] = None) -> None:
     if X is not None and model.has_dim("nI") is None:
         model.set_dim("nI", X[0].shape[-1])
@@ -68,74 +68,19 @@ def init(model: Model, X: Optional[LSTMInput] = None, Y: Optional[LSTMOutput] = 
 @single_threaded_blas
 def forward(model: Model, inputs: LSTMInput, is_train: bool) -> Tuple[LSTMOutput, Callable]:
     X, lengths, state = inputs
-    ops = model.ops
-    xp = ops.xp
-    T, B, _ = X.shape
-    nO = model.get_dim("nO")
-    dirs = n_directions(model)
-    depth = model.attrs["depth"]
-    mask = make_mask(ops, T, B, lengths, X.dtype)
-    active = active_rows(ops, lengths, T) if mask is not None else None
+    mask, active = batch_layout(model.ops, X, lengths)
     if state is None:
-        h0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
-        c0 = xp.zeros((depth * dirs, B, nO), dtype=X.dtype)
+        state = initial_state(model, X.shape[1], dtype=X.dtype)
     else:
         h0, c0 = state
-        _check_state(h0, c0, depth * dirs, B, nO)
-    drop_rate = model.attrs["dropout_rate"] if is_train else 0.0
-    hT = xp.empty_like(h0)
-    cT = xp.empty_like(c0)
-    layer_input = X
-    backprops: List[Callable] = []
-    for layer in range(depth):
-        if layer > 0 and drop_rate > 0:
-            drop_mask = ops.get_dropout_mask(layer_input.shape, drop_rate).astype(X.dtype)
-            layer_input = layer_input * drop_mask
-        else:
-            drop_mask = None
-        outputs = []
-        dir_backprops = []
-        for direction in range(dirs):
-            k = layer * dirs + direction
-            Yd, hd, cd, bp = _run_direction(model, layer, direction, layer_input, mask, h0[k], c0[k], is_train,
-                                            active)
-            outputs.append(Yd)
-            hT[k] = hd
-            cT[k] = cd
-            dir_backprops.append(bp)
-        layer_output = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
-        backprops.append((dir_backprops, drop_mask))
-        layer_input = layer_output
-    Y = layer_input
+        _check_state(h0, c0, model.attrs["depth"] * n_directions(model), X.shape[1], model.get_dim("nO"))
+    Y, final, backprop_stack = run_stack(model, X, mask, active, tuple(state), is_train, _run_direction)
 
     def backprop(d_outputs: Tuple[Floats3d, Optional[LSTMState]]) -> Tuple[Floats3d, LSTMState]:
         dY, d_state = d_outputs
-        if d_state is None:
-            dhT = xp.zeros_like(h0)
-            dcT = xp.zeros_like(c0)
-        else:
-            dhT, dcT = d_state
-        dh0 = xp.empty_like(h0)
-        dc0 = xp.empty_like(c0)
-        d_layer_output = dY
-        for layer in range(depth - 1, -1, -1):
-            dir_backprops, drop_mask = backprops[layer]
-            d_input = None
-            for direction in range(dirs):
-                k = layer * dirs + direction
-                dYd = d_layer_output[..., direction * nO : (direction + 1) * nO]
-                dXd, dh0[k], dc0[k] = dir_backprops[direction](dYd, dhT[k], dcT[k])
-                d_input = dXd if d_input is None else d_input + dXd
-            if drop_mask is not None:
-                d_input *= drop_mask
-            d_layer_output = d_input
-        return d_layer_output, (dh0, dc0)
+        return backprop_stack(dY, None if d_state is None else tuple(d_state))
 
-    return (Y, (hT, cT)), backprop
-
-
-
-
+    return (Y, final), backprop
 
 
 def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
@@ -145,34 +90,16 @@ def _check_state(h0, c0, n_states: int, B: int, nO: int) -> None:
                                             found=f"h {tuple(h0.shape)} and c {tuple(c0.shape)}"))
 
 
-
-
-def _gates_(ops: Ops, G, nO: int):
-    """Activate the stacked pre-activations in place: sigmoid on i, f, o and tanh on g."""
-    xp = ops.xp
-    # sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5, computed in place on the whole block.
-    G[:, : 2 * nO] *= 0.5
-    G[:, 3 * nO :] *= 0.5
-    xp.tanh(G, out=G)
-    G[:, : 2 * nO] *= 0.5
-    G[:, : 2 * nO] += 0.5
-    G[:, 3 * nO :] *= 0.5
-    G[:, 3 * nO :] += 0.5
-    return G
-
-
-
-
-def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: Optional[List[int]] = None):
-    """One layer, one direction. Returns (Y, hT, cT, backprop). With ``active`` (a batch
-    sorted longest first, see recurrent.active_rows) step ``t`` computes only its
-    ``active[t]`` running rows, forward and backward, and the input projections cover only
-    rows that run (recurrent.PackedSteps; on SST-2 batches of 128 the masked loop computes
-    2.35x the real steps); otherwise every row runs and ``mask`` keeps padded rows' state.
-    Padded rows keep their state and output 0."""
+def _run_direction(model, layer, direction, X, mask, state, is_train, active: Optional[List[int]] = None):
+    """One layer, one direction, from ``state = (h0, c0)``. Returns (Y, (hT, cT), backprop).
+    With ``active`` (a batch sorted longest first, see recurrent.active_rows) step ``t``
+    computes only its ``active[t]`` running rows, forward and backward, and the input
+    projections cover only rows that run (recurrent.PackedSteps; on SST-2 batches of 128 the
+    masked loop computes 2.35x the real steps); otherwise every row runs and ``mask`` keeps
+    padded rows' state. Padded rows keep their state and output 0."""
     ops = model.ops
     xp = ops.xp
-    W_name, U_name, b_name = param_names(layer, direction)
+    h0, c0 = state
     T, B, _ = X.shape
     steps = PackedSteps(ops, T, B, active)
     X_packed = steps.pack(X)
@@ -181,7 +108,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
     nO = U.shape[1]
     packed = active is not None
     fused = fused_cells.use_fused(ops, X.dtype)
-    order = range(T) if direction == 0 else range(T - 1, -1, -1)
+    gates_forward = fused_cells.lstm_forward if fused else partial(gates.lstm_forward, xp)
     Y = xp.zeros((T, B, nO), dtype=X.dtype)
     # Per packed row: the state *before* its step, and tanh of the cell after it (for backprop).
     Hprev = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
@@ -189,28 +116,14 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
     tanh_C = xp.empty((steps.n, nO), dtype=X.dtype) if is_train else None
     # a copy, written row by row
     h, c = (h0.astype(X.dtype), c0.astype(X.dtype)) if packed else (h0, c0)
-    for t in order:
-        k = steps.rows[t]
-        if k == 0:
-            continue
-        rows = steps.at(t)
+    for t, k, rows in steps.walk(direction):
         h_k, c_k = (h[:k], c[:k]) if packed else (h, c)
         G = acts[rows]
         G += step_matmul(ops, h_k, UT)
-        if fused:  # tanh(c_new) goes straight into tanh_C
-            _, c_new, tc, h_new = fused_cells.lstm_forward(G, c_k, tanh_C[rows] if is_train else None)
-        else:
-            _gates_(ops, G, nO)
-            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-            c_new = f * c_k
-            c_new += i * g
-            tc = xp.tanh(c_new)
-            h_new = o * tc
+        _, c_new, _, h_new = gates_forward(G, c_k, tanh_C[rows] if is_train else None)
         if is_train:
             Hprev[rows] = h_k
             Cprev[rows] = c_k
-            if not fused:
-                tanh_C[rows] = tc
         if packed:
             Y[t, :k] = h_new
             h[:k] = h_new
@@ -223,22 +136,16 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
             Y[t] = h_new * m
             h = h + m * (h_new - h)
             c = c + m * (c_new - c)
-    hT, cT = h, c
     if not is_train:
-        return Y, hT, cT, None
+        return Y, (h, c), None
+    gates_backward = fused_cells.lstm_backward if fused else partial(gates.lstm_backward, xp)
+    W_name, U_name, b_name = param_names(layer, direction)
 
-    def backprop(dY, dhT, dcT):
+    def backprop(dY, d_final):
+        dhT, dcT = d_final
         dacts = xp.empty_like(acts)  # every packed row is written by its step
         dh, dc = (dhT.copy(), dcT.copy()) if packed else (dhT, dcT)
-        rev = range(T - 1, -1, -1) if direction == 0 else range(T)
-        for t in rev:
-            k = steps.rows[t]
-            if k == 0:
-                continue
-            rows = steps.at(t)
-            G = acts[rows]
-            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-            tc = tanh_C[rows]
+        for t, k, rows in steps.walk(direction, backward=True):
             if packed:
                 dh_new = dh[:k] + dY[t, :k]
                 dc_new = dc[:k]
@@ -250,15 +157,7 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
                 dh_new = (dh + dY[t]) * m
                 dc_new = dc * m
             dG = dacts[rows]
-            if fused:
-                _, dc_prev = fused_cells.lstm_backward(dh_new, dc_new, G, tc, Cprev[rows], dG)
-            else:
-                dc_new = dc_new + dh_new * o * (1 - tc * tc)
-                dG[:, :nO] = dc_new * g * i * (1 - i)
-                dG[:, nO : 2 * nO] = dc_new * Cprev[rows] * f * (1 - f)
-                dG[:, 2 * nO : 3 * nO] = dc_new * i * (1 - g * g)
-                dG[:, 3 * nO :] = dh_new * tc * o * (1 - o)
-                dc_prev = dc_new * f
+            _, dc_prev = gates_backward(dh_new, dc_new, acts[rows], tanh_C[rows], Cprev[rows], dG)
             dh_prev = step_matmul(ops, dG, U)
             if packed:
                 dh[:k] = dh_prev
@@ -272,9 +171,9 @@ def _run_direction(model, layer, direction, X, mask, h0, c0, is_train, active: O
         model.inc_grad(W_name, xp.matmul(dacts.T, X_packed))
         model.inc_grad(U_name, xp.matmul(dacts.T, Hprev))
         model.inc_grad(b_name, dacts.sum(axis=0))
-        return steps.unpack(xp.matmul(dacts, W)), dh, dc
+        return steps.unpack(xp.matmul(dacts, W)), (dh, dc)
 
-    return Y, hT, cT, backprop
+    return Y, (h, c), backprop
 
 
 def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LSTMState]:
@@ -292,25 +191,17 @@ def lstm_step(model: Model, x: Floats2d, state: LSTMState) -> Tuple[Floats2d, LS
 
 def _lstm_step(model: Model, x: Floats2d, h0: Floats3d, c0: Floats3d) -> Tuple[Floats2d, LSTMState]:
     xp = model.ops.xp
-    nO = model.get_dim("nO")
     fused = fused_cells.use_fused(model.ops, x.dtype)
+    gates_forward = fused_cells.lstm_forward if fused else partial(gates.lstm_forward, xp)
     h_out = xp.empty_like(h0)
     c_out = xp.empty_like(c0)
     layer_input = x
     for layer in range(model.attrs["depth"]):
         W_name, U_name, b_name = param_names(layer, 0)
-        W = model.get_param(W_name)
-        U = model.get_param(U_name)
-        G = step_matmul(model.ops, layer_input, W, trans_b=True)
+        G = step_matmul(model.ops, layer_input, model.get_param(W_name), trans_b=True)
         G += model.get_param(b_name)
-        G += step_matmul(model.ops, h0[layer], U, trans_b=True)
-        if fused:
-            _, c, _, h = fused_cells.lstm_forward(G, c0[layer])
-        else:
-            _gates_(model.ops, G, nO)
-            i, f, g, o = G[:, :nO], G[:, nO : 2 * nO], G[:, 2 * nO : 3 * nO], G[:, 3 * nO :]
-            c = f * c0[layer] + i * g
-            h = o * xp.tanh(c)
+        G += step_matmul(model.ops, h0[layer], model.get_param(U_name), trans_b=True)
+        _, c, _, h = gates_forward(G, c0[layer])
         h_out[layer] = h
         c_out[layer] = c
         layer_input = h

@@ -11,7 +11,7 @@ cell's own business: callers use the functions the cell keeps in its attrs, thro
 """
 from contextlib import nullcontext
 from functools import wraps
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 from thinc.api import Model, NumpyOps, Ops
@@ -80,6 +80,14 @@ def hidden_grad(cell: Model, d_state: Optional[State]) -> Optional[Floats3d]:
 
 def n_directions(model: Model) -> int:
     return 2 if model.attrs["bidirectional"] else 1
+
+
+def batch_layout(ops: Ops, X: Floats3d, lengths: Optional[Ints1d]) -> Tuple[Optional[Floats3d], Optional[List[int]]]:
+    """The (T, B, 1) mask of real steps (None when every sequence fills the window) and, for a
+    batch sorted longest first, the running rows of each step (see :func:`active_rows`)."""
+    T, B, _ = X.shape
+    mask = make_mask(ops, T, B, lengths, X.dtype)
+    return mask, (active_rows(ops, lengths, T) if mask is not None else None)
 
 
 def make_mask(ops: Ops, T: int, B: int, lengths: Optional[Ints1d], dtype) -> Optional[Floats3d]:
@@ -213,6 +221,14 @@ class PackedSteps:
     def at(self, t: int) -> slice:
         return slice(self.start[t], self.start[t] + self.rows[t])
 
+    def walk(self, direction: int, *, backward: bool = False) -> Iterator[Tuple[int, int, slice]]:
+        """``(t, k, packed rows)`` of every step that runs a row, in the order of ``direction``
+        (0: left to right), or against it for backprop."""
+        forward_in_time = (direction == 0) != backward
+        for t in range(self.T) if forward_in_time else range(self.T - 1, -1, -1):
+            if self.rows[t]:
+                yield t, self.rows[t], self.at(t)
+
 
 def project_rows(model: Model, layer: int, direction: int, X2d: Floats2d):
     """The parameters of one layer and direction, and the input projection of the given rows
@@ -223,3 +239,61 @@ def project_rows(model: Model, layer: int, direction: int, X2d: Floats2d):
     acts += model.get_param(b_name)
     return W, model.get_param(U_name), acts
 
+
+# A cell's one layer and direction: (model, layer, direction, X, mask, state parts, is_train,
+# active) -> (Y, final state parts, backprop or None); backprop(dY, d final parts) -> (dX, d parts).
+DirectionRun = Callable[..., Tuple[Floats3d, Tuple[Floats2d, ...], Optional[Callable]]]
+
+
+def run_stack(model: Model, X: Floats3d, mask: Optional[Floats3d], active: Optional[List[int]],
+              state: Tuple[Floats3d, ...], is_train: bool, run_direction: DirectionRun):
+    """Every layer and direction of a cell stack, with dropout between layers while training.
+
+    ``state`` is the cell's state as a tuple of ``(depth * dirs, B, nO)`` parts (an LSTM's
+    ``(h, c)``, a GRU's ``(h,)``). Returns ``(Y, final parts, backprop)``; ``backprop(dY,
+    d_parts)`` (``d_parts`` None for zeros) returns ``(dX, d_parts0)``."""
+    xp = model.ops.xp
+    nO = model.get_dim("nO")
+    dirs = n_directions(model)
+    drop_rate = model.attrs["dropout_rate"] if is_train else 0.0
+    final = tuple(xp.empty_like(part) for part in state)
+    layer_input = X
+    backprops: List[Tuple[List[Callable], Optional[Floats3d]]] = []
+    for layer in range(model.attrs["depth"]):
+        drop_mask = None
+        if layer > 0 and drop_rate > 0:
+            drop_mask = model.ops.get_dropout_mask(layer_input.shape, drop_rate).astype(X.dtype)
+            layer_input = layer_input * drop_mask
+        outputs, dir_backprops = [], []
+        for direction in range(dirs):
+            k = layer * dirs + direction
+            Yd, parts, backprop = run_direction(model, layer, direction, layer_input, mask,
+                                                tuple(part[k] for part in state), is_train, active)
+            for out, part in zip(final, parts):
+                out[k] = part
+            outputs.append(Yd)
+            dir_backprops.append(backprop)
+        layer_input = outputs[0] if dirs == 1 else xp.concatenate(outputs, axis=-1)
+        backprops.append((dir_backprops, drop_mask))
+
+    def backprop_stack(dY: Floats3d, d_final: Optional[Tuple[Floats3d, ...]]):
+        if d_final is None:
+            d_final = tuple(xp.zeros_like(part) for part in state)
+        d_state = tuple(xp.empty_like(part) for part in state)
+        d_layer_output = dY
+        for layer in range(model.attrs["depth"] - 1, -1, -1):
+            dir_backprops, drop_mask = backprops[layer]
+            d_input = None
+            for direction in range(dirs):
+                k = layer * dirs + direction
+                dYd = d_layer_output[..., direction * nO : (direction + 1) * nO]
+                dXd, d_parts = dir_backprops[direction](dYd, tuple(d[k] for d in d_final))
+                for out, part in zip(d_state, d_parts):
+                    out[k] = part
+                d_input = dXd if d_input is None else d_input + dXd
+            if drop_mask is not None:
+                d_input *= drop_mask
+            d_layer_output = d_input
+        return d_layer_output, d_state
+
+    return layer_input, final, backprop_stack
