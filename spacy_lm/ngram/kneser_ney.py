@@ -22,7 +22,7 @@ interpolate), so models agree with lmplz up to float rounding:
 """
 import logging
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -108,10 +108,23 @@ def estimate(stream: numpy.ndarray, n_vocab: int, order: int = 5, *, prune: Sequ
     thresholds = check_prune(prune, order)
     discount_fallback = check_discount_fallback(discount_fallback)
     stream = numpy.asarray(stream, dtype="int32")
+    keys, raw, suffix, starts_bos = _count(stream, n_vocab, order)
+    counts = _adjusted_counts(keys, raw, suffix, starts_bos, n_vocab)
+    del starts_bos
+    discounts = [_discounts(counts[k], k + 1, discount_fallback) for k in range(order)]
+    logprob, backoff, keep = _interpolate(keys, raw, counts, suffix, discounts, thresholds, n_vocab)
+    model = NGramModel(n_vocab=n_vocab, keys=keys, logprob=logprob, backoff=backoff, discounts=discounts)
+    return _apply_pruning(model, keep) if keep else model
+
+
+def _count(stream: numpy.ndarray, n_vocab: int, order: int) -> Tuple[List[numpy.ndarray], List[numpy.ndarray],
+                                                                 List[Optional[numpy.ndarray]], List[numpy.ndarray]]:
+    """Per order: the sorted keys, raw counts, the suffix row of each n-gram (the (k-1)-gram
+    ending where it ends) and whether it starts with ``<s>``. int32 throughout: memory is the
+    limit, so every temporary is released as soon as it is used."""
     bos = n_vocab
     base = numpy.uint64(n_vocab + 1)
     extendable = stream != bos
-    # ---- counting: tables, raw counts, suffix rows (int32 throughout: memory is the limit)
     keys: List[numpy.ndarray] = [numpy.arange(n_vocab + 1, dtype="uint64")]
     raw: List[numpy.ndarray] = [numpy.bincount(stream, minlength=n_vocab + 1).astype("int32")]
     raw[0][bos] = 0
@@ -140,7 +153,15 @@ def estimate(stream: numpy.ndarray, n_vocab: int, order: int = 5, *, prune: Sequ
         idx_prev = idx
         del idx
     del idx_prev
-    # ---- adjusted counts: continuation counts below the top order, raw for <s>-initial n-grams
+    return keys, raw, suffix, starts_bos
+
+
+def _adjusted_counts(keys: List[numpy.ndarray], raw: List[numpy.ndarray], suffix: List[Optional[numpy.ndarray]],
+                     starts_bos: List[numpy.ndarray], n_vocab: int) -> List[numpy.ndarray]:
+    """Continuation counts below the top order, raw counts at the top and for ``<s>``-initial
+    n-grams (nothing can precede ``<s>``)."""
+    order = len(keys)
+    bos = n_vocab
     counts = []
     for k in range(1, order + 1):
         if k == order:
@@ -152,9 +173,18 @@ def estimate(stream: numpy.ndarray, n_vocab: int, order: int = 5, *, prune: Sequ
         if k == 1:
             c[bos] = 0
         counts.append(c)
-    del starts_bos
-    discounts = [_discounts(counts[k], k + 1, discount_fallback) for k in range(order)]
-    # ---- initial probabilities, gammas, interpolation (one order at a time)
+    return counts
+
+
+def _interpolate(keys: List[numpy.ndarray], raw: List[Optional[numpy.ndarray]], counts: List[Optional[numpy.ndarray]],
+                 suffix: List[Optional[numpy.ndarray]], discounts: List[List[float]], thresholds: List[int],
+                 n_vocab: int) -> Tuple[List[numpy.ndarray], List[numpy.ndarray], List[numpy.ndarray]]:
+    """Initial probabilities, gammas and interpolation with the order below, one order at a
+    time: log10 probabilities, log10 backoffs and (only when pruning) the rows each order
+    keeps. Each order's counts are released (set to None in the lists) once it is done."""
+    order = len(keys)
+    bos = n_vocab
+    base = numpy.uint64(n_vocab + 1)
     logprob: List[numpy.ndarray] = []
     backoff: List[numpy.ndarray] = []
     keep: List[numpy.ndarray] = []
@@ -199,10 +229,7 @@ def estimate(stream: numpy.ndarray, n_vocab: int, order: int = 5, *, prune: Sequ
         p_prev = p
     del p_prev
     logprob[0][bos] = BOS_LOG10
-    model = NGramModel(n_vocab=n_vocab, keys=keys, logprob=logprob, backoff=backoff, discounts=discounts)
-    if prune_any:
-        model = _apply_pruning(model, keep)
-    return model
+    return logprob, backoff, keep
 
 
 def _apply_pruning(model: NGramModel, keep: List[numpy.ndarray]) -> NGramModel:
