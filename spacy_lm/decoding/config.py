@@ -4,14 +4,9 @@ from dataclasses import dataclass, fields
 from dataclasses import replace as replace_fields
 from typing import Any, Optional, Sequence
 
-import numpy
-
 from ..checks import check_setting as _check
+from ..checks import is_int as _is_int
 from ..errors import Errors
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
