@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from spacy_lm.cli import lm_app
 from spacy_lm.analysis.lm_views import comparison_summary, compare_surprisal, generation_items, surprisal_items
 
-from .conftest import TINY_TEXTS, make_examples, train_tiny_lm
+from ..conftest import TINY_TEXTS, make_examples, train_tiny_lm
 
 TEXTS = ["the cat sat on the log", "a dog  saw the mat", "the unknownword sat"]
 

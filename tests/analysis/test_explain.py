@@ -6,8 +6,8 @@ from spacy_lm.architectures.sentiment_lstm import forward_from_inputs, lexicon_v
 from spacy_lm.analysis.explain import explain_texts, integrated_gradients
 from spacy_lm.pipeline_lookup import find_sentiment_component
 
-from .gradcheck import numeric_grad
-from .sentiment_fixtures import trained_sentiment_nlp, write_lexicon
+from ..gradcheck import numeric_grad
+from ..sentiment_fixtures import trained_sentiment_nlp, write_lexicon
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_polarity_gradient_matches_finite_differences(tmp_path):
     float64, dropout off: the gradient integrated gradients integrate."""
     from spacy_lm.analysis.explain import _inference_with_backprop
 
-    from .gradcheck import to_float64
+    from ..gradcheck import to_float64
 
     from thinc.api import Ops
 
@@ -86,7 +86,7 @@ def test_explain_texts_forces_attributions(nlp):
 def trained_textcat(factory="textcat", linear=True, version=2, steps=30):
     from thinc.api import Adam
 
-    from .architectures.test_textcat_lstm import TRAIN, TRAIN_MULTI, build_nlp
+    from ..architectures.test_textcat_lstm import TRAIN, TRAIN_MULTI, build_nlp
 
     data = TRAIN if factory == "textcat" else TRAIN_MULTI
     nlp, examples = build_nlp(factory, data, "concat" if version == 2 else "mean_max", factory == "textcat",
@@ -134,7 +134,7 @@ def test_textcat_gradient_matches_finite_differences():
 
     from spacy_lm.analysis.explain import _inference_with_backprop, _TextcatNetwork
 
-    from .gradcheck import to_float64
+    from ..gradcheck import to_float64
 
     nlp = trained_textcat("textcat", linear=False, version=1, steps=10)
     model = nlp.get_pipe("textcat").model
@@ -323,7 +323,7 @@ def test_textcat_reading_an_lstm_lm_through_the_listener():
 
     from spacy_lm.analysis.explain import explain_textcat
 
-    from .pipeline.test_lstm_lm_listener import build
+    from ..pipeline.test_lstm_lm_listener import build
 
     nlp, examples = build()
     optimizer = Adam(0.02)

@@ -8,7 +8,7 @@ import spacy
 
 from spacy_lm.analysis.visualize import render_attention, render_sentiment
 
-from .sentiment_fixtures import write_lexicon
+from ..sentiment_fixtures import write_lexicon
 
 
 def test_page_has_legend_sentence_scores_hover_and_colours(tmp_path):
