@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, T
 from spacy.training import Example
 from spacy.util import ensure_path, logger, registry
 
+from ..checks import check_setting, is_count
 from ..errors import Errors
 from ..extensions import install_translation_extensions
 from .files import check_text_file, read_text_lines
@@ -53,9 +54,9 @@ NESTED_FIELD = "translation"
 Field = Union[str, int]
 
 
-def _setting(setting: str, requirement: str, value: Any) -> ValueError:
-    return ValueError(Errors.E145.format(setting=f"spacy_lm.ParallelCorpus.v1: {setting}", requirement=requirement,
-                                         value=value))
+def _check(ok: bool, setting: str, requirement: str, value: Any) -> None:
+    """A setting of the reader out of range: E145 (an alias of E009), named after the reader."""
+    check_setting(ok, setting, requirement, value, where=READER, code="E145")
 
 
 def _source_kind(source_path: Any, target_path: Any, path: Any, dataset: Any) -> str:
@@ -85,27 +86,19 @@ def _path_format(path: Path, format: Optional[str]) -> str:
 def _check_fields(kind: str, source_field: Field, target_field: Field) -> None:
     fields = (("source_field", source_field), ("target_field", target_field))
     for setting, field in fields:
-        is_index = isinstance(field, int) and not isinstance(field, bool)
-        if kind == "tsv" and is_index and field >= 0:
-            continue
-        if isinstance(field, str) and field:
-            continue
+        ok = (kind == "tsv" and is_count(field, 0)) or (isinstance(field, str) and bool(field))
         requirement = "a header name or a 0-based column index" if kind == "tsv" else "a non-empty field name"
-        raise _setting(setting, requirement, field)
-    if kind == "tsv" and isinstance(source_field, str) != isinstance(target_field, str):
-        raise _setting("source_field / target_field", "both header names or both column indices of the TSV",
-                       (source_field, target_field))
-    if source_field == target_field:
-        raise _setting("target_field", "different from source_field", target_field)
+        _check(ok, setting, requirement, field)
+    _check(kind != "tsv" or isinstance(source_field, str) == isinstance(target_field, str),
+           "source_field / target_field", "both header names or both column indices of the TSV",
+           (source_field, target_field))
+    _check(source_field != target_field, "target_field", "different from source_field", target_field)
 
 
 def _check_options(max_length: Optional[int], limit: int) -> None:
-    if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
-                                   or max_length < 1):
-        raise _setting("max_length", "a positive integer (whitespace tokens per side), or null to keep all",
-                       max_length)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        raise _setting("limit", "an integer >= 0 (0: all pairs)", limit)
+    _check(max_length is None or is_count(max_length, 1), "max_length",
+           "a positive integer (whitespace tokens per side), or null to keep all", max_length)
+    _check(is_count(limit, 0), "limit", "an integer >= 0 (0: all pairs)", limit)
 
 
 # ---------------------------------------------------------------------- raw pairs of each source
