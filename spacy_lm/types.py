@@ -13,18 +13,23 @@ a source sentence) implement the same protocol: the condition rides in the state
 the state). Prompts are target-side prefixes only: the decoder never validates them
 against, or counts them as repetition history of, anything else.
 
-Two contracts live here:
+The contracts live here, one Protocol each:
 
-* :class:`LanguageModel`, what decoding needs from a *component* (``lstm_lm``, ``ngram_lm``).
-* :class:`RecurrentLMModel`, what a recurrent LM *component* needs from its Thinc model
-  (``[components.lstm_lm.model]``): the component calls only these methods, so any
-  architecture that provides them (another cell, another output layer) plugs in unchanged.
+* :class:`LanguageModel`, what decoding needs from a *component* (``lstm_lm``, ``ngram_lm``, and
+  the conditioned adapters of ``sentence_vae`` and ``translator``).
+* What each component needs from its Thinc model: :class:`RecurrentLMModel` (``lstm_lm``),
+  :class:`LatentLMModel` (``sentence_vae``), :class:`Seq2SeqLMModel` (``translator``), both of the
+  latter on :class:`ConditionedDecoderModel` (a decoder whose state carries its condition), and
+  :class:`SpanReaderModel` (the question-answering reader, next). A component calls only these
+  methods, so any architecture that provides them (another cell, another output layer) plugs in
+  unchanged; it checks them once, with :func:`check_model_contract` (E022 naming what is missing).
 """
-from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple, Type, runtime_checkable
 
 from thinc.api import Ops
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from .errors import Errors
 from .text.vocab import TokenVocab
 
 State = Any
@@ -97,6 +102,122 @@ class RecurrentLMModel(Protocol):
     def concat_states(self, states: Sequence[State]) -> State:
         """One batch state from several (their rows side by side, in order): how stream
         training joins carried states with fresh ones."""
+
+
+class OutputContract(Protocol):
+    """The output layer's three calls, as every model of this package exposes them
+    (:mod:`spacy_lm.layers.output`)."""
+
+    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+        """Training: NLL (nats) per row and ``grad_scale`` * d(NLL)/d(hidden)."""
+
+    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
+        """Inference: NLL (nats) per row and whether each target was the top-1 prediction."""
+
+    def log_probs(self, hidden: Floats2d) -> Floats2d:
+        """Inference: next-token log-probabilities ``(rows, nV)``, a fresh array."""
+
+
+class ConditionedDecoderModel(Protocol):
+    """A decoder whose state carries its condition (a latent ``z``, an encoded source): what
+    :class:`spacy_lm.pipeline.conditioned_lm.ConditionedLM` needs to serve the LanguageModel
+    protocol from a batch of start states. Target ids are time-major ``(T, B)``."""
+
+    def teacher_force(self, ids: Ints2d, start: State) -> Tuple[Floats3d, State]:
+        """Inference: hidden states ``(T, B, nO)`` of reading ``ids`` (rows of one length) from
+        the start states, and the state after the last step."""
+
+    def log_probs(self, hidden: Floats2d) -> Floats2d:
+        """Next-token log-probabilities ``(rows, nV)`` of hidden rows, a fresh array."""
+
+    def step(self, token_ids: Ints1d, state: State) -> Tuple[Floats2d, State]:
+        """Read one token per row: next-token log-probs ``(B, nV)`` (fresh) and the new state."""
+
+    def select_state(self, state: State, indices: Ints1d) -> State:
+        """Rows ``indices`` of a batch state (the condition's rows with them)."""
+
+    def concat_states(self, states: Sequence[State]) -> State:
+        """One batch state from several, their rows side by side."""
+
+
+class LatentLMModel(ConditionedDecoderModel, OutputContract, Protocol):
+    """The Thinc model of ``sentence_vae`` (``spacy_lm.SentenceVAE.v1``): an encoder giving
+    q(z|x) and a decoder conditioned on z. ``nZ`` (latent size), ``nO`` and ``nV`` are dims."""
+
+    def posterior(self, ids: Ints2d, lengths: Ints1d, is_train: bool
+                  ) -> Tuple[Tuple[Floats2d, Floats2d], Callable[[Floats2d, Floats2d], None]]:
+        """Mean and log-variance ``(B, nZ)`` of q(z|x) for ids ``(T, B)`` (tokens + ``<eos>``);
+        the callback takes their gradients and accumulates the parameter gradients."""
+
+    def decode(self, ids: Ints2d, lengths: Ints1d, z: Floats2d, is_train: bool
+               ) -> Tuple[Tuple[Floats3d, State], Callable[[Floats3d], Floats2d]]:
+        """Teacher-forced decoder given ``z`` ``(B, nZ)``: hidden states ``(T, B, nO)`` and the
+        state after each row's last real input; the callback takes d(hidden) and returns d(z)."""
+
+    def start_state(self, z: Floats2d) -> State:
+        """The decoder's state before the first token (``<eos>``) for latent codes ``z``."""
+
+
+class Seq2SeqLMModel(ConditionedDecoderModel, OutputContract, Protocol):
+    """The Thinc model of ``translator`` (``spacy_lm.Seq2SeqAttention.v1``): an encoder of the
+    source and an attentional decoder. ``nV`` (target) and ``nV_src`` (source) vocabulary sizes
+    are dims the component sets. The state carries the source (memory, keys, mask)."""
+
+    def forward_train(self, src_ids: Ints2d, src_lengths: Ints1d, tgt_ids: Ints2d, is_train: bool
+                      ) -> Tuple[Tuple[Floats3d, Floats3d], Callable[[Floats3d], None]]:
+        """Teacher-forced decoding of target inputs ``(T, B)`` from sources ``(S, B)``: hidden
+        states ``(T, B, nO)`` and attention ``(T, B, S)``; the callback takes d(hidden)."""
+
+    def decode(self, tgt_ids: Ints2d, start: State, is_train: bool
+               ) -> Tuple[Tuple[Floats3d, Floats3d, State], Callable]:
+        """Teacher-forced decoder from ``start``: hidden states, attention ``(T, B, S)`` and the
+        end state; the callback takes d(hidden) and returns the source's gradients."""
+
+    def start_state(self, src_ids: Ints2d, src_lengths: Ints1d) -> State:
+        """The decoding state before the first target token (``<eos>``) of each source."""
+
+    def step_with_attention(self, token_ids: Ints1d, state: State) -> Tuple[Floats2d, State, Floats2d]:
+        """``step`` that also returns this step's attention ``(B, S)``."""
+
+
+class SpanReaderModel(Protocol):
+    """The Thinc model of the question-answering reader (next; no architecture implements it
+    yet): it reads a question and a context and scores answer spans of the context. Token ids
+    are time-major ``(T, B)`` with ``lengths`` (B,), as every recurrent model here."""
+
+    def encode_pair(self, question_ids: Ints2d, question_lengths: Ints1d, context_ids: Ints2d,
+                    context_lengths: Ints1d, is_train: bool) -> Tuple[Floats3d, Callable[[Floats3d], None]]:
+        """Question-aware context states ``(T_context, B, nO)``; the callback takes their gradient."""
+
+    def span_logits(self, states: Floats3d, context_lengths: Ints1d, is_train: bool
+                    ) -> Tuple[Tuple[Floats2d, Floats2d], Callable[[Floats2d, Floats2d], Floats3d]]:
+        """Start and end logits ``(B, T_context)`` per context token (-inf past a row's length);
+        the callback takes their gradients and returns d(states)."""
+
+    def best_spans(self, start_logits: Floats2d, end_logits: Floats2d, max_answer_length: int
+                   ) -> Tuple[Ints2d, Floats1d]:
+        """Per row the best span ``(start, end)`` (inclusive, end - start < max_answer_length)
+        and its log-probability: the answer the component writes to ``doc.spans``."""
+
+
+def contract_methods(contract: Type[Any]) -> Tuple[str, ...]:
+    """The methods a contract (a Protocol above) names, in the order written, its bases first."""
+    methods: List[str] = []
+    for klass in reversed(contract.__mro__):
+        if klass in (object, Protocol) or not getattr(klass, "_is_protocol", False):
+            continue
+        methods.extend(key for key, value in vars(klass).items()
+                       if callable(value) and not key.startswith("_") and key not in methods)
+    return tuple(methods)
+
+
+def check_model_contract(model: Any, contract: Type[Any], name: str) -> None:
+    """E022 unless ``model`` has every method of ``contract``: the one check of a component's model."""
+    methods = contract_methods(contract)
+    missing = [method for method in methods if not callable(getattr(model, method, None))]
+    if missing:
+        raise ValueError(Errors.E022.format(name=name, contract=contract.__name__, methods=", ".join(methods),
+                                            model=f"'{getattr(model, 'name', model)}'", missing=", ".join(missing)))
 
 
 def is_language_model(obj: Any) -> bool:

@@ -14,7 +14,8 @@ replaced by the ``drop`` of ``nlp.update``: ``[training] dropout`` in ``spacy tr
 The model owns its contract (the `sentence_vae` component calls only these methods):
 ``posterior`` (ids → mean, logvar), ``decode`` (teacher-forced hidden states given z, and the
 gradient w.r.t. z), ``loss`` / ``score`` / ``log_probs`` (the output contract), and for
-generation ``start_state(z)``, ``step``, ``select_state``, ``concat_states``: the decoder's
+generation ``start_state(z)``, ``teacher_force``, ``step``, ``select_state``, ``concat_states``
+(:class:`spacy_lm.types.LatentLMModel`): the decoder's
 state is ``(cell state, z)``, so z rides in the state and the one decoder
 (:mod:`spacy_lm.decoding`) samples, beam-searches and streams from it. Ids are time-major
 ``(T, B)`` with ``lengths`` (B,); all arrays live on ``ops.xp``.
@@ -219,6 +220,14 @@ class SentenceVAEModel(Model):
         """The decoder's state before the first token (``<eos>``) for latent codes ``z`` (B, nZ)."""
         state, _ = self._start(z, False)
         return state, z
+
+    def teacher_force(self, ids: Ints2d, start: LatentState) -> Tuple[Floats3d, LatentState]:
+        """Inference: hidden states ``(T, B, width)`` of reading ``ids`` (rows of one length)
+        from the start states, and the state after the last step."""
+        cell_state, z = start
+        vectors, _ = self.get_ref("embedding")(ids, False)
+        (Y, cell_state), _ = self.get_ref("decoder")((self._inputs(vectors, z), None, cell_state), False)
+        return Y, (cell_state, z)
 
     def step(self, token_ids: Ints1d, state: LatentState) -> Tuple[Floats2d, LatentState]:
         cell_state, z = state

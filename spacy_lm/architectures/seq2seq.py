@@ -14,8 +14,9 @@ embeddings and to h̃ while training (spaCy's ``drop`` replaces it: ``[training]
 
 The model owns its contract (the `translator` component calls only these methods):
 ``forward_train`` (teacher-forced hidden states h̃ and attention, with backprop), ``loss`` /
-``score`` / ``log_probs`` (the output contract), and for generation ``start_state``, ``step``,
-``select_state``, ``concat_states``: the state carries the source (memory, keys, mask) beside
+``score`` / ``log_probs`` (the output contract), and for generation ``start_state``,
+``teacher_force``, ``step``, ``select_state``, ``concat_states``
+(:class:`spacy_lm.types.Seq2SeqLMModel`): the state carries the source (memory, keys, mask) beside
 the cell state and h̃, so the one decoder (:mod:`spacy_lm.decoding`) beam-searches and samples
 from it. Ids are time-major ``(T, B)`` with ``lengths`` (B,); arrays live on ``ops.xp``.
 """
@@ -272,6 +273,11 @@ class Seq2SeqModel(Model):
         """The decoding state before the first target token (``<eos>``) of each source."""
         start, _ = self.encode_source(src_ids, src_lengths, False)
         return start
+
+    def teacher_force(self, tgt_ids: Ints2d, start: SourceState) -> Tuple[Floats3d, SourceState]:
+        """Inference: h̃ ``(T, B, nO)`` of reading ``tgt_ids`` from ``start``, and the end state."""
+        (hidden, _, end), _ = self.decode(tgt_ids, start, False)
+        return hidden, end
 
     def step(self, token_ids: Ints1d, state: SourceState) -> Tuple[Floats2d, SourceState]:
         """Read one target token per row: next-token log-probs (fresh) and the new state."""

@@ -12,14 +12,19 @@ and one closing ``<eos>``, as the LM scorers count them):
   posterior entropy minus the aggregate posterior's log density at one sample per sentence,
   q(z) estimated by the mixture of *all* given posteriors (He et al. use each batch).
 * ``active_units``: dimensions whose ``Cov_x(E[z|x])`` exceeds 0.01 (Burda et al. 2016).
+
+:func:`vae_scores` turns per-batch host arrays into the scorer's keys; drawing the samples with
+a model is :mod:`spacy_lm.metrics.vae_estimates`'s.
 """
 import math
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 import numpy
 
 LOG_2PI = math.log(2.0 * math.pi)
 ACTIVE_THRESHOLD = 0.01
+SCORE_KEYS = ("vae_elbo", "vae_rec_nll", "vae_kl", "vae_iw_nll", "vae_perplexity", "vae_score", "vae_mi",
+              "vae_active_units")
 
 
 def gaussian_kl(mean: numpy.ndarray, logvar: numpy.ndarray) -> numpy.ndarray:
@@ -84,3 +89,23 @@ def active_units(mean: numpy.ndarray, threshold: float = ACTIVE_THRESHOLD) -> in
     if mean.shape[0] < 2:
         return 0
     return int((mean.var(axis=0) > threshold).sum())
+
+
+def vae_scores(means: List[numpy.ndarray], logvars: List[numpy.ndarray], iw: List[numpy.ndarray],
+               rec: List[numpy.ndarray], n_tokens: int, seed: int = 0) -> Dict[str, Any]:
+    """The scorer's keys from per-batch host arrays (see ``SentenceVAE.evaluate_docs``):
+    posterior means and log-variances, IW-NLL and one-sample reconstruction NLL per sentence."""
+    if not iw:
+        empty: Dict[str, Any] = {key: None for key in SCORE_KEYS}
+        return {**empty, "vae_n_sentences": 0, "vae_n_tokens": 0}
+    mean = numpy.concatenate(means)
+    logvar = numpy.concatenate(logvars)
+    iw_all = numpy.concatenate(iw)
+    rec_all = numpy.concatenate(rec)
+    kl = gaussian_kl(mean, logvar)
+    perplexity = math.exp(float(iw_all.sum()) / n_tokens)
+    return {"vae_elbo": -float((rec_all + kl).mean()), "vae_rec_nll": float(rec_all.mean()),
+            "vae_kl": float(kl.mean()), "vae_iw_nll": float(iw_all.mean()), "vae_perplexity": perplexity,
+            "vae_score": 1.0 / perplexity, "vae_mi": mutual_information(mean, logvar, seed=seed),
+            "vae_active_units": active_units(mean), "vae_n_sentences": int(len(iw_all)),
+            "vae_n_tokens": int(n_tokens)}

@@ -19,18 +19,15 @@ previous update (kept detached: truncated BPTT across updates), any other doc fr
 initial state. The carried states serve training only: ``predict`` neither reads nor changes
 them. ``score_stream`` reads a corpus as one stream (the evaluation of the benchmarks).
 """
-import math
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..about import __version__
 from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
 from ..batching import (
     ChunkMark,
@@ -46,16 +43,12 @@ from ..batching import (
 from ..checks import require_finite
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
-from ..metrics.scorers import perplexity_score, stream_scores, takes_lm
+from ..metrics.scorers import perplexity_score, stream_scores
 from ..types import RecurrentLMModel, State
-from ..text.vocab import ATTRS, TokenVocab
-from .serialization import LMSerializationMixin
-from .trainable import TokenVocabTrainingMixin, check_drop
+from .recurrent_base import RecurrentPipe, check_recurrent_settings
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
-MODEL_METHODS = ("encode", "loss", "score", "log_probs", "step", "initial_state", "select_state",
-                 "concat_states")
 
 DEFAULT_LSTM_LM_MODEL = """
 [model]
@@ -109,8 +102,9 @@ def make_lstm_lm(
                              max_length=max_length, grad_norm_clip=grad_norm_clip, scorer=scorer)
 
 
-class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
+class LSTMLanguageModel(RecurrentPipe):
     format_version = FORMAT_VERSION
+    contract = RecurrentLMModel
     # The saved vocabulary was built with these (config.cfg editing one: E035); the training
     # window and clipping are the config's (see serialization.py).
     structural_settings = ("attr", "min_freq", "max_size")
@@ -119,28 +113,12 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
                  grad_norm_clip: Optional[float] = None, scorer: Optional[Callable] = perplexity_score) -> None:
-        if max_length < 1:
-            raise ValueError(Errors.E009.format(setting="max_length", requirement="at least 1", value=max_length))
-        if grad_norm_clip is not None and not (isinstance(grad_norm_clip, (int, float))
-                                               and math.isfinite(grad_norm_clip) and grad_norm_clip > 0):
-            raise ValueError(Errors.E009.format(setting="grad_norm_clip", requirement="a positive number or null",
-                                                value=grad_norm_clip))
-        if attr not in ATTRS:
-            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
-        missing = [m for m in MODEL_METHODS if not callable(getattr(model, m, None))]
-        if missing:
-            raise ValueError(Errors.E022.format(name=name, methods=", ".join(MODEL_METHODS),
-                                                model=f"'{model.name}'", missing=", ".join(missing)))
+        check_recurrent_settings(attr, max_length, grad_norm_clip)
+        super().__init__(vocab, model, name, scorer=scorer,
+                         cfg={"attr": attr, "min_freq": min_freq, "max_size": max_size, "max_length": max_length,
+                              "grad_norm_clip": grad_norm_clip})
         install_extensions()
-        self.vocab = vocab
         self.model: RecurrentLMModel = model
-        self.name = name
-        self.scorer = scorer
-        self.lm_vocab: Optional[TokenVocab] = None
-        self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
-                                    "max_length": max_length, "grad_norm_clip": grad_norm_clip,
-                                    "format": FORMAT_VERSION,
-                                    "spacy_lm_version": __version__}
         self.listener_map: Dict[str, List[Model]] = {}
         self.listening_components: List[str] = []
         # Stream training: stream index -> (chunk index, batch state after it, its row there).
@@ -183,15 +161,6 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
             listener.receive(batch_id, rows, accumulate or backprop)
         if self.listeners:
             self.listeners[-1].receive(batch_id, rows, backprop)
-
-    @property
-    def is_initialized(self) -> bool:
-        return self.lm_vocab is not None
-
-    def _require_initialized(self) -> TokenVocab:
-        if self.lm_vocab is None:
-            raise ValueError(Errors.E005.format(name=self.name))
-        return self.lm_vocab
 
     def _batch(self, docs: Sequence[Doc]) -> SequenceBatch:
         return SequenceBatch.from_docs(self.model.ops, self._require_initialized(), docs)
@@ -260,13 +229,6 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
         require_finite(numpy, total_nll, name=self.name, what="token surprisals")
         return stream_scores(total_nll, n_correct, n_predicted)
 
-    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-        """The scorer's scores; a scorer that asks for it (``takes_lm``: perplexity_scorer.v2)
-        also gets this component, to score the corpus as one stream."""
-        if takes_lm(self.scorer):
-            kwargs["lm"] = self
-        return super().score(examples, **kwargs)
-
     # ------------------------------------------------------------------ training
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
@@ -274,12 +236,7 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
 
         With listeners the LM reads ``eg.predicted`` (the docs the listeners see) and keeps each
         window's backprop until the last listener sends its gradient (see the module docstring)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        drop = check_drop(drop, self.name)
-        examples = list(examples)
-        validate_examples(examples, "LSTMLanguageModel.update")
+        examples, drop, losses = self._begin_update(examples, drop, losses, "LSTMLanguageModel.update")
         listening = bool(self.listeners)
         docs = [eg.predicted if listening else eg.reference for eg in examples]
         batch = self._batch(docs)
@@ -430,17 +387,6 @@ class LSTMLanguageModel(TokenVocabTrainingMixin, LMSerializationMixin, Trainable
         return self.model.select_state(state, self.model.ops.asarray(indices, dtype="int32"))
 
     # ------------------------------------------------------------------ serialization
-    def _payload(self) -> Dict[str, bytes]:
-        vocab = self._require_initialized()
-        return {"lm_vocab": vocab.to_bytes(), "model": self.model.to_bytes()}
-
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
         self._carried = {}
-        try:
-            self.lm_vocab = self._read_vocab(cfg, read)
-            self.cfg.update(cfg)
-            self._set_vocab_size()
-            self.model.from_bytes(read("model"))
-        except Exception:
-            self.lm_vocab = None
-            raise
+        super()._restore(cfg, read)

@@ -27,38 +27,32 @@ at inference are seeded per doc from its text, so ``nlp.pipe`` and ``nlp(...)`` 
 
 Generation goes through the one decoder (:mod:`spacy_lm.decoding`): :meth:`decoder` gives a
 :class:`spacy_lm.types.LanguageModel` whose state carries z, and :meth:`sample`,
-:meth:`reconstruct` and :meth:`interpolate` are built on it.
+:meth:`reconstruct` and :meth:`interpolate` are built on it (:mod:`.vae_generation`). The IW-NLL
+estimate is :mod:`spacy_lm.metrics.vae_estimates`'s, its corpus scores :mod:`spacy_lm.metrics.vae`'s.
 """
 import math
-import zlib
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples
+from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from ..about import __version__
-from ..metrics import vae as vae_metrics
-from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, real_rows, stream_prefix, window_loss
+from ..batching import PreparedDoc, SequenceBatch, Window, prepare_doc, window_loss
 from ..checks import check_setting as _check, is_count as _is_count, require_finite
-from ..decoding import Generation, GenerationConfig, generate
-from ..text.detokenize import detokenize_text
 from ..errors import Errors
 from ..extensions import install_vae_extensions, set_vae_annotations
-from ..metrics.scorers import takes_lm
-from ..text.vocab import ATTRS, TokenVocab, lm_tokens
-from .serialization import LMSerializationMixin
-from .trainable import TokenVocabTrainingMixin, check_drop
+from ..metrics.vae import vae_scores
+from ..metrics.vae_estimates import iw_nll_batch
+from ..text.vocab import lm_tokens
+from ..types import LatentLMModel
+from .recurrent_base import RecurrentPipe, check_recurrent_settings
+from .vae_generation import VAEGenerationMixin
 
 FORMAT_VERSION = 1
-EVAL_ROWS = 2048  # decoder rows (sentences x samples) per batch when estimating the IW-NLL
 ENCODER_REFS = ("encoder", "to_mean", "to_logvar")
-SCORE_KEYS = ("vae_elbo", "vae_rec_nll", "vae_kl", "vae_iw_nll", "vae_perplexity", "vae_score", "vae_mi",
-              "vae_active_units")
 
 DEFAULT_SENTENCE_VAE_MODEL = """
 [model]
@@ -114,17 +108,9 @@ def make_sentence_vae(nlp: Language, name: str, model: Model, attr: str, min_fre
                        grad_norm_clip=grad_norm_clip, scorer=scorer, tokenizer=nlp.tokenizer)
 
 
-
-
-def doc_seed(doc: Doc, seed: int = 0) -> int:
-    """A doc's own random seed (its tokens and ``seed``): draws depend neither on the batch nor
-    on the whitespace between the tokens."""
-    tokens = " ".join(t.text for t in lm_tokens(doc))
-    return zlib.crc32(tokens.encode("utf8")) ^ (seed * 2654435761 % 2**32)
-
-
-class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
+class SentenceVAE(VAEGenerationMixin, RecurrentPipe):
     format_version = FORMAT_VERSION
+    contract = LatentLMModel
     # The saved vocabulary was built with these (config.cfg editing one: E035); training and
     # inference settings are the config's (see serialization.py).
     structural_settings = ("attr", "min_freq", "max_size")
@@ -137,9 +123,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
                  aggressive_steps: int = 0, aggressive_until: int = 0, nll_samples: int = 10,
                  grad_norm_clip: Optional[float] = None, scorer: Optional[Callable] = None,
                  tokenizer: Optional[Callable[[str], Doc]] = None) -> None:
-        if attr not in ATTRS:
-            raise ValueError(Errors.E008.format(attr=attr, options=sorted(ATTRS)))
-        _check(_is_count(max_length, 1), "max_length", "an integer >= 1", max_length)
+        check_recurrent_settings(attr, max_length, grad_norm_clip)
         _check(isinstance(word_dropout, (int, float)) and 0.0 <= word_dropout < 1.0, "word_dropout", "in [0, 1)",
                word_dropout)
         _check(isinstance(free_bits, (int, float)) and math.isfinite(free_bits) and free_bits >= 0, "free_bits",
@@ -147,59 +131,24 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         _check(_is_count(aggressive_steps, 0), "aggressive_steps", "an integer >= 0", aggressive_steps)
         _check(_is_count(aggressive_until, 0), "aggressive_until", "an integer >= 0", aggressive_until)
         _check(_is_count(nll_samples, 0), "nll_samples", "an integer >= 0 (0: no doc._.vae_nll)", nll_samples)
-        _check(grad_norm_clip is None or (isinstance(grad_norm_clip, (int, float)) and math.isfinite(grad_norm_clip)
-                                          and grad_norm_clip > 0), "grad_norm_clip", "a positive number or null",
-               grad_norm_clip)
-        for method in ("posterior", "decode", "loss", "score", "log_probs", "start_state", "step", "select_state"):
-            if not callable(getattr(model, method, None)):
-                raise ValueError(Errors.E120.format(name=name, model=model.name, method=method))
+        super().__init__(vocab, model, name, scorer=scorer, tokenizer=tokenizer,
+                         cfg={"attr": attr, "min_freq": min_freq, "max_size": max_size, "max_length": max_length,
+                              "word_dropout": float(word_dropout), "free_bits": float(free_bits),
+                              "aggressive_steps": aggressive_steps, "aggressive_until": aggressive_until,
+                              "nll_samples": nll_samples, "grad_norm_clip": grad_norm_clip})
         install_vae_extensions()
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.tokenizer = tokenizer
-        self.lm_vocab: Optional[TokenVocab] = None
+        self.model: LatentLMModel = model
         self.kl_annealing = kl_annealing
-        self.cfg: Dict[str, Any] = {"attr": attr, "min_freq": min_freq, "max_size": max_size,
-                                    "max_length": max_length, "word_dropout": float(word_dropout),
-                                    "free_bits": float(free_bits), "aggressive_steps": aggressive_steps,
-                                    "aggressive_until": aggressive_until, "nll_samples": nll_samples,
-                                    "grad_norm_clip": grad_norm_clip, "format": FORMAT_VERSION,
-                                    "spacy_lm_version": __version__}
         self.n_updates = 0
-
-    @property
-    def is_initialized(self) -> bool:
-        return self.lm_vocab is not None
 
     @property
     def latent_size(self) -> int:
         return self.model.get_dim("nZ")
 
-    def _require_initialized(self) -> TokenVocab:
-        if self.lm_vocab is None:
-            raise ValueError(Errors.E005.format(name=self.name))
-        return self.lm_vocab
-
-    def _as_doc(self, text: Union[str, Doc]) -> Doc:
-        if isinstance(text, Doc):
-            return text
-        if not isinstance(text, str):
-            raise TypeError(Errors.E031.format(type=type(text).__name__))
-        if self.tokenizer is None:
-            return Doc(self.vocab, words=text.split())
-        return self.tokenizer(text)
-
     # ------------------------------------------------------------------ batches
     def _prepare(self, doc: Doc, truncate: bool) -> Optional[PreparedDoc]:
         prepared = prepare_doc(self._require_initialized(), doc)
-        limit = self.cfg["max_length"]
-        if prepared is None or not truncate or len(prepared[1]) <= limit + 1:
-            return prepared
-        inputs, targets, positions = prepared
-        eos = numpy.asarray([self.lm_vocab.eos_id], dtype="int32")
-        return inputs[: limit + 1], numpy.concatenate([targets[:limit], eos]), positions[: limit + 1]
+        return self._truncate(prepared) if truncate else prepared
 
     def _batch(self, docs: Sequence[Doc], truncate: bool = False) -> SequenceBatch:
         return SequenceBatch(self.model.ops, [self._prepare(d, truncate) for d in docs])
@@ -242,39 +191,10 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
             require_finite(numpy, means[batch.order], name=self.name, what="posterior means")
         return means, logvars
 
-    def _log_px_given_z(self, window: Window, z_rows) -> numpy.ndarray:
-        """log p(x|z) of each sequence of the window given its row of ``z_rows``: host array."""
-        ops = self.model.ops
-        (hidden, _), _ = self.model.decode(window.ids, window.lengths, z_rows, False)
-        nll, _ = self.model.score(real_rows(window, hidden), window.targets[window.real])
-        per_row = numpy.bincount(window.real_host % window.k, weights=ops.to_numpy(nll).astype("float64"),
-                                 minlength=window.k)
-        return -per_row
-
-    def _eps(self, docs: Sequence[Doc], order: Sequence[int], k: int, seed: int) -> numpy.ndarray:
-        """Standard-normal draws ``(len(order), k, nZ)``, each doc's from its own seed."""
-        return numpy.stack([numpy.random.default_rng(doc_seed(docs[i], seed)).standard_normal((k, self.latent_size))
-                            for i in order]).astype("float32")
-
     def _iw_nll_batch(self, docs: Sequence[Doc], batch: SequenceBatch, mean, logvar, k: int, seed: int
                       ) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """IW-NLL (k samples) and log p(x|z) of the first sample, per sequence of the batch."""
-        ops = self.model.ops
-        window = self._window(batch)
-        mean_h = ops.to_numpy(mean).astype("float64")
-        logvar_h = ops.to_numpy(logvar).astype("float64")
-        eps = self._eps(docs, batch.order, k, seed)
-        z = mean_h[:, None, :] + numpy.exp(0.5 * logvar_h)[:, None, :] * eps  # (B, k, Z)
-        per_chunk = max(1, EVAL_ROWS // k)
-        log_px = numpy.empty((len(batch), k))
-        for start in range(0, len(batch), per_chunk):
-            end = min(len(batch), start + per_chunk)
-            # row (j - start) * k + s: sentence j with its sample s
-            repeated = window.columns(ops, numpy.repeat(numpy.arange(start, end), k))
-            z_rows = ops.asarray(z[start:end].reshape(-1, self.latent_size).astype("float32"))
-            log_px[start:end] = self._log_px_given_z(repeated, z_rows).reshape(end - start, k)
-        require_finite(numpy, log_px, name=self.name, what="sentence log-likelihoods")
-        return vae_metrics.iw_nll(log_px, z, mean_h, logvar_h), log_px[:, 0]
+        return iw_nll_batch(self.model, docs, batch, self._window(batch), mean, logvar, k, seed, name=self.name)
 
     # ------------------------------------------------------------------ inference
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
@@ -328,11 +248,6 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
             n_tokens += batch.n_targets
         return vae_scores(means, logvars, iw, rec, n_tokens, seed)
 
-    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-        if takes_lm(self.scorer):
-            kwargs["lm"] = self
-        return super().score(examples, **kwargs)
-
     # ------------------------------------------------------------------ training
     def _word_dropout(self, ids):
         rate = self.cfg["word_dropout"]
@@ -375,13 +290,7 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """One optimizer step: mean over the batch's sentences of rec NLL + β·KL."""
-        if losses is None:
-            losses = {}
-        for key in (self.name, f"{self.name}_rec", f"{self.name}_kl"):
-            losses.setdefault(key, 0.0)
-        drop = check_drop(drop, self.name)
-        examples = list(examples)
-        validate_examples(examples, "SentenceVAE.update")
+        examples, drop, losses = self._begin_update(examples, drop, losses, "SentenceVAE.update", ("_rec", "_kl"))
         batch = self._batch([eg.reference for eg in examples], truncate=True)
         if not len(batch):
             return losses
@@ -433,129 +342,3 @@ class SentenceVAE(TokenVocabTrainingMixin, LMSerializationMixin, TrainablePipe):
         self._count_vocab(get_examples, "SentenceVAE.initialize", nlp=nlp, corpus=corpus, vocab_size=vocab_size)
         self.model.initialize()
         self.n_updates = 0
-
-    # ------------------------------------------------------------------ generation
-    def decoder(self, z: Any) -> "LatentDecoder":
-        """The decoder conditioned on latent codes ``z`` ``(n, nZ)``: a language model for
-        :func:`spacy_lm.decoding.generate` with ``n`` prompts (row ``i`` decodes from ``z[i]``)."""
-        self._require_initialized()
-        z = numpy.asarray(z, dtype="float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_size or not numpy.isfinite(z).all():
-            raise ValueError(Errors.E123.format(name=self.name, shape=tuple(z.shape), nZ=self.latent_size))
-        return LatentDecoder(self, self.model.ops.asarray(z))
-
-    def generate_from(self, z: Any, prompts: Optional[Sequence[Sequence[int]]] = None,
-                      **settings: Any) -> List[List[Generation]]:
-        """Decode from each row of ``z`` with the one decoder; ``settings`` are GenerationConfig's
-        (default: greedy, up to ``max_length`` tokens)."""
-        decoder = self.decoder(z)
-        config = GenerationConfig(max_new_tokens=self.cfg["max_length"]).replace(**settings)
-        prompts = [[] for _ in range(len(decoder.z))] if prompts is None else prompts
-        return generate(decoder, prompts, config, detokenize=detokenize_text)
-
-    def _texts(self, generations: List[List[Generation]]) -> List[str]:
-        return [detokenize_text(g[0].tokens) for g in generations]
-
-    def sample(self, n: int = 1, *, seed: int = 0, **settings: Any) -> List[str]:
-        """``n`` sentences from the prior: z ~ N(0, I) (seeded), decoded greedily by default;
-        with ``do_sample=True`` the tokens are drawn too, from ``seed`` unless given one."""
-        _check(_is_count(n, 1), "n", "an integer >= 1", n)
-        _check(_is_count(seed, 0), "seed", "an integer >= 0", seed)
-        if settings.get("do_sample") and settings.get("seed") is None:
-            settings["seed"] = seed
-        z = numpy.random.default_rng(seed).standard_normal((n, self.latent_size))
-        return self._texts(self.generate_from(z, **settings))
-
-    def reconstruct(self, texts: Iterable[Union[str, Doc]], **settings: Any) -> List[str]:
-        """Each text decoded from its posterior mean."""
-        means, _ = self.encode(texts)
-        return self._texts(self.generate_from(means, **settings)) if len(means) else []
-
-    def interpolate(self, start: Union[str, Doc], end: Union[str, Doc], n_steps: int = 8,
-                    **settings: Any) -> List[Tuple[float, str]]:
-        """Homotopy between two sentences: ``n_steps`` points z = (1 - t) z_start + t z_end
-        (t from 0 to 1, both ends included, posterior means), each decoded."""
-        _check(_is_count(n_steps, 2), "n_steps", "an integer >= 2", n_steps)
-        means, _ = self.encode([start, end])
-        ts = numpy.linspace(0.0, 1.0, n_steps)
-        z = (1.0 - ts)[:, None] * means[0] + ts[:, None] * means[1]
-        return list(zip(ts.tolist(), self._texts(self.generate_from(z, **settings))))
-
-    # ------------------------------------------------------------------ serialization
-    def _payload(self) -> Dict[str, bytes]:
-        vocab = self._require_initialized()
-        return {"lm_vocab": vocab.to_bytes(), "model": self.model.to_bytes()}
-
-    def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
-        try:
-            self.lm_vocab = self._read_vocab(cfg, read)
-            self.cfg.update(cfg)
-            self._set_vocab_size()
-            self.model.from_bytes(read("model"))
-        except Exception:
-            self.lm_vocab = None
-            raise
-
-
-def vae_scores(means: List[numpy.ndarray], logvars: List[numpy.ndarray], iw: List[numpy.ndarray],
-               rec: List[numpy.ndarray], n_tokens: int, seed: int = 0) -> Dict[str, Any]:
-    """The scorer's keys from per-batch host arrays (see ``SentenceVAE.evaluate_docs``)."""
-    if not iw:
-        empty: Dict[str, Any] = {key: None for key in SCORE_KEYS}
-        return {**empty, "vae_n_sentences": 0, "vae_n_tokens": 0}
-    mean = numpy.concatenate(means)
-    logvar = numpy.concatenate(logvars)
-    iw_all = numpy.concatenate(iw)
-    rec_all = numpy.concatenate(rec)
-    kl = vae_metrics.gaussian_kl(mean, logvar)
-    perplexity = math.exp(float(iw_all.sum()) / n_tokens)
-    return {"vae_elbo": -float((rec_all + kl).mean()), "vae_rec_nll": float(rec_all.mean()),
-            "vae_kl": float(kl.mean()), "vae_iw_nll": float(iw_all.mean()), "vae_perplexity": perplexity,
-            "vae_score": 1.0 / perplexity, "vae_mi": vae_metrics.mutual_information(mean, logvar, seed=seed),
-            "vae_active_units": vae_metrics.active_units(mean), "vae_n_sentences": int(len(iw_all)),
-            "vae_n_tokens": int(n_tokens)}
-
-
-class LatentDecoder:
-    """A `sentence_vae` decoder conditioned on fixed latent codes: the LanguageModel protocol
-    (:mod:`spacy_lm.types`) with z in the state. Row ``i`` of a batch decodes from ``z[i]``, so
-    ``prime`` takes exactly ``len(z)`` prompts (target-side prefixes, usually empty)."""
-
-    def __init__(self, vae: SentenceVAE, z) -> None:
-        self.vae = vae
-        self.z = z
-
-    @property
-    def lm_vocab(self) -> TokenVocab:
-        return self.vae._require_initialized()
-
-    @property
-    def ops(self):
-        return self.vae.model.ops
-
-    def _check_batch(self, n: int) -> None:
-        if n != len(self.z):
-            raise ValueError(Errors.E124.format(name=self.vae.name, n=n, n_held=len(self.z), conditions="latent codes"))
-
-    def initial_state(self, batch_size: int):
-        self._check_batch(batch_size)
-        return self.vae.model.start_state(self.z)
-
-    def prime(self, prompts: Sequence[Sequence[int]]):
-        """Read ``<eos>`` + each prompt from z's start state in one teacher-forced pass."""
-        self._check_batch(len(prompts))
-        ops = self.ops
-        streams = [stream_prefix(self.lm_vocab, p) for p in prompts]
-        lengths = numpy.asarray([len(s) for s in streams], dtype="int32")
-        ids = numpy.zeros((int(lengths.max()), len(streams)), dtype="int32")
-        for j, s in enumerate(streams):
-            ids[: len(s), j] = s
-        (hidden, state), _ = self.vae.model.decode(ops.asarray(ids), ops.asarray(lengths), self.z, False)
-        last = hidden[ops.asarray(lengths - 1), ops.xp.arange(len(streams))]
-        return self.vae.model.log_probs(last), state
-
-    def step(self, state, token_ids):
-        return self.vae.model.step(token_ids, state)
-
-    def select_state(self, state, indices):
-        return self.vae.model.select_state(state, indices)
