@@ -12,63 +12,26 @@ file. Everything streams: memory stays bounded by one record (one row group for 
 ``iter_records(source)`` picks the reader from the name (or ``format=``); the registered
 ``spacy_lm.WebCorpus.v1`` reader turns the records into Examples for ``[corpora]``.
 """
-import bz2
-import gzip
-import html
 import json
-import re
-import zlib
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from spacy.training import Example
 from spacy.util import registry
 
 from ..errors import Errors
 from .hf_datasets import load_hf_dataset
-
-Record = Dict[str, Any]
-FORMATS = ("wet", "wikipedia", "jsonl", "parquet", "text", "hf")
-HF_PREFIX = "hf:"
-
-
-# ------------------------------------------------------------------------------ formats
-
-
-def source_format(source: str, format: Optional[str] = None) -> str:
-    """The reader for ``source``: ``format`` if given, else from the name (``hf:`` prefix for a
-    ``datasets`` dataset; .warc.wet[.gz], .xml[.bz2], .jsonl/.json[.gz], .parquet, .txt[.gz])."""
-    if format is not None:
-        if format not in FORMATS:
-            raise ValueError(Errors.E150.format(format=format, formats=", ".join(FORMATS)))
-        return format
-    if source.startswith(HF_PREFIX):
-        return "hf"
-    name = Path(source).name.lower()
-    for suffix in (".gz", ".bz2"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    if name.endswith((".wet", ".warc")):
-        return "wet"
-    if name.endswith(".xml"):
-        return "wikipedia"
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith((".txt", ".text")):
-        return "text"
-    raise ValueError(Errors.E151.format(source=source, formats=", ".join(FORMATS)))
-
-
-def parse_hf_source(source: str) -> Tuple[str, Optional[str], str]:
-    """``hf:NAME[:CONFIG][@SPLIT]`` → (name, config, split); split defaults to train."""
-    spec = source[len(HF_PREFIX):] if source.startswith(HF_PREFIX) else source
-    spec, _, split = spec.partition("@")
-    name, _, config = spec.partition(":")
-    if not name:
-        raise ValueError(Errors.E152.format(source=source))
-    return name, config or None, split or "train"
+from .web_formats import (
+    CONTAINER_ERRORS,
+    Record,
+    damaged_container,
+    decode_utf8,
+    existing_source,
+    open_binary,
+    parse_hf_source,
+    source_format,
+)
+from .wikipedia import iter_wikipedia_records
 
 
 def check_source(source: str, format: Optional[str] = None) -> str:
@@ -78,7 +41,7 @@ def check_source(source: str, format: Optional[str] = None) -> str:
     if kind == "hf":
         _require_datasets(source)
     else:
-        _existing(source)
+        existing_source(source)
     return kind
 
 
@@ -88,40 +51,6 @@ def _require_datasets(source: str) -> None:
         import datasets  # noqa: F401
     except ImportError as err:
         raise ImportError(Errors.E211.format(source=source)) from err
-
-
-def _existing(source: str) -> Path:
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(Errors.E153.format(path=source))
-    if path.is_dir():
-        raise IsADirectoryError(Errors.E154.format(path=source))
-    return path
-
-
-def _open_binary(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed by its name (.gz, .bz2)."""
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def _decode(data: bytes) -> Tuple[Optional[str], Optional[str]]:
-    """(text, None), or (None, reason) for bytes that are not UTF-8."""
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as err:
-        return None, f"undecodable: not UTF-8 ({err.reason} at byte {err.start})"
-
-
-_CONTAINER_ERRORS = (EOFError, OSError, zlib.error)
-
-
-def _damaged(path: Path, err: Exception) -> ValueError:
-    return ValueError(Errors.E155.format(path=path, error=f"{type(err).__name__}: {err}"))
 
 
 # ------------------------------------------------------------------------------ Common Crawl WET
@@ -135,7 +64,7 @@ def iter_wet_records(path: str) -> Iterator[Record]:
         from warcio.archiveiterator import ArchiveIterator
     except ImportError as err:
         raise ImportError(Errors.E156) from err
-    loc = _existing(path)
+    loc = existing_source(path)
     with open(loc, "rb") as stream:
         try:
             for record in ArchiveIterator(stream):
@@ -148,7 +77,7 @@ def iter_wet_records(path: str) -> Iterator[Record]:
                     raise ValueError(Errors.E155.format(path=loc, error=(
                         f"record {headers.get_header('WARC-Record-ID')} ends after {len(content)} of "
                         f"its {expected} bytes: a truncated file")))
-                text, error = _decode(content)
+                text, error = decode_utf8(content)
                 item: Record = {"id": headers.get_header("WARC-Record-ID"), "text": text,
                                 "url": headers.get_header("WARC-Target-URI"),
                                 "date": headers.get_header("WARC-Date")}
@@ -158,122 +87,12 @@ def iter_wet_records(path: str) -> Iterator[Record]:
                 if error:
                     item["error"] = error
                 yield item
-        except _CONTAINER_ERRORS as err:
-            raise _damaged(loc, err) from err
+        except CONTAINER_ERRORS as err:
+            raise damaged_container(loc, err) from err
         except Exception as err:  # warcio's ArchiveLoadFailed and parse errors
             if type(err).__name__ in ("ArchiveLoadFailed", "StatusAndHeadersParserException"):
-                raise _damaged(loc, err) from err
+                raise damaged_container(loc, err) from err
             raise
-
-
-# ------------------------------------------------------------------------------ Wikipedia dumps
-
-
-def iter_wikipedia_records(path: str, *, namespaces: Sequence[int] = (0,), plain_text: bool = True) -> Iterator[Record]:
-    """One record per page of a MediaWiki XML dump (``pages-articles.xml[.bz2]``), streamed:
-    articles only by default (namespace 0), redirects skipped, the latest revision's wikitext
-    turned into plain text (``plain_text=False`` keeps the markup). ``id`` is the page id; the
-    ``url`` is built from the dump's ``<siteinfo><base>`` when it has one."""
-    import xml.etree.ElementTree as ElementTree
-
-    loc = _existing(path)
-    base_url: Optional[str] = None
-    wanted = {str(n) for n in namespaces}
-    with _open_binary(loc) as stream:
-        try:
-            context = ElementTree.iterparse(stream, events=("start", "end"))
-            _, root = next(context)
-            for event, element in context:
-                if event != "end":
-                    continue
-                tag = element.tag.rsplit("}", 1)[-1]
-                if tag == "base" and base_url is None:
-                    base_url = (element.text or "").strip()
-                elif tag == "page":
-                    item = _wiki_page(element, wanted, base_url, plain_text)
-                    root.clear()  # bounded memory: drop the pages already read
-                    if item is not None:
-                        yield item
-        except ElementTree.ParseError as err:
-            raise _damaged(loc, err) from err
-        except _CONTAINER_ERRORS as err:
-            raise _damaged(loc, err) from err
-
-
-def _child(element: Any, name: str) -> Any:
-    for child in element:
-        if child.tag.rsplit("}", 1)[-1] == name:
-            return child
-    return None
-
-
-def _wiki_page(page: Any, namespaces: set, base_url: Optional[str], plain_text: bool) -> Optional[Record]:
-    ns = _child(page, "ns")
-    if ns is not None and (ns.text or "0").strip() not in namespaces:
-        return None
-    if _child(page, "redirect") is not None:
-        return None
-    title = (_child(page, "title").text or "") if _child(page, "title") is not None else ""
-    page_id = _child(page, "id")
-    revision = _child(page, "revision")
-    text_element = _child(revision, "text") if revision is not None else None
-    wikitext = (text_element.text or "") if text_element is not None else ""
-    timestamp = _child(revision, "timestamp") if revision is not None else None
-    record: Record = {"id": (page_id.text or "").strip() if page_id is not None else title,
-                      "text": wikitext_to_plain(wikitext) if plain_text else wikitext, "title": title}
-    if base_url:
-        record["url"] = _page_url(base_url, title)
-    if timestamp is not None and timestamp.text:
-        record["date"] = timestamp.text.strip()
-    return record
-
-
-def _page_url(base_url: str, title: str) -> str:
-    from urllib.parse import quote
-
-    prefix = base_url.rsplit("/", 1)[0] if "/wiki/" in base_url else base_url.rstrip("/")
-    return f"{prefix}/{quote(title.replace(' ', '_'))}"
-
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
-_DROPPED_TAGS = re.compile(r"<(math|gallery|timeline|score|syntaxhighlight|source|pre)[^>]*>.*?</\1>", re.S | re.I)
-_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
-_TABLE = re.compile(r"\{\|[^{}]*?\|\}", re.S)
-_FILE_LINK = re.compile(r"\[\[(?:File|Image|Category|Media):[^\[\]]*(?:\[\[[^\[\]]*\]\][^\[\]]*)*\]\]", re.I)
-_INTERWIKI = re.compile(r"\[\[[a-z]{2,3}(?:-[a-z]+)?:[^\[\]]*\]\]")
-_LINK = re.compile(r"\[\[(?:[^\[\]|]*\|)?([^\[\]]*)\]\]")
-_EXTERNAL = re.compile(r"\[(?:https?|ftp)://[^\s\]]+(?:\s([^\]]*))?\]")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
-_HEADING = re.compile(r"^=+[ \t]*(.*?)[ \t]*=+[ \t]*$", re.M)
-_LIST = re.compile(r"^[*#:;]+[ \t]*", re.M)
-_EMPHASIS = re.compile(r"'{2,}")
-_BLANKS = re.compile(r"\n{3,}")
-
-
-def wikitext_to_plain(wikitext: str) -> str:
-    """Wikitext → readable paragraphs: templates, tables, references, files and categories
-    dropped; links, headings and lists kept as their text. Not a MediaWiki parser (neither
-    is CCNet's or gensim's cleaner): enough for LM scoring and training text."""
-    text = _COMMENT.sub("", wikitext)
-    text = _REF.sub("", text)
-    text = _DROPPED_TAGS.sub("", text)
-    for pattern in (_TEMPLATE, _TABLE):
-        previous = None
-        while previous != text:  # nested templates/tables: innermost first
-            previous, text = text, pattern.sub("", text)
-    text = _FILE_LINK.sub("", text)
-    text = _INTERWIKI.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _EXTERNAL.sub(lambda m: m.group(1) or "", text)
-    text = _TAG.sub("", text)
-    text = html.unescape(text)
-    text = _HEADING.sub(r"\1", text)
-    text = _LIST.sub("", text)
-    text = _EMPHASIS.sub("", text)
-    lines = [line.strip() for line in text.split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
-
 
 # ------------------------------------------------------------------------------ JSONL, parquet, text
 
@@ -322,14 +141,14 @@ def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optiona
     yielded with an ``error``; blank lines are skipped; a row without ``text_field`` raises (a
     wrong ``--text-field``), or with ``reject_missing`` is yielded with an ``error`` (so that
     ``spacy lm score`` rejects that row and goes on)."""
-    loc = _existing(path)
-    with _open_binary(loc) as stream:
+    loc = existing_source(path)
+    with open_binary(loc) as stream:
         try:
             for n, raw in enumerate(stream, start=1):
                 if not raw.strip():
                     continue
                 default_id = f"{loc.name}:{n}"
-                line, error = _decode(raw)
+                line, error = decode_utf8(raw)
                 row: Any = None
                 if line is not None:
                     try:
@@ -345,8 +164,8 @@ def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optiona
                     yield {"id": default_id, "text": None, "error": error}
                     continue
                 yield _record_from_row(row, text_field, id_field, default_id, f"{loc}, line {n}", reject_missing)
-        except _CONTAINER_ERRORS as err:
-            raise _damaged(loc, err) from err
+        except CONTAINER_ERRORS as err:
+            raise damaged_container(loc, err) from err
 
 
 def iter_parquet_records(path: str, *, text_field: str = "text", id_field: Optional[str] = None) -> Iterator[Record]:
@@ -355,11 +174,11 @@ def iter_parquet_records(path: str, *, text_field: str = "text", id_field: Optio
     import pyarrow
     import pyarrow.parquet
 
-    loc = _existing(path)
+    loc = existing_source(path)
     try:
         parquet = pyarrow.parquet.ParquetFile(loc)
     except (pyarrow.ArrowException, OSError) as err:
-        raise _damaged(loc, err) from err
+        raise damaged_container(loc, err) from err
     columns = parquet.schema_arrow.names
     for name in [text_field] + ([id_field] if id_field else []):
         if name not in columns:
@@ -375,17 +194,17 @@ def iter_text_records(path: str) -> Iterator[Record]:
     """One record per line of a plain-text file (``.gz``/``.bz2`` allowed); ``id`` is
     ``<file>:<line>``. Blank lines are records too (rejected as empty by the scorer), so line
     numbers and counts match the file; a line that is not UTF-8 is yielded with an ``error``."""
-    loc = _existing(path)
-    with _open_binary(loc) as stream:
+    loc = existing_source(path)
+    with open_binary(loc) as stream:
         try:
             for n, raw in enumerate(stream, start=1):
-                text, error = _decode(raw.rstrip(b"\r\n"))
+                text, error = decode_utf8(raw.rstrip(b"\r\n"))
                 item: Record = {"id": f"{loc.name}:{n}", "text": text}
                 if error:
                     item["error"] = error
                 yield item
-        except _CONTAINER_ERRORS as err:
-            raise _damaged(loc, err) from err
+        except CONTAINER_ERRORS as err:
+            raise damaged_container(loc, err) from err
 
 
 # ------------------------------------------------------------------------------ datasets

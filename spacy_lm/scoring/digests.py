@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..corpora.web import HF_PREFIX
+from ..corpora.web_formats import HF_PREFIX
 
 
 def hash_file(path: Path, digest: Any) -> Any:

@@ -1,30 +1,15 @@
-"""web_readers: WET (made with warcio), a real Wikipedia dump, JSONL/parquet/text (.gz), datasets offline."""
-import bz2
+"""corpora.web: WET (made with warcio), JSONL/parquet/text (.gz), datasets offline, spacy_lm.WebCorpus.v1."""
 import gzip
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import spacy
 from spacy.util import registry
 
-from spacy_lm.corpora.web import (
-    FORMATS,
-    check_source,
-    iter_records,
-    iter_wikipedia_records,
-    parse_hf_source,
-    source_format,
-    wikitext_to_plain,
-)
-
-WIKI_DUMP = Path(__file__).resolve().parent.parent / "data" / "enwiki-table-markup.xml.bz2"
-PAGES = [
-    "Economy of Estonia", "Constructive vote of no confidence", "List of Prison Break characters",
-    "Academy Award for Best Production Design", "Brahui language",
-]
+from spacy_lm.corpora.web import check_source, iter_records
+from .samples import WIKI_DUMP
 
 
 def write_wet(path, pages):
@@ -41,33 +26,6 @@ def write_wet(path, pages):
                                                warc_content_type="text/plain")
             writer.write_record(record)
     return path
-
-
-# ---- formats ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name,kind", [
-    ("CC-MAIN-2024-22-00001.warc.wet.gz", "wet"), ("a.wet", "wet"), ("enwiki-pages.xml.bz2", "wikipedia"),
-    ("x.jsonl.gz", "jsonl"), ("x.json", "jsonl"), ("x.parquet", "parquet"), ("x.txt.gz", "text"),
-    ("hf:wikimedia/wikipedia:20231101.en", "hf"),
-])
-def test_source_format_from_the_name(name, kind):
-    assert source_format(name) == kind
-
-
-def test_unknown_format_and_name_are_clear_errors():
-    with pytest.raises(ValueError, match=r"\[E151\].*data\.bin"):
-        source_format("data.bin")
-    with pytest.raises(ValueError, match=r"\[E150\].*'csv'"):
-        source_format("data.bin", "csv")
-    assert set(FORMATS) == {"wet", "wikipedia", "jsonl", "parquet", "text", "hf"}
-
-
-def test_parse_hf_source():
-    assert parse_hf_source("hf:wikimedia/wikipedia:20231101.en@train") == ("wikimedia/wikipedia", "20231101.en", "train")
-    assert parse_hf_source("hf:imdb@test") == ("imdb", None, "test")
-    with pytest.raises(ValueError, match=r"\[E152\]"):
-        parse_hf_source("hf:")
 
 
 def test_missing_input_is_a_clear_error(tmp_path):
@@ -100,52 +58,6 @@ def test_truncated_wet_file_names_it(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"\[E155\].*part\.warc\.wet\.gz.*truncated"):
         list(iter_records(str(path)))
-
-
-# ---- Wikipedia ----------------------------------------------------------------------
-
-
-def test_real_wikipedia_dump_gives_plain_text_articles():
-    records = list(iter_records(str(WIKI_DUMP)))
-    assert sorted(r["title"] for r in records) == sorted(PAGES)
-    assert len({r["id"] for r in records}) == 5 and all(r["id"].isdigit() for r in records)
-    for record in records:
-        text = record["text"]
-        assert len(text) > 500
-        for markup in ("{{", "}}", "[[", "]]", "{|", "<ref", "'''"):
-            assert markup not in text, (record["title"], markup)
-    vote = next(r for r in records if r["title"] == "Constructive vote of no confidence")
-    assert vote["text"].startswith("The constructive vote of no confidence (in German: konstruktives")
-
-
-def test_wikipedia_raw_markup_redirects_and_namespaces(tmp_path):
-    dump = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">
-  <siteinfo><sitename>Wikipedia</sitename><base>https://en.wikipedia.org/wiki/Main_Page</base></siteinfo>
-  <page><title>Cat</title><ns>0</ns><id>1</id><revision><timestamp>2020-01-01T00:00:00Z</timestamp>
-    <text>The '''cat''' is a [[mammal|small mammal]].{{Cite web|url=x}}</text></revision></page>
-  <page><title>Kitty</title><ns>0</ns><id>2</id><redirect title="Cat" /><revision><text>#REDIRECT [[Cat]]</text></revision></page>
-  <page><title>Talk:Cat</title><ns>1</ns><id>3</id><revision><text>chatter</text></revision></page>
-</mediawiki>"""
-    path = tmp_path / "tiny-pages-articles.xml.bz2"
-    path.write_bytes(bz2.compress(dump.encode()))
-    (record,) = list(iter_records(str(path)))
-    assert record == {"id": "1", "text": "The cat is a small mammal.", "title": "Cat",
-                      "url": "https://en.wikipedia.org/wiki/Cat", "date": "2020-01-01T00:00:00Z"}
-    raw = list(iter_wikipedia_records(str(path), namespaces=(0, 1), plain_text=False))
-    assert [r["title"] for r in raw] == ["Cat", "Talk:Cat"] and "'''cat'''" in raw[0]["text"]
-
-
-def test_truncated_wikipedia_dump_is_a_clear_error(tmp_path):
-    path = tmp_path / "cut.xml.bz2"
-    path.write_bytes(WIKI_DUMP.read_bytes()[:20000])
-    with pytest.raises(ValueError, match=r"\[E155\].*cut\.xml\.bz2"):
-        list(iter_records(str(path)))
-
-
-def test_wikitext_to_plain_nested_templates_tables_and_links():
-    text = ("==History==\n{{Infobox|a={{nested|b}}}}\n{|class=wikitable\n|-\n| x || y\n|}\n"
-            "* See [[Tallinn]] and [http://x.org the site].<ref name=a>cite</ref>[[Category:Estonia]]")
-    assert wikitext_to_plain(text) == "History\n\nSee Tallinn and the site."
 
 
 # ---- JSONL, parquet, text -----------------------------------------------------------
