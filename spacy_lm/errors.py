@@ -228,7 +228,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "translator's score() passes: use it as [components.translator.scorer].")
     E149 = "Translation metrics need one reference per hypothesis, got {n_hyp} hypotheses and {n_ref} references."
 
-    # E150-E159: web-scale corpus readers (web_readers.py).
+    # E150-E159: web-scale corpus readers (corpora/web.py, corpora/web_formats.py).
     E150 = "Unknown corpus format {format!r}: use one of {formats}."
     E151 = ("Cannot tell the format of {source} from its name: name it .warc.wet[.gz], .xml[.bz2], "
             ".jsonl[.gz], .parquet or .txt[.gz], prefix a datasets name with hf:, or pass the format "
@@ -243,7 +243,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E158 = "spacy_lm.WebCorpus.v1: path must be a path or a non-empty list of paths, got {value!r}."
     E159 = "spacy_lm.WebCorpus.v1: limit must be an integer >= 0 (0: all), got {value!r}."
 
-    # E160-E169: corpus scoring and filtering (corpus_scoring.py, scoring_engines.py, `spacy lm score`).
+    # E160-E169: corpus scoring and filtering (scoring/, `spacy lm score`).
     E160 = E009  # alias: a corpus-scoring setting (where="spacy lm score")
     E161 = ("Cannot compute the bucket cutoffs at percentiles {bucket}: no document of the sample could be "
             "scored (all rejected, or all removed by the prefilter). Give the cutoffs (--cutoffs) instead.")
@@ -259,14 +259,14 @@ class Errors(metaclass=ErrorsWithCodes):
             "pip install \"ray[data]>=2.9\").")
     E167 = "The Ray engine returned no score, or two, for the text(s) at position(s) {pos} of a shard: a bug."
 
-    # E168-E171: discriminative learning rates and gradual unfreezing (layer_groups.py).
+    # E168-E171: discriminative learning rates and gradual unfreezing (training/layer_groups.py).
     # E168-E170 are aliases of E009 (set_layer_group's group, DiscriminativeAdam.v1's lr_decay and
     # unfreeze_steps).
     E168 = E169 = E170 = E009
     E171 = ("set_layer_group: layer '{node}' wraps a {shim}, whose parameters reach the optimizer under the "
             "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")
 
-    # E172-E179: integrated gradients for textcat / textcat_multilabel (explain.py).
+    # E172-E179: integrated gradients for textcat / textcat_multilabel (analysis/explain.py).
     E172 = ("Token attributions for textcat need a spacy_lm.TextCatLSTM.v1 or .v2 model; this component's "
             "model is {model!r}.")
     E173 = ("Token attributions through the linear model {model!r}: only a spacy.TextCatBOW.v3-style model "
@@ -274,7 +274,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E174 = "Unknown label(s) {labels} for component '{component}'; its labels: {known}."
     E175 = "Text {i} is empty ({n} empty text(s) in all): a text with no tokens has nothing to attribute."
 
-    # E180-E189: LM surprisal, comparison and generation views (lm_views.py, visualize.py, `spacy lm explain`).
+    # E180-E189: LM surprisal, comparison and generation views (analysis/lm_views.py, analysis/views/, `spacy lm explain`).
     E180 = ("Cannot compare {name_a!r} and {name_b!r} on text {i} ({text!r}): they tokenise it differently "
             "(token {j}: {token_a!r} vs {token_b!r}); compare models that share a tokenizer.")
     E181 = "names must be two different non-empty strings (one per model), got {names!r}."
@@ -287,7 +287,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "a textcat / textcat_multilabel or a language-model component.")
     E185 = ("{view} item {i} ({text!r}) is malformed: {problem}.")
 
-    # E190-E209: bias probes and slice metrics (bias.py, bias_report.py, `spacy lm bias`).
+    # E190-E209: bias probes and slice metrics (analysis/bias*.py, `spacy lm bias`).
     E190 = "Unknown bias category '{name}': the term files give {names}. Add a term file with --terms (its name is the category)."
     E191 = ("{path}, line {line}: {reason}. Term files have lines `group<TAB>term` (see "
             "spacy_lm/data/bias/README.md).")

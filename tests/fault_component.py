@@ -1,4 +1,4 @@
-"""A component that kills its process once: fault injection for tests/test_corpus_scoring.py.
+"""A component that kills its process once: fault injection for tests/scoring/.
 
 `fault_injector` sits before the LM. On the first doc containing ``KILL_MARKER`` it creates the
 flag file named by ``$SPACY_LM_FAULT_FLAG`` and exits the process at once (``os._exit``: no

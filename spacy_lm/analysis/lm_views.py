@@ -154,7 +154,7 @@ def generation_items(nlp: Language, prompts: Iterable[Text], lm: Optional[str] =
     spacy_lm/text/detokenize.py), ``token_ids``, ``logprobs`` (nats, the model's
     own), ``alternatives`` (per token, the ``top_alternatives`` best ``{"token_id", "token",
     "logprob"}`` of the distribution it was chosen from, before sampling warps: see
-    spacy_lm/decoding.py), ``score`` and ``finish_reason``. ``generation_settings``: HF
+    spacy_lm/decoding/), ``score`` and ``finish_reason``. ``generation_settings``: HF
     ``generate()`` names, as :class:`spacy_lm.decoding.GenerationConfig`."""
     config = GenerationConfig(top_alternatives=top_alternatives, **generation_settings)
     name = _language_model(nlp, lm)

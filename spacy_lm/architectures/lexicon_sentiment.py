@@ -1,6 +1,6 @@
 """`spacy_lm.LexiconSentiment.v1`: zero-shot sentiment from a valence lexicon and rules.
 
-    List[Doc] → List[Floats1d]: each token's rule-adjusted valence (see sentiment_lexicon.py)
+    List[Doc] → List[Floats1d]: each token's rule-adjusted valence (see text/sentiment_lexicon.py)
 
 No parameters: the `sentiment_scorer` component turns the valences into doc, sentence and
 token scores. The same model is the lexicon prior of `spacy_lm.SentimentLSTM.v1`.

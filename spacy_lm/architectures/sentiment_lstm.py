@@ -11,7 +11,7 @@ lexicon: its polarity has the lexicon's sign on every doc. Training moves both.
 
 K outputs are class logits (``target="classes"``: polarity = Σ softmax · label polarity) or one
 real score (``target="real"``: polarity = tanh). ``forward_from_inputs`` runs the model from
-tok2vec rows and lexicon valences, with gradients to both: integrated gradients (explain.py)
+tok2vec rows and lexicon valences, with gradients to both: integrated gradients (analysis/explain.py)
 interpolates exactly these inputs.
 
 ``tok2vec`` is `spacy.MultiHashEmbed.v2` (from scratch) or `spacy_lm.LSTMLMListener.v1`

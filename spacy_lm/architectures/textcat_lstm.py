@@ -14,7 +14,7 @@ Exclusive classes end in a softmax; multilabel in a linear layer and a logistic.
 
 v2 is ULMFiT's classifier head: concat pooling (last state, mean, max) and a LayerNorm before
 the output layer by default, and its layers tagged in groups for discriminative learning rates
-and gradual unfreezing (`spacy_lm.DiscriminativeAdam.v1`, layer_groups.py).
+and gradual unfreezing (`spacy_lm.DiscriminativeAdam.v1`, training/layer_groups.py).
 
 With ``linear_model`` (e.g. `spacy.TextCatBOW.v3` with ``no_output_layer = true``), the pooled
 LSTM features and the bag-of-words scores are concatenated before the output layer ("wide and
@@ -104,7 +104,7 @@ def build_textcat_lstm_v2(
     """v1 with ULMFiT's classifier head and layer groups: ``pooling`` defaults to "concat"
     (last state, mean, max) and ``normalize`` puts a LayerNorm over the pooled vector before
     dropout and the output layer. Its layers are tagged for `spacy_lm.DiscriminativeAdam.v1`
-    (layer_groups.py): the head (pooling, norm, output, ``linear_model``) in group 0, its own
+    (training/layer_groups.py): the head (pooling, norm, output, ``linear_model``) in group 0, its own
     recurrent encoder in 1, ``tok2vec`` in 3 (embeddings); a listened-to `lstm_lm` tags its own
     recurrent stack 2 and its embedding 3. With ``linear_model`` the two are summed as logits
     (wide and deep, Cheng et al. 2016) rather than concatenated before the output layer (v1).

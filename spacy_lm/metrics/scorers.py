@@ -1,5 +1,5 @@
 """Scorers for `spacy train` / `spacy evaluate`: scorer functions and their registered factories
-(reading and scoring whole corpora is corpus.py; finding components, pipeline_lookup.py).
+(reading and scoring whole corpora is corpora/corpus.py; finding components, pipeline_lookup.py).
 
 `spacy_lm.perplexity_scorer.v1` reads the annotations every LM component writes
 (see extensions.py) and pools them over the corpus: perplexity is exp of the mean NLL

@@ -44,7 +44,7 @@ from .settings import BUCKETS, MapChunks, Record, ScoreSettings, check_setting
 from .shards import Progress, ShardResult, percentile_cutoffs, reject_reason, score_shards
 from .stopping import stop_on_signals
 
-logger = logging.getLogger("spacy")  # spaCy's logger, as ngram.py
+logger = logging.getLogger("spacy")  # spaCy's logger, as spacy_lm/ngram
 
 
 def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings, *, engine: str = "local",
