@@ -16,7 +16,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 
@@ -30,7 +30,7 @@ from ..text.vocab import ATTRS, TokenVocab
 from ..training.clipping import clip_global_grad_norm
 from ..types import RecurrentLMModel, check_model_contract
 from .serialization import LMSerializationMixin
-from .trainable import check_drop
+from .trainable import begin_update
 
 
 def check_recurrent_settings(attr: str, max_length: Any, grad_norm_clip: Any) -> None:
@@ -103,15 +103,7 @@ class RecurrentPipe(LMSerializationMixin, TrainablePipe):
     # ------------------------------------------------------------------ training
     def _begin_update(self, examples: Iterable[Example], drop: Any, losses: Optional[Dict[str, float]],
                       method: str, parts: Tuple[str, ...] = ()) -> Tuple[List[Example], float, Dict[str, float]]:
-        """The checked examples and dropout rate of an ``update``, and its losses with this
-        component's keys (``name``, then ``name + part`` for each reported part) present."""
-        losses = {} if losses is None else losses
-        for key in (self.name, *(self.name + part for part in parts)):
-            losses.setdefault(key, 0.0)
-        drop = check_drop(drop, self.name)
-        examples = list(examples)
-        validate_examples(examples, method)
-        return examples, drop, losses
+        return begin_update(self.name, examples, drop, losses, method, parts)
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Clip the gradients to one global norm (``grad_norm_clip``), then take the optimizer step."""

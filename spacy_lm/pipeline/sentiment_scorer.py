@@ -59,7 +59,7 @@ from ..ops import log_softmax
 from ..metrics.scorers import sentiment_score
 from ..text.sentiment_lexicon import contributions, sentence_polarities
 from .serialization import LMSerializationMixin, _LoadMismatch
-from .trainable import check_drop
+from .trainable import begin_update
 
 FORMAT_VERSION = 1
 TARGETS = ("classes", "real")
@@ -215,12 +215,7 @@ class SentimentScorer(LMSerializationMixin, TrainablePipe):
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
         """One step of the trained model; nothing to learn for the lexicon."""
-        drop = check_drop(drop, self.name)
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "SentimentScorer.update")
+        examples, drop, losses = begin_update(self.name, examples, drop, losses, "SentimentScorer.update")
         return self._mode.update(self, examples, drop, sgd, losses)
 
     def get_loss(self, examples: Iterable[Example], logits) -> Tuple[float, Any]:
