@@ -24,7 +24,7 @@ from ..checks import check_setting, is_count
 from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
-from ..layers.cells import CELLS, build_cell
+from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.adaptive_softmax import AdaptiveSoftmax
 from ..training.layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
 from ..layers.embedding import TokenEmbedding
@@ -78,8 +78,6 @@ def build_lstm_language_model_v2(
         raise ValueError(Errors.E020.format(embed_size=embed_size, width=width))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E009.format(setting="dropout", requirement="in [0, 1)", value=dropout))
-    if cell not in CELLS:
-        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))
     if output not in OUTPUTS:
         raise ValueError(Errors.E009.format(setting="output", requirement=f"one of {OUTPUTS}", value=output))
     embedding = TokenEmbedding(embed_size)

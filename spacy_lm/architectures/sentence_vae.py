@@ -30,7 +30,7 @@ from ..checks import check_count
 from ..errors import Errors
 from ..layers import output as output_contract
 from ..layers import recurrent
-from ..layers.cells import CELLS, build_cell
+from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS
 from ..layers.output_softmax import OutputSoftmax
@@ -53,8 +53,6 @@ def build_sentence_vae(
     """A sentence VAE. ``width``: hidden size of encoder and decoder (per direction for a
     bidirectional encoder); ``latent_size``: dimensions of z; ``condition``: how z reaches the
     decoder ("init", "concat" or "both"); ``dropout``: on the decoder's input embeddings."""
-    if cell not in CELLS:
-        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))
     if condition not in CONDITIONS:
         raise ValueError(Errors.E009.format(setting="condition", requirement=f"one of {CONDITIONS}",
                                             value=condition))

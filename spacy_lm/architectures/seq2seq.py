@@ -31,7 +31,7 @@ from ..errors import Errors
 from ..layers import attention as attention_layer
 from ..layers import output as output_contract
 from ..layers import recurrent
-from ..layers.cells import CELLS, build_cell
+from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.attention import GlobalAttention
 from ..layers.embedding import TokenEmbedding
 from ..layers.output import OUTPUT_ROWS
@@ -66,8 +66,6 @@ def build_seq2seq_attention(
     """An attentional translation model. ``encoder_width``: per direction; ``decoder_width``:
     the decoder cell and h̃; ``attention``: "dot", "general" or "bahdanau"; ``tie_embeddings``:
     the output layer shares the target embedding table (needs embed_size == decoder_width)."""
-    if cell not in CELLS:
-        raise ValueError(Errors.E009.format(setting="cell", requirement=f"one of {CELLS}", value=cell))
     for setting, value in (("embed_size", embed_size), ("encoder_width", encoder_width),
                            ("decoder_width", decoder_width), ("depth", depth)):
         check_count(setting, value, 1)
