@@ -28,13 +28,21 @@ def _token_surprisal(token: Token) -> Optional[float]:
     return None if values is None else values[token.i]
 
 
+def _install(owner: Any, defaults: Dict[str, Any], getters: Optional[Dict[str, Any]] = None) -> None:
+    """Set the extensions ``owner`` (Doc, Token, Span) lacks: each of ``defaults`` with its
+    default value, each of ``getters`` with its getter. Idempotent, as every factory calls it."""
+    for name, default in defaults.items():
+        if not owner.has_extension(name):
+            owner.set_extension(name, default=default)
+    for name, getter in (getters or {}).items():
+        if not owner.has_extension(name):
+            owner.set_extension(name, getter=getter)
+
+
 def install_extensions() -> None:
     """Idempotent: safe to call from every component factory."""
-    for name, default in DOC_EXTENSIONS.items():
-        if not Doc.has_extension(name):
-            Doc.set_extension(name, default=default)
-    if not Token.has_extension("lm_surprisal"):
-        Token.set_extension("lm_surprisal", getter=_token_surprisal)
+    _install(Doc, DOC_EXTENSIONS)
+    _install(Token, {}, {"lm_surprisal": _token_surprisal})
 
 
 def set_lm_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
@@ -84,11 +92,7 @@ def _vae_vector(doc: Doc):
 
 def install_vae_extensions() -> None:
     """Idempotent. ``doc._.vae_vector`` is a getter: the mean as a NumPy array."""
-    for name, default in VAE_DOC_EXTENSIONS.items():
-        if not Doc.has_extension(name):
-            Doc.set_extension(name, default=default)
-    if not Doc.has_extension("vae_vector"):
-        Doc.set_extension("vae_vector", getter=_vae_vector)
+    _install(Doc, VAE_DOC_EXTENSIONS, {"vae_vector": _vae_vector})
 
 
 def set_vae_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
@@ -122,9 +126,7 @@ TRANSLATION_DOC_EXTENSIONS = {
 
 def install_translation_extensions() -> None:
     """Idempotent; also called by `spacy_lm.ParallelCorpus.v1` (references carry ``translation``)."""
-    for name, default in TRANSLATION_DOC_EXTENSIONS.items():
-        if not Doc.has_extension(name):
-            Doc.set_extension(name, default=default)
+    _install(Doc, TRANSLATION_DOC_EXTENSIONS)
 
 
 def set_translation_annotations(doc: Doc, result: Optional[Dict[str, Any]]) -> None:
@@ -170,13 +172,9 @@ def install_sentiment_extensions() -> None:
     """Idempotent. Values are plain floats, strings and lists, kept in ``doc.user_data``."""
     from spacy.tokens import Span
 
-    for name, default in SENTIMENT_DOC_EXTENSIONS.items():
-        if not Doc.has_extension(name):
-            Doc.set_extension(name, default=default)
-    if not Token.has_extension("sentiment_contribution"):
-        Token.set_extension("sentiment_contribution", getter=_token_contribution)
-    if not Span.has_extension("sentiment_polarity"):
-        Span.set_extension("sentiment_polarity", getter=_span_polarity)
+    _install(Doc, SENTIMENT_DOC_EXTENSIONS)
+    _install(Token, {}, {"sentiment_contribution": _token_contribution})
+    _install(Span, {}, {"sentiment_polarity": _span_polarity})
 
 
 def polarity_label(polarity: float, neutral_threshold: float) -> str:

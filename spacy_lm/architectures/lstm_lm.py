@@ -22,13 +22,12 @@ from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from ..checks import check_setting, is_count
 from ..errors import Errors
-from ..layers import output as output_contract
 from ..layers import recurrent
 from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.adaptive_softmax import AdaptiveSoftmax
 from ..training.layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
 from ..layers.embedding import TokenEmbedding
-from ..layers.output import OUTPUT_ROWS  # read at call time: tests patch this module's binding
+from ..layers.output import OutputContractMethods, init_vocabulary_sized
 from ..layers.output_softmax import OutputSoftmax
 
 LMInput = Tuple[Ints2d, Optional[Ints1d], Any]
@@ -94,16 +93,6 @@ def build_lstm_language_model_v2(
     return model
 
 
-def _init(model: Model, X=None, Y=None) -> None:
-    nV = model.get_dim("nV")
-    if not nV:
-        raise ValueError(Errors.E021)
-    model.get_ref("embedding").set_dim("nV", nV)
-    model.get_ref("output").set_dim("nO", nV)
-    for layer in model.layers:
-        layer.initialize()
-
-
 def _dropout(model: Model, X, is_train: bool):
     rate = model.attrs["dropout_rate"] if is_train else 0.0
     if rate <= 0:
@@ -125,13 +114,13 @@ def _forward(model: "RecurrentLanguageModel", inputs: LMInput, is_train: bool) -
     return (logits, state_out), backprop
 
 
-class RecurrentLanguageModel(Model):
+class RecurrentLanguageModel(OutputContractMethods, Model):
     """Embedding → recurrent stack → output layer, with the LM contract as methods."""
 
     def __init__(self, embedding: Model, rnn: Model, output: Model, *, dropout: float, tied: bool) -> None:
         # The node tree (name, layers, params) is that of spacy-lm 0.1.0, so saved models load.
         super().__init__(
-            "lstm_language_model", _forward, init=_init, layers=[embedding, rnn, output],
+            "lstm_language_model", _forward, init=init_vocabulary_sized, layers=[embedding, rnn, output],
             refs={"embedding": embedding, "rnn": rnn, "output": output},
             dims={"nV": None, "nO": rnn.get_dim("nO")},
             attrs={"dropout_rate": dropout, "tied": tied},
@@ -150,14 +139,6 @@ class RecurrentLanguageModel(Model):
 
         return (hidden, state_out), backprop
 
-    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
-        return output_contract.loss(self.get_ref("output"), hidden, targets, grad_scale)
-
-    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
-        return output_contract.score(self.get_ref("output"), hidden, targets, rows=OUTPUT_ROWS)
-
-    def log_probs(self, hidden: Floats2d) -> Floats2d:
-        return output_contract.log_probs(self.get_ref("output"), hidden)
 
     def step(self, token_ids: Ints1d, state: Any) -> Tuple[Floats2d, Any]:
         vectors, _ = self.get_ref("embedding")(self.ops.asarray(token_ids, dtype="int32"), False)

@@ -28,11 +28,10 @@ from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from ..checks import check_count
 from ..errors import Errors
-from ..layers import output as output_contract
 from ..layers import recurrent
 from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.embedding import TokenEmbedding
-from ..layers.output import OUTPUT_ROWS
+from ..layers.output import OutputContractMethods, init_vocabulary_sized
 from ..layers.output_softmax import OutputSoftmax
 
 CONDITIONS = ("init", "concat", "both")
@@ -80,16 +79,6 @@ def build_sentence_vae(
                             condition=condition, dropout=dropout)
 
 
-def _init(model: Model, X=None, Y=None) -> None:
-    nV = model.get_dim("nV")
-    if not nV:
-        raise ValueError(Errors.E021)
-    model.get_ref("embedding").set_dim("nV", nV)
-    model.get_ref("output").set_dim("nO", nV)
-    for layer in model.layers:
-        layer.initialize()
-
-
 def _forward(model: "SentenceVAEModel", inputs, is_train: bool):
     """``(ids, lengths, z)`` → ``(logits (T * B, nV), (mean, logvar))``: the decoder read with
     the given ``z`` and the encoder's posterior of the same ids (for inspection; training goes
@@ -102,13 +91,13 @@ def _forward(model: "SentenceVAEModel", inputs, is_train: bool):
     return (logits, (mean, logvar)), lambda d: None
 
 
-class SentenceVAEModel(Model):
+class SentenceVAEModel(OutputContractMethods, Model):
     """Encoder, latent projections, decoder and output layer, with the VAE contract as methods."""
 
     def __init__(self, layers, refs, *, width: int, latent_size: int, depth: int, condition: str,
                  dropout: float) -> None:
         super().__init__(
-            "sentence_vae", _forward, init=_init, layers=layers, refs=refs,
+            "sentence_vae", _forward, init=init_vocabulary_sized, layers=layers, refs=refs,
             dims={"nV": None, "nO": width, "nZ": latent_size},
             attrs={"condition": condition, "depth": depth, "dropout_rate": dropout},
         )
@@ -204,14 +193,6 @@ class SentenceVAEModel(Model):
         return (Y, (state, z)), backprop
 
     # ------------------------------------------------------------------ output contract
-    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
-        return output_contract.loss(self.get_ref("output"), hidden, targets, grad_scale)
-
-    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
-        return output_contract.score(self.get_ref("output"), hidden, targets, rows=OUTPUT_ROWS)
-
-    def log_probs(self, hidden: Floats2d) -> Floats2d:
-        return output_contract.log_probs(self.get_ref("output"), hidden)
 
     # ------------------------------------------------------------------ generation
     def start_state(self, z: Floats2d) -> LatentState:

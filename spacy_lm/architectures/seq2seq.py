@@ -29,12 +29,11 @@ from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 from ..checks import check_count
 from ..errors import Errors
 from ..layers import attention as attention_layer
-from ..layers import output as output_contract
 from ..layers import recurrent
 from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.attention import GlobalAttention
 from ..layers.embedding import TokenEmbedding
-from ..layers.output import OUTPUT_ROWS
+from ..layers.output import OutputContractMethods
 from ..layers.output_softmax import OutputSoftmax
 
 
@@ -113,7 +112,7 @@ def _forward(model: "Seq2SeqModel", inputs, is_train: bool):
     return logits, lambda d: None
 
 
-class Seq2SeqModel(Model):
+class Seq2SeqModel(OutputContractMethods, Model):
     """Encoder, bridge, attentional decoder and output layer, with the seq2seq contract as methods."""
 
     def __init__(self, layers, refs, *, decoder_width: int, depth: int, input_feeding: bool,
@@ -257,14 +256,6 @@ class Seq2SeqModel(Model):
         return (hidden, attn, end), backprop
 
     # ------------------------------------------------------------------ output contract
-    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
-        return output_contract.loss(self.get_ref("output"), hidden, targets, grad_scale)
-
-    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
-        return output_contract.score(self.get_ref("output"), hidden, targets, rows=OUTPUT_ROWS)
-
-    def log_probs(self, hidden: Floats2d) -> Floats2d:
-        return output_contract.log_probs(self.get_ref("output"), hidden)
 
     # ------------------------------------------------------------------ generation
     def start_state(self, src_ids: Ints2d, src_lengths: Ints1d) -> SourceState:

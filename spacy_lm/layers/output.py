@@ -16,6 +16,7 @@ language model never knows which output layer it has (as the cells' ``initial_st
 
 The functions are rebuilt from the config with the layer (Thinc does not save them).
 """
+import sys
 from typing import Any, Tuple
 
 from thinc.api import Model
@@ -38,3 +39,33 @@ def score(layer: Model, hidden: Floats2d, targets: Ints1d, rows: int = OUTPUT_RO
 def log_probs(layer: Model, hidden: Floats2d) -> Floats2d:
     """Next-token log-probabilities ``(rows, nO)``, a fresh array."""
     return layer.attrs["log_probs"](layer, hidden)
+
+
+class OutputContractMethods:
+    """``loss``, ``score`` and ``log_probs`` of a model whose ref ``"output"`` is an output layer:
+    mixed into the LM, VAE and seq2seq models (before ``Model``), which reach their output layer
+    only through these. ``score`` reads ``OUTPUT_ROWS`` of this module at call time."""
+
+    def loss(self, hidden: Floats2d, targets: Ints1d, grad_scale: float) -> Tuple[Floats1d, Floats2d]:
+        return loss(self.get_ref("output"), hidden, targets, grad_scale)  # type: ignore[attr-defined]
+
+    def score(self, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats1d, Any]:
+        rows = sys.modules[__name__].OUTPUT_ROWS  # type: ignore[attr-defined]
+        return score(self.get_ref("output"), hidden, targets, rows=rows)  # type: ignore[attr-defined]
+
+    def log_probs(self, hidden: Floats2d) -> Floats2d:
+        return log_probs(self.get_ref("output"), hidden)  # type: ignore[attr-defined]
+
+
+def init_vocabulary_sized(model: Model, X=None, Y=None) -> None:
+    """Init of a one-vocabulary LM (refs ``embedding`` and ``output``): both sized to ``nV``
+    (E021 while unset, i.e. before the component counted its vocabulary), then every layer."""
+    from ..errors import Errors
+
+    nV = model.get_dim("nV")
+    if not nV:
+        raise ValueError(Errors.E021)
+    model.get_ref("embedding").set_dim("nV", nV)
+    model.get_ref("output").set_dim("nO", nV)
+    for layer in model.layers:
+        layer.initialize()

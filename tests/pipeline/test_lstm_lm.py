@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import Doc, DocBin
 from thinc.api import Adam, fix_random_seed
 
-from spacy_lm.architectures import lstm_lm as lstm_lm_architecture
+from spacy_lm.layers import output as output_layer_contract
 from spacy_lm.pipeline import lstm_lm as lstm_lm_module
 
 from ..conftest import TINY_LM_CONFIG, TINY_TEXTS, make_examples, train_tiny_lm
@@ -116,7 +116,7 @@ def test_scoring_is_exact_whatever_the_window(trained_lm, monkeypatch):
     text = " ".join(TINY_TEXTS * 3)
     reference = surprisals(nlp(text))
     monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)
-    monkeypatch.setattr(lstm_lm_architecture, "OUTPUT_ROWS", 5)
+    monkeypatch.setattr(output_layer_contract, "OUTPUT_ROWS", 5)
     numpy.testing.assert_allclose(surprisals(nlp(text)), reference, rtol=1e-5)
 
 
@@ -435,7 +435,7 @@ def test_adaptive_softmax_language_model_trains_scores_saves_and_generates(tmp_p
     assert [surprisals(d) for d in nlp.pipe(texts, batch_size=2)] == [pytest.approx(s, rel=1e-5) for s in direct]
     scores = nlp.evaluate(make_examples(nlp, texts))
     assert 1 < scores["lm_perplexity"] < len(lm.lm_vocab)
-    monkeypatch.setattr(lstm_lm_architecture, "OUTPUT_ROWS", 3)
+    monkeypatch.setattr(output_layer_contract, "OUTPUT_ROWS", 3)
     assert [surprisals(nlp(t)) for t in texts] == [pytest.approx(s, rel=1e-5) for s in direct]
     assert nlp.evaluate(make_examples(nlp, texts))["lm_accuracy"] == pytest.approx(scores["lm_accuracy"])
     monkeypatch.undo()
