@@ -7,6 +7,7 @@ Older codes for the same meaning (E043, E085, E145, E160, E168-E170) are aliases
 caller passes as ``code`` where users may already match on them.
 """
 import math
+import numbers
 from typing import Any
 
 import numpy
@@ -59,3 +60,13 @@ def require_finite(xp: Any, values: Any, *, name: str, what: str) -> None:
     float) holds NaN or an infinity. ``what`` says which outputs ("log-probabilities", "cats")."""
     if not bool(xp.isfinite(xp.asarray(values)).all()):
         raise ValueError(Errors.E079.format(name=name, what=what))
+
+
+def check_drop(drop: Any, name: str) -> float:
+    """``drop`` of ``update(drop=...)`` (``[training] dropout``) as a float in [0, 1), else E231
+    naming ``name`` (a component or an architecture): a rate of 1 or more (or NaN) trains on
+    all-dropped input, silently."""
+    ok = isinstance(drop, numbers.Real) and not isinstance(drop, bool) and math.isfinite(drop) and 0 <= drop < 1
+    if not ok:
+        raise ValueError(Errors.E231.format(name=name, value=drop))
+    return float(drop)

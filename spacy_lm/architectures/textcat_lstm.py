@@ -51,7 +51,7 @@ from thinc.layers.chain import forward as chain_forward
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
-from ..checks import check_count, require_finite
+from ..checks import check_count, check_drop, require_finite
 from ..errors import Errors
 from ..training.layer_groups import EMBEDDING_GROUP, ENCODER_GROUP, HEAD_GROUP, set_layer_group
 from ..layers.weights_digest import DIGEST_ATTR, DigestedModel, WeightsDigest
@@ -216,12 +216,12 @@ def _finite_forward(model: Model[List[Doc], Floats2d], docs: List[Doc], is_train
 
 def _check_dropout(model: Model) -> None:
     """spaCy's textcat sets the rate of ``[training] dropout`` on our dropout layers before each
-    update; a rate outside [0, 1) would train on all-dropped input, so it is E231 (as our own
-    components' ``update`` says)."""
+    update: a rate outside [0, 1) is E231, as our own components' ``update`` says."""
+    name = model.attrs.get("architecture", ARCHITECTURE)
     for node in model.walk():
         rate = node.attrs.get("dropout_rate")
-        if rate is not None and not (isinstance(rate, (int, float)) and 0.0 <= rate < 1.0):
-            raise ValueError(Errors.E231.format(name=model.attrs.get("architecture", ARCHITECTURE), value=rate))
+        if rate is not None:
+            check_drop(rate, name)
 
 
 def _zero_rows(model: Model, scores: Floats2d, backprop, rows: List[int]):

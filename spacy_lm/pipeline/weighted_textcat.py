@@ -26,7 +26,7 @@ from spacy.training import Example, validate_examples
 from thinc.api import Model, Optimizer
 
 from ..errors import Errors
-from .trainable import check_drop
+from ..checks import check_drop
 
 ClassWeights = Optional[Union[Dict[str, float], str]]
 

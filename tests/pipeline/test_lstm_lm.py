@@ -717,7 +717,7 @@ max_epochs = -1
 
 @pytest.mark.parametrize("drop", [1.0, 1.5, -0.1, float("nan")])
 def test_a_dropout_outside_0_1_is_refused_before_training(drop):
-    from spacy_lm.pipeline.trainable import check_drop
+    from spacy_lm.checks import check_drop
 
     nlp, _ = train_tiny_lm(n_steps=0, config={"model": {"width": 8, "depth": 1, "dropout": 0.0}, "max_length": 5})
     examples = make_examples(nlp, ["the cat sat", "a dog"])
