@@ -344,3 +344,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E260 = ("AdaptiveSoftmax cutoffs must be a non-empty list of strictly increasing integers >= 1 (the ids "
             "where the clusters of the frequency-sorted vocabulary start; those at or above the vocabulary "
             "size are dropped at initialization); got {cutoffs}.")
+    # --- qa: the component and its model (E270-E279) ---
+    E270 = ("doc._.questions must be a list of questions, each a string or a dict with a string 'text' "
+            "(and an optional 'id'); got {type}.")
+    # --- qa: SQuAD corpus and scorer (E280-E284) ---
+    # --- qa: ask CLI and explain view (E285-E289) ---

@@ -196,3 +196,45 @@ def set_sentiment_annotations(doc: Doc, result: Dict[str, Any], neutral_threshol
     doc._.sentiment_sentences = result.get("sentences") or []
     doc._.sentiment_probs = result.get("probs")
     doc.sentiment = polarity
+
+
+# ---------------------------------------------------------------------- qa
+QA_SPANS_KEY = "answers"  # doc.spans key of the answer spans (gold on reference docs, predicted on docs)
+QA_DOC_EXTENSIONS = {
+    # List[Dict]: the questions asked of this doc (the context), each {"id": str, "text": str};
+    # plain strings are accepted and given ids "q0", "q1", ... (see normalize_questions).
+    "questions": None,
+    # List[Dict], one per question, in order: {"id", "question", "text", "start_char", "end_char",
+    # "score"} (score: the span's probability under the reader, in [0, 1]).
+    "answers": None,
+    # Dict[str, List[str]] on reference docs: the official answer texts of each question id
+    # (what the SQuAD metric compares against; the token spans may be wider, see corpora/squad.py).
+    "reference_answers": None,
+}
+
+
+def install_qa_extensions() -> None:
+    """Idempotent. Values are plain dicts, strings and lists, kept in ``doc.user_data``."""
+    _install(Doc, QA_DOC_EXTENSIONS)
+
+
+def normalize_questions(questions: Any) -> List[Dict[str, str]]:
+    """``doc._.questions`` as a list of ``{"id", "text"}`` dicts (strings get ids "q0", "q1", ...).
+    A value of another type raises E270 naming it."""
+    from .errors import Errors
+
+    if questions is None:
+        return []
+    if isinstance(questions, (str, dict)):
+        questions = [questions]
+    if not isinstance(questions, (list, tuple)):
+        raise TypeError(Errors.E270.format(type=type(questions).__name__))
+    result = []
+    for i, question in enumerate(questions):
+        if isinstance(question, str):
+            result.append({"id": f"q{i}", "text": question})
+        elif isinstance(question, dict) and isinstance(question.get("text"), str):
+            result.append({"id": str(question.get("id", f"q{i}")), "text": question["text"]})
+        else:
+            raise TypeError(Errors.E270.format(type=type(question).__name__))
+    return result
