@@ -348,4 +348,16 @@ class Errors(metaclass=ErrorsWithCodes):
     E270 = ("doc._.questions must be a list of questions, each a string or a dict with a string 'text' "
             "(and an optional 'id'); got {type}.")
     # --- qa: SQuAD corpus and scorer (E280-E284) ---
+    E280 = ("spacy_lm.SquadCorpus.v1 needs exactly one source: path (a SQuAD JSON file, .gz allowed) or "
+            "dataset (a HuggingFace dataset such as \"rajpurkar/squad\"); got {given}. Is paths.train / "
+            "paths.dev set?")
+    E281 = ("Cannot read the SQuAD file {path}: it is not JSON ({reason}); expected the official SQuAD v1.1 "
+            "JSON (as train-v1.1.json or XQuAD's xquad.en.json), optionally .gz.")
+    E282 = ("{where} is not in SQuAD's layout: {reason}. Expected {{\"data\": [{{\"title\", \"paragraphs\": "
+            "[{{\"context\", \"qas\": [{{\"id\", \"question\", \"answers\": [{{\"text\", \"answer_start\"}}]}}]}}]}}]}} "
+            "in a file, or the columns id, title, context, question, answers {{text, answer_start}} in a dataset.")
+    E283 = ("{where}, question {qid}: answer {text!r} does not match the context at answer_start={start} (the "
+            "context there reads {found!r}); the offsets must be 0-based character offsets into the context.")
+    E284 = ("{where}: question id {qid!r} occurs twice (first in {first}); SQuAD question ids must be unique, "
+            "as predictions and the scorer match answers by id.")
     # --- qa: ask CLI and explain view (E285-E289) ---
