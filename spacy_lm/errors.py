@@ -361,3 +361,13 @@ class Errors(metaclass=ErrorsWithCodes):
     E284 = ("{where}: question id {qid!r} occurs twice (first in {first}); SQuAD question ids must be unique, "
             "as predictions and the scorer match answers by id.")
     # --- qa: ask CLI and explain view (E285-E289) ---
+    E285 = ("{what}: `spacy lm ask` and the qa view of `spacy lm explain` need a pipeline with a qa component "
+            "(components: {names}); train one with configs/qa.cfg, or name it with --component.")
+    E286 = ("The context ({source}) is empty: give the text the answer is taken from, with --context TEXT or "
+            "--context FILE (a UTF-8 file holding it).")
+    E287 = ("{source} is not UTF-8 text: byte 0x{byte:02x} at offset {offset}. Give UTF-8 text (convert it "
+            "first, e.g. `iconv -f latin1 -t utf-8`).")
+    E288 = ("The question is empty ({question!r}): ask it in words, e.g. spacy lm ask MODEL \"Who wrote it?\" "
+            "--context FILE.")
+    E289 = ("The qa view needs a question: spacy lm explain MODEL TEXT --question \"Who ...?\" (TEXT: the "
+            "context the answer is taken from, or a UTF-8 file holding it; --question can be repeated).")

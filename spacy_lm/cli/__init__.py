@@ -134,6 +134,10 @@ from .translate import translate_cli  # noqa: E402
 
 lm_command("translate")(translate_cli)
 
+from .ask import ask_cli  # noqa: E402
+
+lm_command("ask")(ask_cli)
+
 from .bias import bias_cli  # noqa: E402
 
 lm_command("bias")(bias_cli)

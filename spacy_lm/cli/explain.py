@@ -2,8 +2,10 @@
 a text. Views: ``sentiment`` (token contributions to the polarity), ``textcat`` (integrated
 gradients per label), ``surprisal`` (the LM's surprise per token; with ``--compare`` or
 ``--compare-component`` two LMs side by side) and ``generation`` (each generated token with
-the step's top alternatives). ``auto`` picks the first of sentiment, textcat, surprisal that
-the pipeline can show. The data come from spacy_lm.analysis.explain and spacy_lm.analysis.lm_views; the HTML
+the step's top alternatives), and ``qa`` (a `qa` component's answer to ``--question`` about TEXT,
+the context: the answer highlighted, each token shaded by its start and end probability).
+``auto`` picks qa when a question is given, else the first of qa, sentiment, textcat,
+surprisal that the pipeline can show. The data come from spacy_lm.analysis.explain and spacy_lm.analysis.lm_views; the HTML
 from spacy_lm.analysis.visualize; ``--json`` prints one object per text.
 """
 from pathlib import Path
@@ -14,7 +16,8 @@ import typer
 from ..errors import Errors
 from ._util import check_option, dumps, stdin_lines
 
-VIEWS = ("auto", "sentiment", "textcat", "surprisal", "generation")
+VIEWS = ("auto", "sentiment", "textcat", "surprisal", "generation", "qa")
+QA_TOP_K = 3  # answers the qa view lists (the best highlighted, the others beside it)
 # A view: (JSON objects, one per text; lines of the terminal summary; title -> HTML page).
 ViewResult = Tuple[List[Dict[str, Any]], List[str], Callable[[str], str]]
 
@@ -22,8 +25,9 @@ ViewResult = Tuple[List[Dict[str, Any]], List[str], Callable[[str], str]]
 def explain_cli(
     model: str = typer.Argument(..., help="Pipeline name or path"),
     text: str = typer.Argument(..., help="Text to explain; '-' reads texts from stdin, one per line"),
-    view: str = typer.Option("auto", "--view", help="auto | sentiment | textcat | surprisal | generation "
-                             "(auto: sentiment, else textcat, else surprisal, whichever the pipeline has first)"),
+    view: str = typer.Option("auto", "--view", help="auto | sentiment | textcat | surprisal | generation | qa "
+                             "(auto: qa with --question, else qa, sentiment, textcat or surprisal, whichever the "
+                             "pipeline has first)"),
     compare: Optional[str] = typer.Option(None, "--compare", help="Another pipeline: compare its LM's surprisal "
                                           "with MODEL's, token by token (the same tokenisation is required)"),
     compare_component: Optional[str] = typer.Option(None, "--compare-component", help="Compare with this LM "
@@ -39,6 +43,8 @@ def explain_cli(
     do_sample: bool = typer.Option(False, "--sample/--greedy", help="generation: sample instead of greedy"),
     seed: Optional[int] = typer.Option(None, "--seed", help="generation: random seed for --sample"),
     as_json: bool = typer.Option(False, "--json", help="Print the view's data as JSON, one object per text"),
+    questions: Optional[List[str]] = typer.Option(None, "--question", "-q", help="qa: a question about TEXT, "
+                                                  "the context (repeatable)"),
 ) -> None:
     """Show what MODEL does with TEXT: sentiment or textcat attributions, LM surprisal (or two LMs
     compared), or generation steps."""
@@ -54,8 +60,9 @@ def explain_cli(
                  "auto or surprisal with --compare / --compare-component", view)
     texts = [text] if text != "-" else [line.rstrip("\n") for line in stdin_lines() if line.strip()]
     nlp = spacy.load(model)
-    chosen = "surprisal" if comparing else resolve_view(nlp, view)
+    chosen = "surprisal" if comparing else "qa" if questions and view == "auto" else resolve_view(nlp, view)
     check_option(not labels or chosen == "textcat", "--label", "used with the textcat view only", labels)
+    check_option(not questions or chosen == "qa", "--question", "used with the qa view only", questions)
     if comparing:
         other = spacy.load(compare) if compare is not None else None
         names = [model, compare] if compare is not None and compare != model else None
@@ -66,6 +73,8 @@ def explain_cli(
         items, lines, page = _textcat(nlp, texts, component, labels, steps)
     elif chosen == "surprisal":
         items, lines, page = _surprisal(nlp, texts, component)
+    elif chosen == "qa":
+        items, lines, page = _qa(nlp, texts, questions or [], component)
     else:
         items, lines, page = _generation(nlp, texts, component, max_new_tokens=max_new_tokens,
                                          top_alternatives=top_alternatives, do_sample=do_sample, seed=seed)
@@ -79,12 +88,13 @@ def explain_cli(
 
 
 def resolve_view(nlp, view: str) -> str:
-    """``auto``: the first view the pipeline can show (sentiment, textcat, surprisal); E184 if none."""
+    """``auto``: the first view the pipeline can show (qa, sentiment, textcat, surprisal); E184 if none."""
     if view != "auto":
         return view
     from ..pipeline_lookup import find_lm_component, find_sentiment_component, find_textcat_component
+    from .ask import find_qa_component
 
-    finders: List[Tuple[str, Callable]] = [("sentiment", find_sentiment_component),
+    finders: List[Tuple[str, Callable]] = [("qa", find_qa_component), ("sentiment", find_sentiment_component),
                                            ("textcat", find_textcat_component), ("surprisal", find_lm_component)]
     for name, find in finders:
         try:
@@ -194,3 +204,25 @@ def _generation(nlp, texts: List[str], component: Optional[str], **settings: Any
                 others = ", ".join(f"{alt['token']} {alt['logprob']:.2f}" for alt in alts)
                 lines.append(f"  {word:<12} {logprob:8.3f}" + (f"   alternatives: {others}" if others else ""))
     return items, lines, lambda title: render_generation(items, jupyter=False, title=title)
+
+
+def _qa(nlp, texts: List[str], questions: List[str], component: Optional[str]) -> ViewResult:
+    from ..analysis.views.qa import qa_items, render_qa
+    from .ask import check_question, find_qa_component, read_context
+
+    if not questions:
+        raise ValueError(Errors.E289)
+    questions = [check_question(question) for question in questions]
+    contexts = [read_context(text) if text != "-" else text for text in texts]  # TEXT may name a file
+    name = find_qa_component(nlp, component)
+    items = qa_items(nlp.get_pipe(name), contexts, questions, top_k=QA_TOP_K, name=name)
+    lines = []
+    for item in items:
+        best = item["answers"][0] if item["answers"] else None
+        found = f"{best['text']!r} (p {best['score']:.3f}, chars {best['start_char']}-{best['end_char']})" \
+            if best else "no answer"
+        lines.append(f"{item['component']}: {item['question']} -> {found}")
+        for key, what in (("start_probs", "start"), ("end_probs", "end")):
+            ranked = sorted(zip(item[key], item["tokens"]), key=lambda pair: -pair[0])[:3]
+            lines.append(f"  most likely {what}: " + ", ".join(f"{token} {p:.3f}" for p, token in ranked))
+    return items, lines, lambda title: render_qa(items, jupyter=False, title=title)
