@@ -347,6 +347,16 @@ class Errors(metaclass=ErrorsWithCodes):
     # --- qa: the component and its model (E270-E279) ---
     E270 = ("doc._.questions must be a list of questions, each a string or a dict with a string 'text' "
             "(and an optional 'id'); got {type}.")
+    E271 = "{name}: the {what} has no tokens to read; give a non-empty text."
+    E272 = ("qa.answer: {n_questions} questions and {n_contexts} contexts; give one context for all the "
+            "questions or one context per question.")
+    E273 = ("{name}: get_loss needs the model's logits; train with update(), which computes the loss and its "
+            "gradient.")
+    E274 = ("{name}: the model has LM features (lm_features) but no lm_pipeline was given; set "
+            "[initialize.components.{name}] lm_pipeline to a pipeline with a trained lstm_lm, or set "
+            "[components.{name}.model] lm_features = null.")
+    E275 = ("{name}: the lstm_lm in '{path}' does not fit [components.{name}.model.lm_features] (width, depth, "
+            "embed_size and cell must be the LM's): {error}")
     # --- qa: SQuAD corpus and scorer (E280-E284) ---
     E280 = ("spacy_lm.SquadCorpus.v1 needs exactly one source: path (a SQuAD JSON file, .gz allowed) or "
             "dataset (a HuggingFace dataset such as \"rajpurkar/squad\"); got {given}. Is paths.train / "

@@ -24,10 +24,10 @@ The contracts live here, one Protocol each:
   methods, so any architecture that provides them (another cell, another output layer) plugs in
   unchanged; it checks them once, with :func:`check_model_contract` (E022 naming what is missing).
 """
-from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple, Type, runtime_checkable
+from typing import Any, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple, Type, runtime_checkable
 
 from thinc.api import Ops
-from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
+from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d, Ints3d
 
 from .errors import Errors
 from .text.vocab import TokenVocab
@@ -180,24 +180,36 @@ class Seq2SeqLMModel(ConditionedDecoderModel, OutputContract, Protocol):
         """``step`` that also returns this step's attention ``(B, S)``."""
 
 
+class ReaderBatch(NamedTuple):
+    """The arrays a span reader reads, built by the `qa` component: one row per (question,
+    context window) pair, time-major, rows sorted by context length, longest first."""
+
+    question_ids: Ints2d  # (Tq, B) ids in the component's vocabulary
+    question_lengths: Ints1d  # (B,)
+    context_ids: Ints2d  # (Tc, B)
+    context_lengths: Ints1d  # (B,)
+    context_features: Floats3d  # (Tc, B, nF): exact match (form, lower-case), term frequency
+    lm_question_ids: Optional[Ints2d] = None  # the same tokens in the LM features' vocabulary
+    lm_context_ids: Optional[Ints2d] = None
+
+
+@runtime_checkable
 class SpanReaderModel(Protocol):
-    """The Thinc model of the question-answering reader (next; no architecture implements it
-    yet): it reads a question and a context and scores answer spans of the context. Token ids
-    are time-major ``(T, B)`` with ``lengths`` (B,), as every recurrent model here."""
+    """The Thinc model of the `qa` component (`spacy_lm.SpanReader.v1`): it reads a question
+    and a context window and scores each context token as the answer's start and end."""
 
-    def encode_pair(self, question_ids: Ints2d, question_lengths: Ints1d, context_ids: Ints2d,
-                    context_lengths: Ints1d, is_train: bool) -> Tuple[Floats3d, Callable[[Floats3d], None]]:
-        """Question-aware context states ``(T_context, B, nO)``; the callback takes their gradient."""
+    def span_logits(self, batch: ReaderBatch, is_train: bool
+                    ) -> Tuple[Tuple[Floats2d, Floats2d], Callable[[Tuple[Floats2d, Floats2d]], None]]:
+        """Start and end logits ``(B, Tc)`` (a large negative value past a row's length); the
+        callback takes their gradients and accumulates the parameters'."""
 
-    def span_logits(self, states: Floats3d, context_lengths: Ints1d, is_train: bool
-                    ) -> Tuple[Tuple[Floats2d, Floats2d], Callable[[Floats2d, Floats2d], Floats3d]]:
-        """Start and end logits ``(B, T_context)`` per context token (-inf past a row's length);
-        the callback takes their gradients and returns d(states)."""
+    def best_spans(self, start_logits: Floats2d, end_logits: Floats2d, lengths: Ints1d,
+                   max_answer_length: int, top_k: int) -> Tuple[Ints3d, Floats2d]:
+        """Per row the ``top_k`` spans ``(B, k, 2)`` (start, end inclusive, end - start <
+        max_answer_length) and their log-probabilities ``(B, k)``, best first."""
 
-    def best_spans(self, start_logits: Floats2d, end_logits: Floats2d, max_answer_length: int
-                   ) -> Tuple[Ints2d, Floats1d]:
-        """Per row the best span ``(start, end)`` (inclusive, end - start < max_answer_length)
-        and its log-probability: the answer the component writes to ``doc.spans``."""
+    def load_lm_features(self, embedding_bytes: bytes, rnn_bytes: bytes) -> None:
+        """Take a trained LM's encoder weights for the LM features (its ``nV`` set beforehand)."""
 
 
 def contract_methods(contract: Type[Any]) -> Tuple[str, ...]:

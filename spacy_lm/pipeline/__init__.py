@@ -10,3 +10,4 @@ from .weighted_textcat import (  # noqa: F401
 from .sentiment_scorer import SentimentScorer, make_sentiment_scorer  # noqa: F401
 from .sentence_vae import SentenceVAE, make_sentence_vae  # noqa: F401
 from .translator import Translator, make_translator  # noqa: F401
+from .qa import QuestionAnswerer, make_qa  # noqa: F401
