@@ -1,12 +1,13 @@
 """`spacy lm explain MODEL TEXT [--view ...] [--html out.html] [--json]`: what a pipeline does with
 a text. Views: ``sentiment`` (token contributions to the polarity), ``textcat`` (integrated
 gradients per label), ``surprisal`` (the LM's surprise per token; with ``--compare`` or
-``--compare-component`` two LMs side by side) and ``generation`` (each generated token with
-the step's top alternatives), and ``qa`` (a `qa` component's answer to ``--question`` about TEXT,
-the context: the answer highlighted, each token shaded by its start and end probability).
-``auto`` picks qa when a question is given, else the first of qa, sentiment, textcat,
-surprisal that the pipeline can show. The data come from spacy_lm.analysis.explain and spacy_lm.analysis.lm_views; the HTML
-from spacy_lm.analysis.visualize; ``--json`` prints one object per text.
+``--compare-component`` two LMs side by side), ``generation`` (each generated token with the
+step's top alternatives) and ``qa`` (a `qa` component's answer to ``--question`` about TEXT, the
+context: the answer highlighted, each token shaded by its start and end probability). ``auto``
+picks qa when a question is given, else the first of qa, sentiment, textcat, surprisal that
+the pipeline can show. The data come from spacy_lm.analysis.explain, spacy_lm.analysis.lm_views
+and (qa) spacy_lm.analysis.views.qa; the HTML from spacy_lm.analysis.visualize and
+spacy_lm.analysis.views.qa; ``--json`` prints one object per text (per text and question for qa).
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple

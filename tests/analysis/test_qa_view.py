@@ -91,7 +91,8 @@ def test_items_of_a_trained_reader(tiny_qa_pipeline):  # noqa: F811
     item = items[0]
     first, end = item["answer_tokens"]
     assert item["answers"][0]["text"] == "Warsaw"
-    assert max(item["start_probs"]) == item["start_probs"][first] and max(item["end_probs"]) == item["end_probs"][end - 1]
+    assert max(item["start_probs"]) == item["start_probs"][first]
+    assert max(item["end_probs"]) == item["end_probs"][end - 1]
     json.dumps(items)  # plain data
 
 
