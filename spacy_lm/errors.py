@@ -354,7 +354,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "gradient.")
     E274 = ("{name}: the model has LM features (lm_features) but no lm_pipeline was given; set "
             "[initialize.components.{name}] lm_pipeline to a pipeline with a trained lstm_lm, or set "
-            "[components.{name}.model] lm_features = null.")
+            "[components.{name}.model.lm_features] enabled = false.")
     E275 = ("{name}: the lstm_lm in '{path}' does not fit [components.{name}.model.lm_features] (width, depth, "
             "embed_size and cell must be the LM's): {error}")
     # --- qa: SQuAD corpus and scorer (E280-E284) ---

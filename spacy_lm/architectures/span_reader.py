@@ -187,7 +187,7 @@ def _forward(model: SpanReader, inputs, is_train: bool):
         lm = model.get_ref("lm_features")
         lm_c = [lm((batch.lm_context_ids, batch.context_lengths), False)[0]]
         lm_q = [lm((batch.lm_question_ids, batch.question_lengths), False)[0]]
-    features = ops.asarray(batch.context_features, dtype="float32")
+    features = ops.asarray(batch.context_features, dtype=Ec.dtype)
     Xc = xp.concatenate([Ec, features, aligned.transpose(1, 0, 2)] + lm_c, axis=-1)
     (Yc, _), bp_context = model.get_ref("context_rnn")((Xc, batch.context_lengths, None), is_train)
 
@@ -206,8 +206,8 @@ def _forward(model: SpanReader, inputs, is_train: bool):
     u_start, u_end = xp.matmul(q_vec, W_start.T), xp.matmul(q_vec, W_end.T)  # (B, nH)
     start = xp.einsum("tbh,bh->bt", Yc, u_start)
     end = xp.einsum("tbh,bh->bt", Yc, u_end)
-    start = xp.where(c_mask > 0, start, MASKED).astype("float32")
-    end = xp.where(c_mask > 0, end, MASKED).astype("float32")
+    start = xp.where(c_mask > 0, start, MASKED).astype(Yc.dtype)
+    end = xp.where(c_mask > 0, end, MASKED).astype(Yc.dtype)
 
     def backprop(d_logits) -> None:
         d_start, d_end = d_logits
