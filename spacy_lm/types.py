@@ -20,7 +20,7 @@ The contracts live here, one Protocol each:
 * What each component needs from its Thinc model: :class:`RecurrentLMModel` (``lstm_lm``),
   :class:`LatentLMModel` (``sentence_vae``), :class:`Seq2SeqLMModel` (``translator``), both of the
   latter on :class:`ConditionedDecoderModel` (a decoder whose state carries its condition), and
-  :class:`SpanReaderModel` (the question-answering reader, next). A component calls only these
+  :class:`SpanReaderModel` (the question-answering reader of `qa`, with its `ReaderBatch`). A component calls only these
   methods, so any architecture that provides them (another cell, another output layer) plugs in
   unchanged; it checks them once, with :func:`check_model_contract` (E022 naming what is missing).
 """
