@@ -284,7 +284,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "name another LM component (component_b, --compare-component) or pass a second pipeline "
             "(nlp_b, --compare).")
     E184 = ("Nothing to explain in this pipeline (components: {names}): --view auto needs a sentiment_scorer, "
-            "a textcat / textcat_multilabel or a language-model component.")
+            "a textcat / textcat_multilabel, a language-model component, or a qa component and --question.")
     E185 = ("{view} item {i} ({text!r}) is malformed: {problem}.")
 
     # E190-E209: bias probes and slice metrics (analysis/bias*.py, `spacy lm bias`).
