@@ -1,6 +1,6 @@
-"""`spacy_lm.SpanReader.v1`: its contract, finite-difference gradients of every parameter (the
-recurrent stacks, the aligned attention, the pooling and the bilinear scores), padding that does
-not change a row's scores, frozen LM features and bad settings."""
+"""`spacy_lm.SpanReader.v1`: its contract, finite-difference gradients of the reader's parameters
+and embedding (through the recurrent stacks, the aligned attention, the pooling and the bilinear
+scores), padding that does not change a row's scores, frozen LM features and bad settings."""
 import numpy
 import pytest
 from thinc.api import fix_random_seed
