@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS, write_results  # noqa: E402
@@ -89,30 +89,28 @@ def run_eval(args) -> None:
     write_results("qa", payload)
 
 
-def _row(name: str, result: Dict[str, Any]) -> str:
-    dev, xq = result.get("dev", {}), result.get("xquad_en", {})
+def _row(name: str, dev: Dict[str, Any], xquad: Dict[str, Any]) -> str:
     cell = lambda d, k: f"{d[k]:.1f}" if isinstance(d.get(k), (int, float)) else "–"  # noqa: E731
-    return f"| {name} | {cell(dev, 'exact_match')} | {cell(dev, 'f1')} | {cell(xq, 'exact_match')} | {cell(xq, 'f1')} |"
+    return f"| {name} | {cell(dev, 'exact_match')} | {cell(dev, 'f1')} | {cell(xquad, 'exact_match')} | {cell(xquad, 'f1')} |"
 
 
 def run_table(args) -> None:
-    rows: List[Tuple[str, Dict[str, Any]]] = []
+    """The rows of every result file there: baselines, ours, the peer runs."""
+    rows: List[str] = []
     baselines = RESULTS / "qa_baselines.json"
     if baselines.exists():
-        data = json.loads(baselines.read_text())
-        for name, result in data.get("baselines", data).items():
-            if isinstance(result, dict) and "dev" in result:
-                rows.append((f"baseline: {name}", result))
+        results = json.loads(baselines.read_text())["results"]
+        for name in ("random", "sliding_window", "sliding_window_no_distance", "word_overlap"):
+            rows.append(_row(f"baseline: {name}", results["dev"].get(name, {}), results["xquad"].get(name, {})))
     ours = RESULTS / "qa.json"
     if ours.exists():
         for name, result in json.loads(ours.read_text()).get("ours", {}).items():
-            rows.append((f"spacy_lm qa: {name}", result))
+            rows.append(_row(f"spacy_lm qa: {name}", result["dev"], result["xquad_en"]))
     for peer in sorted(RESULTS.glob("qa_peer*.json")):
         result = json.loads(peer.read_text())
-        rows.append((f"PyTorch peer ({peer.stem})", result))
+        rows.append(_row(f"PyTorch peer ({peer.stem})", result.get("dev", {}), result.get("xquad", {})))
     print("| model | dev EM | dev F1 | XQuAD-en EM | XQuAD-en F1 |\n|---|---:|---:|---:|---:|")
-    for name, result in rows:
-        print(_row(name, result))
+    print("\n".join(rows))
 
 
 def main() -> None:
