@@ -6,6 +6,7 @@ import spacy
 from spacy_lm.architectures.lstm_lm import build_lstm_language_model
 from spacy_lm.architectures.sentence_vae import build_sentence_vae
 from spacy_lm.architectures.seq2seq import build_seq2seq_attention
+from spacy_lm.architectures.span_reader import build_span_reader
 from spacy_lm.pipeline.recurrent_base import truncate
 from spacy_lm.types import (
     LatentLMModel,
@@ -19,7 +20,8 @@ from spacy_lm.types import (
 
 @pytest.mark.parametrize("build,contract", [(build_lstm_language_model, RecurrentLMModel),
                                             (build_sentence_vae, LatentLMModel),
-                                            (build_seq2seq_attention, Seq2SeqLMModel)])
+                                            (build_seq2seq_attention, Seq2SeqLMModel),
+                                            (build_span_reader, SpanReaderModel)])
 def test_each_architecture_implements_its_contract(build, contract):
     check_model_contract(build(), contract, "x")
 
@@ -28,10 +30,10 @@ def test_contract_methods_include_the_bases_once():
     methods = contract_methods(Seq2SeqLMModel)
     assert len(methods) == len(set(methods))
     assert {"teacher_force", "step", "log_probs", "loss", "forward_train"} <= set(methods)
-    assert contract_methods(SpanReaderModel) == ("encode_pair", "span_logits", "best_spans")
+    assert contract_methods(SpanReaderModel) == ("span_logits", "best_spans", "load_lm_features")
 
 
-@pytest.mark.parametrize("factory", ["lstm_lm", "sentence_vae", "translator"])
+@pytest.mark.parametrize("factory", ["lstm_lm", "sentence_vae", "translator", "qa"])
 def test_a_model_lacking_a_method_is_E022(factory):
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match=r"\[E022\] '%s' needs a model with the contract.*lacks" % factory):
