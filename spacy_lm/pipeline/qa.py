@@ -251,6 +251,19 @@ class QuestionAnswerer(RecurrentPipe):
             end_p[where] = numpy.maximum(end_p[where], e)
         return doc, start_p, end_p
 
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """The scorer's scores. ``spacy evaluate`` rebuilds each predicted doc from its reference's
+        text, which drops ``doc._.questions``: such a doc is asked its reference's questions here,
+        so a DocBin of reference docs (``store_user_data=True``) evaluates as the corpus reader does."""
+        examples = list(examples)
+        unasked = [eg for eg in examples if not eg.predicted._.answers and normalize_questions(eg.reference._.questions)]
+        for eg in unasked:
+            eg.predicted._.questions = eg.reference._.questions
+        if unasked:
+            docs = [eg.predicted for eg in unasked]
+            self.set_annotations(docs, self.predict(docs))
+        return super().score(examples, **kwargs)
+
     # ------------------------------------------------------------------ training
     def _training_rows(self, examples: Sequence[Example]) -> List[Row]:
         """One row per question whose gold answer lies in a window: the first such window."""

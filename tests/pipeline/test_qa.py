@@ -208,3 +208,18 @@ def test_lm_features_from_a_trained_lstm_lm(tmp_path):
     wrong = {"model": {**CONFIG["model"], "lm_features": {**lm_features, "width": 12}}}
     with pytest.raises(ValueError, match="E275"):
         make_qa(wrong, lm_pipeline=tmp_path / "lm")
+
+
+def test_spacy_evaluate_on_a_docbin_of_reference_docs(trained, tmp_path):
+    """`spacy evaluate` rebuilds predicted docs from text (dropping doc._.questions): the component
+    asks them the reference's questions, so the CLI scores a DocBin as nlp.evaluate scores the corpus."""
+    from spacy.cli.evaluate import evaluate
+    from spacy.tokens import DocBin
+
+    nlp, qa, examples, _ = trained
+    nlp.to_disk(tmp_path / "qa")
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
+    scores = evaluate(tmp_path / "qa", tmp_path / "dev.spacy")
+    expected = nlp.evaluate(examples)
+    assert scores["qa_f1"] == pytest.approx(expected["qa_f1"]) and scores["qa_em"] == pytest.approx(expected["qa_em"])
+    assert scores["qa_f1"] > 0.9 and scores["qa_questions"] == expected["qa_questions"] > 0
