@@ -4,6 +4,7 @@ answers, LM features from a trained lstm_lm, and clear errors for bad input. Tin
 data made here (tests/qa_fixtures.py)."""
 import pytest
 import spacy
+import srsly
 from thinc.api import Adam, fix_random_seed
 
 from spacy_lm.corpora.squad import squad_examples
@@ -223,3 +224,23 @@ def test_spacy_evaluate_on_a_docbin_of_reference_docs(trained, tmp_path):
     expected = nlp.evaluate(examples)
     assert scores["qa_f1"] == pytest.approx(expected["qa_f1"]) and scores["qa_em"] == pytest.approx(expected["qa_em"])
     assert scores["qa_f1"] > 0.9 and scores["qa_questions"] == expected["qa_questions"] > 0
+
+
+def test_shipped_config_trains_on_separate_small_train_and_dev_files(tmp_path):
+    """configs/qa.cfg as a user runs it on another corpus: two files of a few articles each, read
+    whole (no article is held out unless asked), trained and evaluated by spacy train."""
+    from pathlib import Path
+
+    from spacy.cli.train import train as spacy_train
+
+    from tests.qa_fixtures import write_squad
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "qa.cfg"
+    train_file = write_squad(tmp_path / "train.json.gz", squad_records(12, seed=1))  # 3 articles
+    dev_file = write_squad(tmp_path / "dev.json", squad_records(4, seed=2))
+    overrides = {"paths.train": str(train_file), "paths.dev": str(dev_file), "training.max_steps": 4,
+                 "training.eval_frequency": 2, "components.qa.model.width": 8, "components.qa.model.embed_size": 8}
+    spacy_train(config, tmp_path / "out", overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")  # (holding out 20 articles of 3 left none: E003)
+    assert 0.0 <= srsly.read_json(tmp_path / "out" / "model-best" / "meta.json")["performance"]["qa_f1"] <= 1.0
+    assert nlp.get_pipe("qa").answer("Where does Bob work?", "Bob works in Rome.")[0][0]["text"]
