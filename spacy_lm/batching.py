@@ -24,7 +24,7 @@
 Arrays handed to the model live on ``ops.xp``; bookkeeping stays on the host.
 """
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -44,23 +44,30 @@ STREAM_KEY = "spacy_lm.stream"
 
 
 class ChunkMark(NamedTuple):
-    """Where a chunk doc sits in its corpus: stream index, chunk index within the stream, and
-    the stream's token before the chunk (None for chunk 0)."""
+    """Where a chunk doc sits in its corpus: stream index, chunk index within the stream (in
+    reading order), the stream's token read just before the chunk (None for chunk 0), and
+    whether the stream is read right to left (a backward LM's chunks: chunk 0 is the end of
+    the stream and ``previous`` the token after the chunk)."""
 
     stream: int
     chunk: int
     previous: Optional[str]
+    backward: bool = False
 
 
-def mark_chunk(doc: Doc, stream: int, chunk: int, previous: Optional[str]) -> None:
-    """Mark ``doc`` as chunk ``chunk`` of stream ``stream``, after the token ``previous``."""
-    doc.user_data[STREAM_KEY] = (int(stream), int(chunk), previous)
+def mark_chunk(doc: Doc, stream: int, chunk: int, previous: Optional[str], backward: bool = False) -> None:
+    """Mark ``doc`` as chunk ``chunk`` of stream ``stream``, read after the token ``previous``
+    (its words stay in text order; ``backward``: the stream is read right to left)."""
+    mark = (int(stream), int(chunk), previous)
+    doc.user_data[STREAM_KEY] = mark + (True,) if backward else mark
 
 
 def chunk_mark(doc: Doc) -> Optional[ChunkMark]:
     """The doc's stream mark, or None for an ordinary doc."""
     mark = doc.user_data.get(STREAM_KEY)
-    return None if mark is None else ChunkMark(int(mark[0]), int(mark[1]), mark[2])
+    if mark is None:
+        return None
+    return ChunkMark(int(mark[0]), int(mark[1]), mark[2], bool(mark[3]) if len(mark) > 3 else False)
 
 
 def _previous_id(vocab: TokenVocab, doc: Doc, previous: Optional[str]) -> int:
@@ -69,17 +76,26 @@ def _previous_id(vocab: TokenVocab, doc: Doc, previous: Optional[str]) -> int:
     return vocab.id_of(token_text(doc.vocab[previous], vocab.attr))  # the attr of a lexeme, as of a token
 
 
-def prepare_doc(vocab: TokenVocab, doc: Doc) -> Optional[PreparedDoc]:
+def prepare_doc(vocab: TokenVocab, doc: Doc, backward: bool = False) -> Optional[PreparedDoc]:
     """The doc as one stream: ``<eos>`` first, ``<eos>`` last (unless the doc already ends with
     an ``<eos>`` token); a marked chunk (:func:`mark_chunk`) as a continuation: its previous
-    token first, nothing appended. None when it has no tokens but whitespace."""
+    token first, nothing appended. None when it has no tokens but whitespace.
+
+    ``backward``: the doc is read right to left (a backward LM): its tokens reversed, then the
+    same rule; positions still name each target's token, so rows map back to the doc. A chunk
+    must then come from a backward stream (E290), and the other way round."""
     if not isinstance(doc, Doc):
         raise TypeError(Errors.E010.format(type=type(doc).__name__, what=repr(doc)[:80]))
     targets, positions = vocab.doc_ids(doc)
     if not len(targets):
         return None
+    if backward:
+        targets, positions = targets[::-1].copy(), positions[::-1].copy()
     mark = chunk_mark(doc)
     if mark is not None:
+        if mark.backward != backward:
+            raise ValueError(Errors.E290.format(chunk="backward" if mark.backward else "forward",
+                                                model="backward" if backward else "forward"))
         inputs = numpy.concatenate([[_previous_id(vocab, doc, mark.previous)], targets[:-1]]).astype("int32")
         return inputs, targets, positions
     if targets[-1] != vocab.eos_id:
@@ -166,8 +182,8 @@ class SequenceBatch:
         self.seqs = [self.prepared[i] for i in self.order]
 
     @classmethod
-    def from_docs(cls, ops: Ops, vocab: TokenVocab, docs: Sequence[Doc]) -> "SequenceBatch":
-        return cls(ops, [prepare_doc(vocab, doc) for doc in docs])
+    def from_docs(cls, ops: Ops, vocab: TokenVocab, docs: Sequence[Doc], backward: bool = False) -> "SequenceBatch":
+        return cls(ops, [prepare_doc(vocab, doc, backward) for doc in docs])
 
     def __len__(self) -> int:
         return len(self.seqs)
@@ -250,19 +266,22 @@ class SequenceBatch:
                     offset += n
 
 
-def run_windows(model: RecurrentLMModel, batch: SequenceBatch, size: int, is_train: bool, *,
+def run_windows(model: RecurrentLMModel, batch: SequenceBatch, size: int, is_train: Union[bool, Sequence[bool]], *,
                 keep_finished: bool = False, state: Optional[State] = None
                 ) -> Iterator[Tuple[Window, Floats3d, Any, Callable]]:
     """Encode a batch window by window, the state carried: ``(window, hidden (T, k, width),
     state after the window, backprop(d_hidden))`` per window. The one window loop of every
     recurrent component. ``state``: the state before the first window, one row per sequence
-    in batch order (row ``j`` is doc ``batch.order[j]``); None: the model's initial state."""
+    in batch order (row ``j`` is doc ``batch.order[j]``); None: the model's initial state.
+    ``is_train``: one flag for all windows, or one per window (BPT3C reads early windows
+    forward only)."""
     running = len(batch)
-    for window in batch.windows(size, keep_finished):
+    for w, window in enumerate(batch.windows(size, keep_finished)):
         if state is not None and window.k < running:
             state = model.select_state(state, model.ops.xp.arange(window.k, dtype="int32"))
         running = window.k
-        (hidden, state), backprop = model.encode(window.ids, window.lengths, state, is_train)
+        train = is_train if isinstance(is_train, bool) else bool(is_train[w])
+        (hidden, state), backprop = model.encode(window.ids, window.lengths, state, train)
         yield window, hidden, state, backprop
 
 

@@ -381,3 +381,27 @@ class Errors(metaclass=ErrorsWithCodes):
             "--context FILE.")
     E289 = ("The qa view needs a question: spacy lm explain MODEL TEXT --question \"Who ...?\" (TEXT: the "
             "context the answer is taken from, or a UTF-8 file holding it; --question can be repeated).")
+    E290 = ("A {chunk} stream chunk was given to a {model} LM: a backward lstm_lm (direction = \"backward\") "
+            "trains on chunks of a stream reader with direction = \"backward\", a forward one on forward "
+            "chunks. Set the same direction on [components.lstm_lm] and the corpus reader.")
+    E291 = ("{setting} must be \"forward\" or \"backward\" (the reading direction of the LM), got {value!r}.")
+    E292 = ("Text generation reads left to right: lstm_lm '{name}' is a backward LM (direction = "
+            "\"backward\"); generate with a forward LM, or use the backward one for scoring and features.")
+    E293 = ("spacy_lm.BiLMListener.v1 reads two LMs: forward and backward both name '{name}'. Name the forward "
+            "lstm_lm and the backward one (direction = \"backward\"), e.g. forward = \"lstm_lm\", backward = "
+            "\"lstm_lm_backward\".")
+    # --- corpora: spacy_lm.MixedTextStreamCorpus.v1 (E300-E309) ---
+    E300 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1: {problem}. A source's settings are path "
+            "(required), format, column, tokenizer, strip_html, take, skip, repeat, lines_per_doc.")
+    E301 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1: {problem}; set format = one of \"lines\" "
+            "(pre-tokenised text), \"csv\", \"jsonl\" or \"squad\" in [corpora.*.sources.{name}].")
+    E302 = "Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1 cannot be read: {error}"
+    E303 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1: {where} has no {kind} {column!r} (it has "
+            "{found}); set column = one of them in [corpora.*.sources.{name}].")
+    E304 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1 gives no tokens ({n_docs} docs of {path} "
+            "after skip = {skip}, take = {take}): check the file, its format and column, and take/skip.")
+    E305 = "{setting} must be {requirement}, got {value!r}."
+    E306 = ("spacy_lm.MixedTextStreamCorpus.v1 needs at least one source, got {value!r}: give each a table "
+            "such as [corpora.train.sources.wiki] path = \"train.txt.gz\".")
+    E307 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1: {path} line {line} is not a JSON object "
+            "({reason}); expected one JSON object per line (JSON Lines).")

@@ -94,7 +94,7 @@ def test_a_marked_chunk_is_read_as_a_continuation():
     from spacy_lm.batching import chunk_mark
 
     first = chunk_doc(["the", "cat", "<eos>"], 3, 0, None)
-    assert chunk_mark(first) == (3, 0, None) and chunk_mark(doc("the cat")) is None
+    assert chunk_mark(first) == (3, 0, None, False) and chunk_mark(doc("the cat")) is None
     inputs, targets, positions = prepare_doc(VOCAB, first)
     assert inputs.tolist() == [1, 2, 3] and targets.tolist() == [2, 3, 1] and positions.tolist() == [0, 1, 2]
     inputs, targets, positions = prepare_doc(VOCAB, chunk_doc(["sat", "a"], 3, 1, "cat"))
@@ -105,7 +105,7 @@ def test_a_marked_chunk_is_read_as_a_continuation():
     assert prepare_doc(lower, chunk_doc(["dog"], 0, 1, "Cat"))[0].tolist() == [2]  # the vocabulary's attr
     # unmarked docs keep the stream rule; a copy keeps the mark
     assert prepare_doc(VOCAB, doc("the cat"))[1].tolist() == [2, 3, 1]
-    assert chunk_mark(first.copy()) == (3, 0, None)
+    assert chunk_mark(first.copy()) == (3, 0, None, False)
 
 
 def test_stream_segments_join_docs_and_cut_them():
@@ -155,3 +155,35 @@ def test_window_columns_select_and_repeat_sequences():
     # real positions are those of the picked sequences, time-major
     assert picked.real_host.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
     numpy.testing.assert_array_equal(picked.targets[picked.real], [10, 10, 10, 11, 11, 11, 12, 12])
+
+
+def test_a_backward_reading_reverses_tokens_and_keeps_positions():
+    inputs, targets, positions = prepare_doc(VOCAB, doc("the cat sat"), backward=True)
+    assert targets.tolist() == [4, 3, 2, 1] and inputs.tolist() == [1, 4, 3, 2]  # <eos> sat cat the -> <eos>
+    assert positions.tolist() == [2, 1, 0, -1]
+    # a backward chunk: the token after it comes first, its words read right to left
+    from spacy_lm.batching import mark_chunk
+
+    chunk = Doc(spacy.blank("en").vocab, words=["the", "cat"])
+    mark_chunk(chunk, 0, 1, "sat", backward=True)
+    inputs, targets, _ = prepare_doc(VOCAB, chunk, backward=True)
+    assert inputs.tolist() == [4, 3] and targets.tolist() == [3, 2]
+    with pytest.raises(ValueError, match="E290"):
+        prepare_doc(VOCAB, chunk)
+    with pytest.raises(ValueError, match="E290"):
+        prepare_doc(VOCAB, chunk_doc(["the"], 0, 1, "cat"), backward=True)
+
+
+def test_rows_of_a_backward_batch_map_to_their_tokens():
+    docs = [doc("the cat sat"), doc("a dog")]
+    batch = SequenceBatch.from_docs(NumpyOps(), VOCAB, docs, backward=True)
+    # hidden state of step s = s (one column per sequence), so each row names the step that read it
+    windows = []
+    for window in batch.windows(2):
+        T, k = window.n_steps, window.k
+        hidden = numpy.broadcast_to((window.start + numpy.arange(T, dtype="f")).reshape(T, 1, 1), (T, k, 1)).copy()
+        windows.append((window, hidden))
+    rows = batch.gather_rows(docs, windows, 1)
+    # "the cat sat" read as <eos> sat cat the: sat is read at step 1, cat at 2, the at 3
+    assert rows[0][:, 0].tolist() == [3.0, 2.0, 1.0]
+    assert rows[1][:, 0].tolist() == [2.0, 1.0]

@@ -101,3 +101,72 @@ def forward(model: LSTMLMListener, docs: List[Doc], is_train: bool) -> Tuple[Lis
         rows = stored_states(doc, model.upstream_name)
         outputs.append(model.ops.alloc2f(len(doc), width) if rows is None else model.ops.asarray2f(rows))
     return outputs, empty_backprop
+
+
+COMBINES = ("concat", "mix")
+
+
+@registry.architectures("spacy_lm.BiLMListener.v1")
+def build_bilm_listener(width: int, forward: str = "lstm_lm", backward: str = "lstm_lm_backward",
+                        combine: str = "concat") -> Model[List[Doc], List[Floats2d]]:
+    """Read a forward and a backward `lstm_lm` together (ELMo's biLM): token ``i`` gets the
+    forward state after reading tokens ``0..i`` and the backward state after ``n-1..i``.
+
+    width: the width of each LM (both must have it).
+    forward / backward: the two components' names (the backward one has ``direction =
+        "backward"``).
+    combine: "concat" (``2 * width`` per token: both states side by side) or "mix" (``width``:
+        ``gamma * (s_f * forward + s_b * backward)`` with ``s = softmax(w)``, ELMo's learned
+        scalar mix taken over the two directions, the weights learned by the downstream task).
+    Each direction is an `LSTMLMListener`, so each LM feeds it (and gets its gradient) as it
+    feeds any listener, frozen or not."""
+    check_count("spacy_lm.BiLMListener.v1 width", width, 1)
+    if combine not in COMBINES:
+        raise ValueError(Errors.E009.format(setting="combine", requirement=f"one of {COMBINES}", value=combine))
+    if forward == backward:
+        raise ValueError(Errors.E293.format(name=forward))
+    layers = [LSTMLMListener(forward, width), LSTMLMListener(backward, width)]
+    return Model("bilm-listener", _bilm_forward, layers=layers, init=_init_bilm,
+                 dims={"nO": 2 * width if combine == "concat" else width},
+                 params={"mix": None, "gamma": None} if combine == "mix" else {},
+                 attrs={"combine": combine})
+
+
+def _init_bilm(model: Model, X=None, Y=None) -> None:
+    if model.attrs["combine"] == "mix":
+        model.set_param("mix", model.ops.alloc1f(2))  # equal weights: softmax([0, 0])
+        model.set_param("gamma", model.ops.asarray1f([1.0]))
+
+
+def _bilm_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    forward_rows, bp_forward = model.layers[0](docs, is_train)
+    backward_rows, bp_backward = model.layers[1](docs, is_train)
+    xp = model.ops.xp
+    if model.attrs["combine"] == "concat":
+        outputs = [xp.hstack([f, b]) for f, b in zip(forward_rows, backward_rows)]
+        width = model.layers[0].get_dim("nO")
+
+        def backprop_concat(d_outputs: List[Floats2d]) -> List:
+            bp_forward([d[:, :width] for d in d_outputs])
+            bp_backward([d[:, width:] for d in d_outputs])
+            return []
+
+        return outputs, backprop_concat
+    weights = model.ops.softmax(model.get_param("mix"))
+    gamma = float(model.get_param("gamma")[0])
+    s_f, s_b = float(weights[0]), float(weights[1])
+    outputs = [gamma * (s_f * f + s_b * b) for f, b in zip(forward_rows, backward_rows)]
+
+    def backprop_mix(d_outputs: List[Floats2d]) -> List:
+        # out = gamma * (s_f f + s_b b): d/ds_f = gamma <d, f>, d/dgamma = s_f <d, f> + s_b <d, b>
+        dot_f = sum(float((d * f).sum()) for d, f in zip(d_outputs, forward_rows))
+        dot_b = sum(float((d * b).sum()) for d, b in zip(d_outputs, backward_rows))
+        d_sf, d_sb, d_gamma = gamma * dot_f, gamma * dot_b, s_f * dot_f + s_b * dot_b
+        mean = s_f * d_sf + s_b * d_sb
+        model.inc_grad("mix", model.ops.asarray1f([s_f * (d_sf - mean), s_b * (d_sb - mean)]))
+        model.inc_grad("gamma", model.ops.asarray1f([d_gamma]))
+        bp_forward([d * (gamma * s_f) for d in d_outputs])
+        bp_backward([d * (gamma * s_b) for d in d_outputs])
+        return []
+
+    return outputs, backprop_mix

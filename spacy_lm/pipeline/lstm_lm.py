@@ -40,7 +40,7 @@ from ..batching import (
     stream_segments,
     window_loss,
 )
-from ..checks import require_finite
+from ..checks import check_setting, is_count, require_finite
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..metrics.scorers import perplexity_score, stream_scores
@@ -48,6 +48,7 @@ from ..types import RecurrentLMModel, State
 from .recurrent_base import RecurrentPipe, check_recurrent_settings
 
 FORMAT_VERSION = 1
+DIRECTIONS = ("forward", "backward")
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
 
 DEFAULT_LSTM_LM_MODEL = """
@@ -74,6 +75,8 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
         "max_size": 50000,
         "max_length": 35,
         "grad_norm_clip": None,
+        "direction": "forward",
+        "grad_tokens": None,
         "scorer": {"@scorers": "spacy_lm.perplexity_scorer.v1"},
     },
     default_score_weights={"lm_score": 1.0, "lm_accuracy": 0.0, "lm_perplexity": None, "lm_loss": None},
@@ -87,6 +90,8 @@ def make_lstm_lm(
     max_size: Optional[int],
     max_length: int,
     grad_norm_clip: Optional[float],
+    direction: str,
+    grad_tokens: Optional[int],
     scorer: Optional[Callable],
 ) -> "LSTMLanguageModel":
     """A recurrent LM writing token surprisal, doc log-probability and perplexity.
@@ -97,9 +102,16 @@ def make_lstm_lm(
     grad_norm_clip: scale the gradients so that their joint L2 norm is at most this before each
         optimizer step (PyTorch's clip_grad_norm_, as LM recipes use; Thinc's grad_clip clips each
         array on its own); null: no clipping here.
+    direction: "forward" reads each doc left to right; "backward" right to left (the backward LM
+        of ELMo and ULMFiT's backward model: token i's state has read tokens n-1..i); stream
+        training then needs a reader with direction = "backward" (E290).
+    grad_tokens: with listeners, the gradient reaches only the windows that hold one of the last
+        grad_tokens tokens of a doc in reading order (ULMFiT's BPT3C: a long review is read whole,
+        its early windows without a backward pass, so memory is bounded); null: every window.
     """
     return LSTMLanguageModel(nlp.vocab, model, name, attr=attr, min_freq=min_freq, max_size=max_size,
-                             max_length=max_length, grad_norm_clip=grad_norm_clip, scorer=scorer)
+                             max_length=max_length, grad_norm_clip=grad_norm_clip, direction=direction,
+                             grad_tokens=grad_tokens, scorer=scorer)
 
 
 class LSTMLanguageModel(RecurrentPipe):
@@ -107,16 +119,21 @@ class LSTMLanguageModel(RecurrentPipe):
     contract = RecurrentLMModel
     # The saved vocabulary was built with these (config.cfg editing one: E035); the training
     # window and clipping are the config's (see serialization.py).
-    structural_settings = ("attr", "min_freq", "max_size")
-    runtime_settings = ("max_length", "grad_norm_clip")
+    structural_settings = ("attr", "min_freq", "max_size", "direction")
+    runtime_settings = ("max_length", "grad_norm_clip", "grad_tokens")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
-                 grad_norm_clip: Optional[float] = None, scorer: Optional[Callable] = perplexity_score) -> None:
+                 grad_norm_clip: Optional[float] = None, direction: str = "forward",
+                 grad_tokens: Optional[int] = None, scorer: Optional[Callable] = perplexity_score) -> None:
         check_recurrent_settings(attr, max_length, grad_norm_clip)
+        if direction not in DIRECTIONS:
+            raise ValueError(Errors.E291.format(setting=f"components.{name}.direction", value=direction))
+        check_setting(grad_tokens is None or is_count(grad_tokens, 1), "grad_tokens", "null or an integer >= 1",
+                      grad_tokens)
         super().__init__(vocab, model, name, scorer=scorer,
                          cfg={"attr": attr, "min_freq": min_freq, "max_size": max_size, "max_length": max_length,
-                              "grad_norm_clip": grad_norm_clip})
+                              "grad_norm_clip": grad_norm_clip, "direction": direction, "grad_tokens": grad_tokens})
         install_extensions()
         self.model: RecurrentLMModel = model
         self.listener_map: Dict[str, List[Model]] = {}
@@ -162,8 +179,13 @@ class LSTMLanguageModel(RecurrentPipe):
         if self.listeners:
             self.listeners[-1].receive(batch_id, rows, backprop)
 
+    @property
+    def backward(self) -> bool:
+        """Whether the LM reads right to left (``direction = "backward"``; older models: forward)."""
+        return self.cfg.get("direction", "forward") == "backward"
+
     def _batch(self, docs: Sequence[Doc]) -> SequenceBatch:
-        return SequenceBatch.from_docs(self.model.ops, self._require_initialized(), docs)
+        return SequenceBatch.from_docs(self.model.ops, self._require_initialized(), docs, self.backward)
 
     # ------------------------------------------------------------------ encoder
     def encode_docs(self, docs: Iterable[Doc]) -> List[Any]:
@@ -218,7 +240,8 @@ class LSTMLanguageModel(RecurrentPipe):
         evaluates in 10 streams): faster, and slightly worse at each segment start. Carried
         training states are neither read nor changed."""
         vocab = self._require_initialized()
-        segments = stream_segments([prepare_doc(vocab, doc) for doc in docs], n_segments)
+        docs = list(docs)[::-1] if self.backward else docs  # a backward LM reads the stream from its end
+        segments = stream_segments([prepare_doc(vocab, doc, self.backward) for doc in docs], n_segments)
         batch = SequenceBatch(self.model.ops, segments)
         total_nll, n_correct, n_predicted = 0.0, 0, 0
         for window, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False):
@@ -235,7 +258,9 @@ class LSTMLanguageModel(RecurrentPipe):
         """One optimizer step over a batch: mean token cross-entropy (nats) over all its windows.
 
         With listeners the LM reads ``eg.predicted`` (the docs the listeners see) and keeps each
-        window's backprop until the last listener sends its gradient (see the module docstring)."""
+        window's backprop until the last listener sends its gradient (see the module docstring);
+        with ``grad_tokens`` too, only the windows near each doc's end are trained (BPT3C): the
+        others are read forward only, their states handed on as constants."""
         examples, drop, losses = self._begin_update(examples, drop, losses, "LSTMLanguageModel.update")
         listening = bool(self.listeners)
         docs = [eg.predicted if listening else eg.reference for eg in examples]
@@ -244,12 +269,20 @@ class LSTMLanguageModel(RecurrentPipe):
         streaming = any(mark is not None for mark in marks)
         state = self._carried_state(batch, marks) if streaming else None
         set_dropout_rate(self.model, drop)
-        n_total = batch.n_targets
+        size = self.cfg["max_length"]
+        grad_tokens = self.cfg.get("grad_tokens") if listening and not streaming else None
+        trained = trained_windows(batch, size, grad_tokens)
+        n_total = sum(n for n, train in trained if train)
         total_nll = 0.0
         windows, backprops = [], []
         # Streaming keeps finished rows, so every chunk's final state is there to carry.
-        for window, hidden, state, backprop in run_windows(self.model, batch, self.cfg["max_length"], True,
-                                                           keep_finished=streaming, state=state):
+        for w, (window, hidden, state, backprop) in enumerate(
+                run_windows(self.model, batch, size, [train for _, train in trained],
+                            keep_finished=streaming, state=state)):
+            if not trained[w][1]:
+                windows.append((window, hidden))
+                backprops.append(None)
+                continue
             window_nll, d_hidden = window_loss(self.model, window, hidden, 1.0 / n_total, self.name)
             total_nll += window_nll
             backprop(d_hidden)
@@ -318,7 +351,8 @@ class LSTMLanguageModel(RecurrentPipe):
             d_hiddens = [ops.alloc3f(*hidden.shape, dtype=hidden.dtype) for _, hidden in windows]
             batch.scatter_rows(d_rows, [w for w, _ in windows], d_hiddens)
             for d_hidden, window_backprop in zip(d_hiddens, backprops):
-                window_backprop(d_hidden)
+                if window_backprop is not None:  # a window read forward only (grad_tokens)
+                    window_backprop(d_hidden)
             if sgd is not None:
                 self.finish_update(sgd)
             return []
@@ -361,6 +395,8 @@ class LSTMLanguageModel(RecurrentPipe):
         """Read ``<eos>`` + each prompt, in windows with the state carried (memory is bounded
         by the window whatever the prompt length): next-token log-probs and the state."""
         vocab = self._require_initialized()
+        if self.backward:
+            raise ValueError(Errors.E292.format(name=self.name))
         if not prompts:
             raise ValueError(Errors.E024.format(what="prime"))
         ops = self.model.ops
@@ -390,3 +426,19 @@ class LSTMLanguageModel(RecurrentPipe):
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
         self._carried = {}
         super()._restore(cfg, read)
+
+
+def trained_windows(batch: SequenceBatch, size: int, grad_tokens: Optional[int]) -> List[Tuple[int, bool]]:
+    """Per window of ``batch.windows(size)``: its number of real targets, and whether it is
+    trained: always without ``grad_tokens``; else when it holds one of the last ``grad_tokens``
+    steps of some sequence (BPT3C)."""
+    lengths = numpy.asarray([len(seq[0]) for seq in batch.seqs], dtype="int64")
+    longest = int(lengths.max()) if len(lengths) else 0
+    out = []
+    for start in range(0, longest, size):
+        ends = numpy.minimum(lengths, start + size)
+        running = lengths > start
+        n_real = int((ends - start)[running].sum())
+        train = grad_tokens is None or bool((running & (ends > lengths - grad_tokens)).any())
+        out.append((n_real, train))
+    return out
