@@ -267,7 +267,7 @@ class Errors(metaclass=ErrorsWithCodes):
             "shim's id, not a layer's: they cannot be put in group {group} (only group 0, the default).")
 
     # E172-E179: integrated gradients for textcat / textcat_multilabel (analysis/explain.py).
-    E172 = ("Token attributions for textcat need a spacy_lm.TextCatLSTM.v1 or .v2 model; this component's "
+    E172 = ("Token attributions for textcat need a spacy_lm.TextCatLSTM.v1, .v2 or .v3 model; this component's "
             "model is {model!r}.")
     E173 = ("Token attributions through the linear model {model!r}: only a spacy.TextCatBOW.v3-style model "
             "(extract_ngrams then SparseLinear, no_output_layer = true) can be split over tokens.")
@@ -402,6 +402,17 @@ class Errors(metaclass=ErrorsWithCodes):
             "after skip = {skip}, take = {take}): check the file, its format and column, and take/skip.")
     E305 = "{setting} must be {requirement}, got {value!r}."
     E306 = ("spacy_lm.MixedTextStreamCorpus.v1 needs at least one source, got {value!r}: give each a table "
-            "such as [corpora.train.sources.wiki] path = \"train.txt.gz\".")
+            "such as [corpora.train.sources.wiki] path = \"train.txt.gz\" (a source whose path is null is left out).")
     E307 = ("Source {name!r} of spacy_lm.MixedTextStreamCorpus.v1: {path} line {line} is not a JSON object "
             "({reason}); expected one JSON object per line (JSON Lines).")
+    # --- vocabulary growth: spacy_lm.grow_lm_vocabulary.v1, grow_vocabulary (E310-E314) ---
+    E310 = ("spacy_lm.grow_lm_vocabulary.v1 ([initialize.after_init]): the pipeline has no component "
+            "{name!r} (components: {names}); set `component` to the lstm_lm to grow.")
+    E311 = ("spacy_lm.grow_lm_vocabulary.v1 ([initialize.after_init]): component {name!r} ({kind}) is not an "
+            "lstm_lm: it needs an LM vocabulary (lm_vocab) and a model with grow_vocabulary "
+            "(spacy_lm.LSTMLanguageModel.v1/.v2).")
+    E312 = ("spacy_lm.grow_lm_vocabulary.v1 ([initialize.after_init]): lstm_lm {name!r} has no vocabulary yet; "
+            "grow a trained LM: source it ([components.{name}] source = ...) or initialize it first.")
+    E313 = ("spacy_lm.grow_lm_vocabulary.v1 ([initialize.after_init]): the corpus {corpus} gave no tokens to "
+            "count; check its path ([paths.train]) and reader.")
+    E314 = ("grow_vocabulary({new_size}) on a language model with nV = {nV}: {reason}.")

@@ -22,6 +22,7 @@ REGISTRIES = {
     "spacy_tokenizers": registry.tokenizers,
     "spacy_scorers": registry.scorers,
     "spacy_loggers": registry.loggers,
+    "spacy_callbacks": registry.callbacks,
 }
 
 

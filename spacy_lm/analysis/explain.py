@@ -36,6 +36,7 @@ from thinc.types import Floats1d, Floats2d, FloatsXd
 
 from ..architectures.sentiment_lstm import forward_from_inputs, lexicon_valences, logits_to_polarity
 from ..architectures.textcat_lstm import ARCHITECTURE as TEXTCAT_V1, ARCHITECTURE_V2 as TEXTCAT_V2
+from ..architectures.textcat_lstm import ARCHITECTURE_V3 as TEXTCAT_V3
 from ..checks import require_finite
 from ..errors import Errors
 from ..pipeline_lookup import find_sentiment_component, find_textcat_component, pipe_up_to
@@ -296,7 +297,7 @@ class _TextcatNetwork:
 
     def __init__(self, model: Model) -> None:
         architecture = model.attrs.get("architecture")
-        if architecture not in (TEXTCAT_V1, TEXTCAT_V2):
+        if architecture not in (TEXTCAT_V1, TEXTCAT_V2, TEXTCAT_V3):
             raise ValueError(Errors.E172.format(model=architecture or model.name))
         tok2vec = model.get_ref("tok2vec")
         self.ops = model.ops  # the linear model runs on the CPU inside (with_cpu); its scores come back here

@@ -9,6 +9,10 @@ calls (:class:`spacy_lm.types.RecurrentLMModel`: ``encode``, ``loss``, ``score``
 serves training, scoring and one-token-at-a-time generation without knowing the cell or its
 state layout (an LSTM's ``(h, c)``, a GRU's ``h``).
 
+``grow_vocabulary(new_size)`` adds ids after the trained ones (ULMFiT's vocabulary growth,
+`spacy_lm.grow_lm_vocabulary.v1`): their embedding and output rows start as the mean of the
+trained rows, so the old words keep their scores up to the normaliser (see the method).
+
 Called as a Thinc model: ``(ids, lengths, state)`` → ``(logits, state)``, logits of shape
 ``(T * B, nV)`` (row ``t * B + b``) whose log_softmax is the next-token distribution (an
 adaptive output gives log-probabilities, already normalised); backprop takes
@@ -27,7 +31,7 @@ from ..layers.cells import build_cell  # checks ``cell`` (E009)
 from ..layers.adaptive_softmax import AdaptiveSoftmax
 from ..training.layer_groups import EMBEDDING_GROUP, LM_GROUP, set_layer_group
 from ..layers.embedding import TokenEmbedding
-from ..layers.output import OutputContractMethods, init_vocabulary_sized
+from ..layers.output import OutputContractMethods, grow_vocabulary_sized, init_vocabulary_sized
 from ..layers.output_softmax import OutputSoftmax
 
 LMInput = Tuple[Ints2d, Optional[Ints1d], Any]
@@ -139,6 +143,23 @@ class RecurrentLanguageModel(OutputContractMethods, Model):
 
         return (hidden, state_out), backprop
 
+    def grow_vocabulary(self, new_size: int) -> None:
+        """Grow a trained model's vocabulary to ``new_size`` ids: ids from the current ``nV`` on are
+        new words (appended to the component's vocabulary, as ``TokenVocab.extend`` does). Their
+        embedding rows, output rows and output biases are the mean of the trained ones (fastai's
+        ``convert_weights``); tied weights stay one table. The hidden states and the old words'
+        logits do not change; a full softmax's log-probabilities of old words drop by one
+        per-row constant (the new words take their share of the normaliser), an adaptive
+        softmax's only in its last cluster, which the new words join. Works on any ops (CuPy)."""
+        check_setting(is_count(new_size, 1), "new_size", "an integer >= 1", new_size, where="grow_vocabulary")
+        nV = self.maybe_get_dim("nV")
+        if not nV or not self.get_ref("embedding").has_param("E"):
+            raise ValueError(Errors.E314.format(new_size=new_size, nV=nV, reason="the model is not initialized "
+                                                "(train it, or load or source a trained one, first)"))
+        if new_size < nV:
+            raise ValueError(Errors.E314.format(new_size=new_size, nV=nV, reason="a vocabulary only grows"))
+        if new_size > nV:
+            grow_vocabulary_sized(self, new_size)
 
     def step(self, token_ids: Ints1d, state: Any) -> Tuple[Floats2d, Any]:
         vectors, _ = self.get_ref("embedding")(self.ops.asarray(token_ids, dtype="int32"), False)

@@ -1,5 +1,5 @@
-"""`spacy_lm.TextCatLSTM.v1` / `.v2`: a (bi)LSTM or (bi)GRU text classifier for spaCy's `textcat` and
-`textcat_multilabel` components (and their `weighted_` variants in this package).
+"""`spacy_lm.TextCatLSTM.v1` / `.v2` / `.v3`: a (bi)LSTM or (bi)GRU text classifier for spaCy's
+`textcat` and `textcat_multilabel` components (and their `weighted_` variants in this package).
 
     tok2vec (List[Doc] → List[Floats2d]) → recurrent cell (bidirectional, ``depth`` layers,
     ``cell`` "lstm" or "gru") → pooling (``mean_max`` or ``attention``) → dropout → output layer
@@ -15,6 +15,11 @@ Exclusive classes end in a softmax; multilabel in a linear layer and a logistic.
 v2 is ULMFiT's classifier head: concat pooling (last state, mean, max) and a LayerNorm before
 the output layer by default, and its layers tagged in groups for discriminative learning rates
 and gradual unfreezing (`spacy_lm.DiscriminativeAdam.v1`, training/layer_groups.py).
+
+v3 is v2 with ULMFiT's hidden layer (Howard & Ruder 2018, sec. 3.3): pooled → norm → dropout →
+Linear(``hidden_width``) → ReLU → norm → dropout → output, so the head can fit a task on its own
+while the layers under it are frozen (gradual unfreezing's first phase). ``hidden_width = null``
+builds v2's head exactly.
 
 With ``linear_model`` (e.g. `spacy.TextCatBOW.v3` with ``no_output_layer = true``), the pooled
 LSTM features and the bag-of-words scores are concatenated before the output layer ("wide and
@@ -46,7 +51,8 @@ from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.ml.models.textcat import NEG_VALUE
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Linear, Logistic, Model, Softmax, add, chain, concatenate, resizable, softmax_activation
+from thinc.api import (Dropout, LayerNorm, Linear, Logistic, Model, Relu, Softmax, add, chain, concatenate,
+                       resizable, softmax_activation)
 from thinc.layers.chain import forward as chain_forward
 from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
@@ -59,6 +65,9 @@ from .pooled_encoder import build_pooled_encoder
 
 ARCHITECTURE = "spacy_lm.TextCatLSTM.v1"
 ARCHITECTURE_V2 = "spacy_lm.TextCatLSTM.v2"
+ARCHITECTURE_V3 = "spacy_lm.TextCatLSTM.v3"
+# Built with ULMFiT's head: layer groups, and a linear_model summed into the logits.
+_ULMFIT_HEADS = (ARCHITECTURE_V2, ARCHITECTURE_V3)
 
 
 @registry.architectures("spacy_lm.TextCatLSTM.v1")
@@ -113,20 +122,55 @@ def build_textcat_lstm_v2(
                   normalize=normalize, architecture=ARCHITECTURE_V2)
 
 
+@registry.architectures("spacy_lm.TextCatLSTM.v3")
+def build_textcat_lstm_v3(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    width: int,
+    depth: int,
+    dropout: float,
+    pooling: str = "concat",
+    normalize: bool = True,
+    hidden_width: Optional[int] = 50,
+    nO: Optional[int] = None,
+    exclusive_classes: bool = True,
+    linear_model: Optional[Model[List[Doc], Floats2d]] = None,
+    cell: str = "lstm",
+) -> Model[List[Doc], Floats2d]:
+    """v2 with ULMFiT's two-layer classifier head (Howard & Ruder 2018, sec. 3.3): the pooled
+    vector (normalised, dropped out as in v2) goes through a hidden layer, Linear(``hidden_width``)
+    → ReLU → LayerNorm → dropout (the same ``dropout`` rate), before the output layer. The hidden
+    layer is in the head's layer group (0), so it trains from the first step while gradual
+    unfreezing holds the encoder and embeddings still; a head with a hidden layer can fit the
+    task over frozen features, where a linear head only reweights them.
+    hidden_width: the hidden layer's width (ULMFiT: 50); null builds v2's head exactly.
+    LayerNorm where ULMFiT has BatchNorm: it normalises each example on its own and keeps no
+    running statistics, so a doc scores the same alone (``nlp(text)``) as in any batch
+    (``nlp.pipe``, any ``batch_size``), and training and inference compute the same function.
+    Other settings as v2."""
+    if hidden_width is not None:
+        check_count("hidden_width", hidden_width, 1, why=" (or null: no hidden layer, v2's head)",
+                    where=ARCHITECTURE_V3)
+    return _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell,
+                  normalize=normalize, architecture=ARCHITECTURE_V3, hidden_width=hidden_width)
+
+
 def _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell, *,
-           normalize: bool, architecture: str) -> Model[List[Doc], Floats2d]:
+           normalize: bool, architecture: str, hidden_width: Optional[int] = None) -> Model[List[Doc], Floats2d]:
     check_count(f"{architecture} nO (number of labels)", nO, 1, optional=True)
     encoder = build_pooled_encoder(tok2vec.maybe_get_dim("nO"), width, depth, dropout, pooling, cell,
                                    architecture=architecture, normalize=normalize)
     layers = [tok2vec, *encoder.layers]
     nI = encoder.nO
-    if linear_model is not None and architecture == ARCHITECTURE_V2:
+    if hidden_width is not None:
+        layers += _hidden_layer(nI, hidden_width, dropout)
+        nI = hidden_width
+    if linear_model is not None and architecture in _ULMFIT_HEADS:
         model = _summed_wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes, architecture)
     elif linear_model is not None:
         model = _wide_and_deep(layers, linear_model, tok2vec, nO, exclusive_classes, architecture)
     else:
         model = _deep(layers, nI, tok2vec, nO, exclusive_classes, architecture)
-    if architecture == ARCHITECTURE_V2:
+    if architecture in _ULMFIT_HEADS:
         set_layer_group(model, HEAD_GROUP)
         if depth > 0:
             set_layer_group(encoder.layers[0], ENCODER_GROUP)
@@ -134,9 +178,14 @@ def _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linea
     return model
 
 
+def _hidden_layer(nI: Optional[int], hidden_width: int, dropout: float) -> List[Model]:
+    """v3's hidden layer, after the pooled encoder's dropout: Linear → ReLU → LayerNorm → dropout."""
+    return [Relu(hidden_width, nI), LayerNorm(hidden_width), Dropout(dropout)]
+
+
 def _deep(layers, nI: Optional[int], tok2vec, nO: Optional[int], exclusive_classes: bool,
           architecture: str) -> Model[List[Doc], Floats2d]:
-    """tok2vec → cell → pool → [norm] → dropout → resizable output layer."""
+    """tok2vec → cell → pool → [norm] → dropout → [hidden] → resizable output layer."""
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=nI)
@@ -165,11 +214,11 @@ def _wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_c
 
 def _summed_wide_and_deep(layers, linear_model, tok2vec, nO: Optional[int], exclusive_classes: bool,
                           architecture: str) -> Model[List[Doc], Floats2d]:
-    """v2: logits = Linear(tok2vec → cell → pool → norm → dropout) + linear_model, then softmax
-    (or logistic): the joint wide-and-deep of Cheng et al. 2016. The linear model's scores reach
-    the output with weight 1 from the first update; concatenated into a zero-initialised output
-    layer (v1) they get no gradient until that layer's weights have grown, and on SST-2 the v1
-    combination trailed the BOW model alone (78.7 vs 81.8 test)."""
+    """v2, v3: logits = Linear(tok2vec → cell → pool → norm → dropout [→ hidden]) + linear_model,
+    then softmax (or logistic): the joint wide-and-deep of Cheng et al. 2016. The linear model's
+    scores reach the output with weight 1 from the first update; concatenated into a
+    zero-initialised output layer (v1) they get no gradient until that layer's weights have
+    grown, and on SST-2 the v1 combination trailed the BOW model alone (78.7 vs 81.8 test)."""
     output_layer = Linear(nO=nO)
     activation = softmax_activation() if exclusive_classes else Logistic()
     summed = _linear_skips_empty_docs(add(chain(*layers, output_layer), linear_model), combine="add")

@@ -2,4 +2,4 @@
 
 Importing the package registers every reader (``spacy_lm.<Name>Corpus.v1``, ``spacy_lm.HFDataset.v1``).
 """
-from . import hf_datasets, labelled, parallel, plain_text, sentences, web  # noqa: F401
+from . import hf_datasets, labelled, mixture, parallel, plain_text, sentences, web  # noqa: F401

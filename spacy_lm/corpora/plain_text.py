@@ -4,20 +4,22 @@ published benchmarks whatever tokenizer the pipeline has.
 * ``spacy_lm.PlainTextCorpus.v1``: Docs of one or more lines each, optionally with an
   end-of-line marker (pytorch/examples' ``data.Corpus`` with ``"<eos>"``).
 * ``spacy_lm.PlainTextStreamCorpus.v1``: the same tokens as one stream, cut into parallel
-  streams of chunks for stream training (pytorch/examples' ``batchify``).
+  streams of chunks for stream training (pytorch/examples' ``batchify``). The chunking is
+  ``stream_chunk_examples``, shared with ``spacy_lm.MixedTextStreamCorpus.v1`` (mixture.py), and
+  reads a stream forward or backward.
 
 ``read_plain_text_docs`` is public so other code (a CLI computing perplexity on a file, the
 benchmarks) reads data exactly as training did.
 """
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import ensure_path, registry
 from spacy.vocab import Vocab
 
-from ..checks import check_count
+from ..checks import check_count, check_setting
 from ..errors import Errors
 from .files import check_text_file, read_text_lines
 
@@ -201,21 +203,61 @@ class PlainTextStreamCorpus:
         return tokens
 
     def __call__(self, nlp: "Language") -> Iterator[Example]:
-        from ..batching import mark_chunk
+        # a generator, so the file is read when iteration starts, as spacy train expects
+        yield from stream_chunk_examples(nlp, self.read_tokens(), self.n_streams, self.chunk_length,
+                                         where=str(self.path))
 
-        tokens = self.read_tokens()
-        B, L = self.n_streams, self.chunk_length
-        length = len(tokens) // B  # the remainder is dropped, as batchify does
-        if length == 0:
-            raise ValueError(Errors.E077.format(path=self.path, n_tokens=len(tokens), n_streams=B))
-        for chunk, offset in enumerate(range(0, length, L)):
-            size = min(L, length - offset)
-            for stream in range(B):
-                start = stream * length + offset
-                words = tokens[start : start + size]
-                doc = Doc(nlp.vocab, words=words, spaces=[True] * (size - 1) + [False])
-                mark_chunk(doc, stream, chunk, tokens[start - 1] if offset else None)
-                yield Example(doc, doc.copy())
+
+DIRECTIONS = ("forward", "backward")
+
+
+def stream_chunk_examples(nlp: "Language", tokens: Sequence[str], n_streams: int, chunk_length: int,
+                          direction: str = "forward", *, where: str = "The token stream") -> Iterator[Example]:
+    """Examples of one token stream read in ``n_streams`` parallel streams of chunks (pytorch/examples'
+    ``batchify`` + ``get_batch``), for every stream reader.
+
+    The stream is cut into ``n_streams`` contiguous segments of ``len(tokens) // n_streams``
+    tokens (the remainder is dropped); each segment is read in chunks of ``chunk_length`` tokens.
+    Examples come in order: chunk 0 of streams 0..n_streams-1, then chunk 1 of each, ...; each Doc
+    is one chunk, its words in text order, marked with ``spacy_lm.batching.mark_chunk``.
+
+    direction: "forward" reads each segment left to right: chunk 0 is its first ``chunk_length``
+        tokens (the last chunk may be shorter) and a chunk's ``previous`` is the token right
+        before it. "backward" reads it right to left (a backward LM): chunk 0 is its LAST
+        ``chunk_length`` tokens, chunk 1 the ones before (the first tokens of the segment come
+        last and may be fewer), ``previous`` is the token right after the chunk, and the mark
+        says ``backward``. Chunk 0 of either direction has no previous token (None).
+    where: what the stream is, for the error (E077) when it has fewer tokens than ``n_streams``.
+
+    Arguments are checked now; the Examples are made lazily.
+    """
+    check_setting(direction in DIRECTIONS, "direction", "", direction, code="E291")
+    check_count("n_streams", n_streams, 1)
+    check_count("chunk_length", chunk_length, 1)
+    length = len(tokens) // n_streams  # the remainder is dropped, as batchify does
+    if length == 0:
+        raise ValueError(Errors.E077.format(path=where, n_tokens=len(tokens), n_streams=n_streams))
+    return _iter_stream_chunks(nlp.vocab, tokens, n_streams, chunk_length, length, direction == "backward")
+
+
+def _iter_stream_chunks(vocab: Vocab, tokens: Sequence[str], n_streams: int, chunk_length: int, length: int,
+                        backward: bool) -> Iterator[Example]:
+    from ..batching import mark_chunk
+
+    for chunk, offset in enumerate(range(0, length, chunk_length)):
+        # [begin, end) within each segment; previous: the token read just before the chunk
+        if backward:
+            end = length - offset
+            begin, before = max(0, end - chunk_length), end
+        else:
+            begin = offset
+            end, before = min(length, offset + chunk_length), offset - 1
+        for stream in range(n_streams):
+            start = stream * length
+            words = list(tokens[start + begin : start + end])
+            doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
+            mark_chunk(doc, stream, chunk, tokens[start + before] if offset else None, backward=backward)
+            yield Example(doc, doc.copy())
 
 
 @registry.readers("spacy_lm.PlainTextStreamCorpus.v1")

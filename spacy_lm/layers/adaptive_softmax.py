@@ -20,6 +20,13 @@ Called as a Thinc model, it returns the full normalised log-probabilities ``(row
 `spacy_lm.OutputSoftmax.v1`), with a backprop. Training should use ``loss`` (the output
 contract, :mod:`spacy_lm.layers.output`): it scores each tail only on the rows whose target is
 in it and never builds a ``(rows, nO)`` array; that is where the speed comes from.
+
+Grown (``grow``, ULMFiT's vocabulary growth), the new ids are the least frequent: they join the
+last cluster, whose ``T`` gains rows (the mean of its rows); the head, the other clusters and
+the cutoffs are untouched, so the head's log-probabilities (one per word of the head, one per
+cluster) stay exactly as they were, and only the words of the last cluster share their
+cluster's probability with the new ones. Without clusters the head is a full softmax over
+``nO`` and grows as `spacy_lm.OutputSoftmax.v1` does (``W``, ``b`` or the tied table).
 """
 import logging
 import math
@@ -30,6 +37,7 @@ from thinc.types import Floats1d, Floats2d, Ints1d
 
 from ..errors import Errors
 from ..ops import log_normalizer, log_softmax, log_softmax_backward, softmax_cross_entropy
+from .embedding import grow_rows, resize_dim
 
 logger = logging.getLogger("spacy")
 
@@ -56,7 +64,8 @@ def AdaptiveSoftmax(
         refs={"embedding": tied_embedding} if tied else {},
         # "cutoffs" (those in use) is set by init, as the parameters: a saved model restores it
         attrs={"given_cutoffs": cutoffs, "div_value": float(div_value),
-               "head_bias": bool(head_bias), "tied": tied, "loss": loss, "score": score, "log_probs": log_probs},
+               "head_bias": bool(head_bias), "tied": tied, "loss": loss, "score": score, "log_probs": log_probs,
+               "grow": grow},
     )
 
 
@@ -115,6 +124,30 @@ def init(model: Model, X=None, Y=None) -> None:
         proj = projection_size(nI, model.attrs["div_value"], i)
         model.set_param(f"P{i}", uniform((proj, nI), nI))
         model.set_param(f"T{i}", uniform((bounds[i + 1] - bounds[i], proj), proj))
+
+
+def grow(model: Model, nO: int) -> None:
+    """``nO`` classes, the new ids in the last cluster (its ``T`` grown with mean rows); with
+    no cluster, the head's word rows (``W`` or, tied, the table its owner has grown: E104
+    otherwise) and its bias."""
+    n_new = nO - model.get_dim("nO")
+    if n_new <= 0:
+        return
+    cutoffs = model.attrs["cutoffs"]
+    if cutoffs:
+        last = f"T{len(cutoffs) - 1}"
+        grow_rows(model, last, model.get_param(last).shape[0] + n_new)
+    else:
+        if model.attrs["tied"]:
+            embedding = model.get_ref("embedding")
+            if embedding.get_dim("nV") != nO:
+                raise ValueError(Errors.E104.format(c0=nO, nI=model.get_dim("nI"), nO=nO,
+                                                    nV=embedding.get_dim("nV"), width=embedding.get_dim("nO")))
+        else:
+            grow_rows(model, "W", nO)
+        if model.attrs["head_bias"]:
+            grow_rows(model, "b", nO)
+    resize_dim(model, "nO", nO)
 
 
 # ---------------------------------------------------------------- head and tails

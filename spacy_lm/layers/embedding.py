@@ -1,4 +1,8 @@
-"""`spacy_lm.TokenEmbedding.v1`: a lookup table over token ids with a sparse gradient."""
+"""`spacy_lm.TokenEmbedding.v1`: a lookup table over token ids with a sparse gradient.
+
+``grow`` appends rows for new ids (ULMFiT's vocabulary growth); ``grow_rows`` and
+``resize_dim`` are the two steps every vocabulary-sized layer takes to grow (the output layers
+use them too)."""
 from typing import Callable, Optional, Tuple
 
 from thinc.api import Model, registry
@@ -47,3 +51,35 @@ def forward(model: Model, ids: IntsXd, is_train: bool) -> Tuple[Floats2d, Callab
         return None
 
     return vectors.reshape(out_shape), backprop
+
+
+# ---------------------------------------------------------------- vocabulary growth
+def grow(model: Model, nV: int) -> None:
+    """``nV`` rows, the rows added (ids from the old ``nV`` on) the mean of the old ones, as
+    fastai's ``convert_weights`` initialises the words new to a pre-trained LM."""
+    grow_rows(model, "E", nV)
+    resize_dim(model, "nV", nV)
+
+
+def grow_rows(model: Model, name: str, size: int) -> None:
+    """Param ``name`` grown to ``size`` rows (its first axis), each new row the mean of the old
+    rows; a gradient already accumulated is padded with zero rows. Through ``model.ops`` only."""
+    xp = model.ops.xp
+    old = model.get_param(name)
+    n_new = size - old.shape[0]
+    if n_new <= 0:
+        return
+    mean = old.mean(axis=0, keepdims=True).astype(old.dtype)
+    model.set_param(name, xp.ascontiguousarray(xp.concatenate((old, xp.repeat(mean, n_new, axis=0)))))
+    if model.has_grad(name):
+        grad = model.get_grad(name)
+        pad = xp.zeros((n_new,) + tuple(grad.shape[1:]), dtype=grad.dtype)
+        model.set_grad(name, xp.ascontiguousarray(xp.concatenate((grad, pad))))
+
+
+def resize_dim(model: Model, name: str, value: int) -> None:
+    """Set a dim of a model whose params already exist (Thinc's ``set_dim`` refuses to change
+    one then, even with ``force``): the caller has just resized the params to match."""
+    if name not in model.dim_names:
+        raise KeyError(f"Cannot set unknown dimension '{name}' for model '{model.name}'.")
+    model._dims[name] = value

@@ -13,6 +13,10 @@ language model never knows which output layer it has (as the cells' ``initial_st
 * ``score(layer, hidden, targets, rows) -> (nll, correct)``: inference. NLL per row and
   whether the target is the argmax of the full distribution, at most ``rows`` rows at once.
 * ``log_probs(layer, hidden) -> (rows, nO)``: normalised log-probabilities, a fresh array.
+* ``grow(layer, nO)``: more classes, the ids from the old ``nO`` on (ULMFiT's vocabulary
+  growth): new weight rows are the mean of the old ones, the scores of the old classes unchanged
+  (a full softmax's logits; an adaptive softmax's head, new ids joining its last cluster). A
+  tied embedding is not grown by the output layer: its owner grows it first.
 
 The functions are rebuilt from the config with the layer (Thinc does not save them).
 """
@@ -22,7 +26,7 @@ from typing import Any, Tuple
 from thinc.api import Model
 from thinc.types import Floats1d, Floats2d, Ints1d
 
-OUTPUT_FUNCTIONS = ("loss", "score", "log_probs")
+OUTPUT_FUNCTIONS = ("loss", "score", "log_probs", "grow")
 OUTPUT_ROWS = 2048  # rows of (rows x vocab) scores computed at once when scoring
 
 
@@ -39,6 +43,11 @@ def score(layer: Model, hidden: Floats2d, targets: Ints1d, rows: int = OUTPUT_RO
 def log_probs(layer: Model, hidden: Floats2d) -> Floats2d:
     """Next-token log-probabilities ``(rows, nO)``, a fresh array."""
     return layer.attrs["log_probs"](layer, hidden)
+
+
+def grow(layer: Model, nO: int) -> None:
+    """``nO`` classes, the new ones initialised from the mean of the old rows."""
+    layer.attrs["grow"](layer, nO)
 
 
 class OutputContractMethods:
@@ -69,3 +78,13 @@ def init_vocabulary_sized(model: Model, X=None, Y=None) -> None:
     model.get_ref("output").set_dim("nO", nV)
     for layer in model.layers:
         layer.initialize()
+
+
+def grow_vocabulary_sized(model: Model, nV: int) -> None:
+    """Growth of a one-vocabulary LM (refs ``embedding`` and ``output``, dim ``nV``) to ``nV``
+    ids: the embedding first (a tied output reads its table), then the output layer."""
+    from .embedding import grow as grow_embedding, resize_dim
+
+    grow_embedding(model.get_ref("embedding"), nV)
+    grow(model.get_ref("output"), nV)
+    resize_dim(model, "nV", nV)

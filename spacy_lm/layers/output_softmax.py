@@ -3,8 +3,9 @@
 At inference it returns logits, like Thinc's ``Softmax_v2(normalize_outputs=False)``;
 the loss is :func:`spacy_lm.ops.softmax_cross_entropy` over integer targets, which never
 builds a dense one-hot matrix (Thinc's ``CategoricalCrossentropy`` does, and is 7x slower here).
-``loss`` / ``score`` / ``log_probs`` in its attrs implement the output contract
-(:mod:`spacy_lm.layers.output`).
+``loss`` / ``score`` / ``log_probs`` / ``grow`` in its attrs implement the output contract
+(:mod:`spacy_lm.layers.output`). Grown, the new rows of ``W`` and ``b`` are the means of the
+old ones, so a new class's logit is the mean of the old logits and those stay as they were.
 """
 from typing import Any, Callable, Optional, Tuple
 
@@ -12,6 +13,7 @@ from thinc.api import Model, registry
 from thinc.types import Floats1d, Floats2d, Ints1d
 
 from ..errors import Errors
+from .embedding import grow_rows, resize_dim
 from ..ops import log_softmax, softmax_cross_entropy
 
 
@@ -29,7 +31,8 @@ def OutputSoftmax(
         dims={"nO": nO, "nI": nI},
         layers=tied,
         refs={"embedding": tied_embedding} if tied else {},
-        attrs={"tied": tied_embedding is not None, "loss": loss, "score": score, "log_probs": log_probs},
+        attrs={"tied": tied_embedding is not None, "loss": loss, "score": score, "log_probs": log_probs,
+               "grow": grow},
     )
 
 
@@ -92,3 +95,17 @@ def score(model: Model, hidden: Floats2d, targets: Ints1d, rows: int) -> Tuple[F
 def log_probs(model: Model, hidden: Floats2d) -> Floats2d:
     logits, _ = model(hidden, False)
     return log_softmax(model.ops, logits, inplace=True)
+
+
+def grow(model: Model, nO: int) -> None:
+    """``nO`` classes: ``W`` (untied) and ``b`` grown with mean rows; a tied table must have
+    been grown to ``nO`` rows by its owner (E101 otherwise)."""
+    if model.attrs["tied"]:
+        embedding = model.get_ref("embedding")
+        if embedding.get_dim("nV") != nO:
+            raise ValueError(Errors.E101.format(nO=nO, nI=model.get_dim("nI"), nV=embedding.get_dim("nV"),
+                                                width=embedding.get_dim("nO")))
+    else:
+        grow_rows(model, "W", nO)
+    grow_rows(model, "b", nO)
+    resize_dim(model, "nO", nO)

@@ -77,6 +77,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_LSTM_LM_MODEL)["model"]
         "grad_norm_clip": None,
         "direction": "forward",
         "grad_tokens": None,
+        "annotate": True,
         "scorer": {"@scorers": "spacy_lm.perplexity_scorer.v1"},
     },
     default_score_weights={"lm_score": 1.0, "lm_accuracy": 0.0, "lm_perplexity": None, "lm_loss": None},
@@ -92,6 +93,7 @@ def make_lstm_lm(
     grad_norm_clip: Optional[float],
     direction: str,
     grad_tokens: Optional[int],
+    annotate: bool,
     scorer: Optional[Callable],
 ) -> "LSTMLanguageModel":
     """A recurrent LM writing token surprisal, doc log-probability and perplexity.
@@ -108,10 +110,14 @@ def make_lstm_lm(
     grad_tokens: with listeners, the gradient reaches only the windows that hold one of the last
         grad_tokens tokens of a doc in reading order (ULMFiT's BPT3C: a long review is read whole,
         its early windows without a backward pass, so memory is bounded); null: every window.
+    annotate: false: ``predict`` only encodes (listeners get the states; no surprisal is computed
+        and the lm_* annotations stay empty), about half the inference time of a transfer pipeline.
+        A runtime setting: a trained pipeline loads with
+        ``spacy.load(path, config={"components": {"lstm_lm": {"annotate": False}}})``.
     """
     return LSTMLanguageModel(nlp.vocab, model, name, attr=attr, min_freq=min_freq, max_size=max_size,
                              max_length=max_length, grad_norm_clip=grad_norm_clip, direction=direction,
-                             grad_tokens=grad_tokens, scorer=scorer)
+                             grad_tokens=grad_tokens, annotate=annotate, scorer=scorer)
 
 
 class LSTMLanguageModel(RecurrentPipe):
@@ -120,20 +126,23 @@ class LSTMLanguageModel(RecurrentPipe):
     # The saved vocabulary was built with these (config.cfg editing one: E035); the training
     # window and clipping are the config's (see serialization.py).
     structural_settings = ("attr", "min_freq", "max_size", "direction")
-    runtime_settings = ("max_length", "grad_norm_clip", "grad_tokens")
+    runtime_settings = ("max_length", "grad_norm_clip", "grad_tokens", "annotate")
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "lstm_lm", *, attr: str = "ORTH",
                  min_freq: int = 1, max_size: Optional[int] = 50000, max_length: int = 35,
                  grad_norm_clip: Optional[float] = None, direction: str = "forward",
-                 grad_tokens: Optional[int] = None, scorer: Optional[Callable] = perplexity_score) -> None:
+                 grad_tokens: Optional[int] = None, annotate: bool = True,
+                 scorer: Optional[Callable] = perplexity_score) -> None:
         check_recurrent_settings(attr, max_length, grad_norm_clip)
         if direction not in DIRECTIONS:
             raise ValueError(Errors.E291.format(setting=f"components.{name}.direction", value=direction))
         check_setting(grad_tokens is None or is_count(grad_tokens, 1), "grad_tokens", "null or an integer >= 1",
                       grad_tokens)
+        check_setting(isinstance(annotate, bool), "annotate", "true or false", annotate)
         super().__init__(vocab, model, name, scorer=scorer,
                          cfg={"attr": attr, "min_freq": min_freq, "max_size": max_size, "max_length": max_length,
-                              "grad_norm_clip": grad_norm_clip, "direction": direction, "grad_tokens": grad_tokens})
+                              "grad_norm_clip": grad_norm_clip, "direction": direction, "grad_tokens": grad_tokens,
+                              "annotate": annotate})
         install_extensions()
         self.model: RecurrentLMModel = model
         self.listener_map: Dict[str, List[Model]] = {}
@@ -197,11 +206,12 @@ class LSTMLanguageModel(RecurrentPipe):
 
     # ------------------------------------------------------------------ inference
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Dict[str, Any]]]:
-        """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index;
-        with listeners, also its hidden-state rows."""
+        """Per doc: NLL (nats) of each target, whether it was the argmax, and its token index
+        (None for every doc when ``annotate`` is false); listeners get the hidden-state rows."""
         docs = list(docs)
         batch = self._batch(docs)
         ops = self.model.ops
+        annotating = self.cfg.get("annotate", True)
         nll_out = [numpy.zeros(len(s[0]), dtype="float32") for s in batch.seqs]
         correct_out = [numpy.zeros(len(s[0]), dtype="bool") for s in batch.seqs]
         listening = bool(self.listeners)
@@ -209,13 +219,16 @@ class LSTMLanguageModel(RecurrentPipe):
         for window, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False):
             if listening:
                 windows.append((window, hidden))
+            if not annotating:
+                continue
             nll, correct = self.model.score(real_rows(window, hidden), window.targets[window.real])
             batch.spread(window, ops.to_numpy(nll), nll_out)
             batch.spread(window, ops.to_numpy(correct), correct_out)
         results: List[Optional[Dict[str, Any]]] = [None] * len(docs)
         for j, i in enumerate(batch.order):
-            require_finite(numpy, nll_out[j], name=self.name, what="token surprisals")
-            results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": batch.seqs[j][2]}
+            if annotating:
+                require_finite(numpy, nll_out[j], name=self.name, what="token surprisals")
+                results[i] = {"nll": nll_out[j], "correct": correct_out[j], "positions": batch.seqs[j][2]}
         if listening:
             # No gradient flows back from predict: a frozen, annotating lstm_lm stays fixed.
             rows = batch.gather_rows(docs, windows, self.model.get_dim("nO"))
@@ -240,7 +253,9 @@ class LSTMLanguageModel(RecurrentPipe):
         evaluates in 10 streams): faster, and slightly worse at each segment start. Carried
         training states are neither read nor changed."""
         vocab = self._require_initialized()
-        docs = list(docs)[::-1] if self.backward else docs  # a backward LM reads the stream from its end
+        docs = list(docs)
+        if self.backward and not (docs and chunk_mark(docs[0]) is not None):
+            docs = docs[::-1]  # a backward LM reads the stream from its end (backward chunks come in that order)
         segments = stream_segments([prepare_doc(vocab, doc, self.backward) for doc in docs], n_segments)
         batch = SequenceBatch(self.model.ops, segments)
         total_nll, n_correct, n_predicted = 0.0, 0, 0

@@ -1,6 +1,7 @@
 """The token vocabulary of a language model: strings ↔ ids, with `<unk>` and `<eos>`.
 
-Built from counts in a component's ``initialize`` and saved with the component (msgpack).
+Built from counts in a component's ``initialize`` and saved with the component (msgpack);
+``extend`` appends new words after the existing ids (ULMFiT's vocabulary growth).
 Whitespace tokens (``token.is_space``) are not words and never enter the LM stream.
 A token whose text is the end marker (``<eos>``, as benchmark readers insert one per line)
 maps to the `<eos>` id, so marked corpora keep the standard token counts.
@@ -16,6 +17,7 @@ from spacy.attrs import IS_SPACE, LOWER, NORM, ORTH
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 
+from ..checks import check_setting, is_count
 from ..errors import Errors
 
 UNK = "<unk>"
@@ -41,6 +43,10 @@ class TokenVocab:
         self.strings: List[str] = list(strings)
         if tuple(self.strings[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(Errors.E032.format(specials=SPECIALS, found=self.strings[: len(SPECIALS)]))
+        self._build_index()
+
+    def _build_index(self) -> None:
+        """The look-up tables of ``strings`` (rebuilt by ``extend``)."""
         self._index: Dict[str, int] = {s: i for i, s in enumerate(self.strings)}
         # Keys as the Doc stores them: spaCy's symbol id for its built-in strings ("number"
         # is 432), the string hash for every other string.
@@ -68,6 +74,23 @@ class TokenVocab:
         if max_size is not None:
             kept = kept[: max_size - len(SPECIALS)]
         return cls(list(SPECIALS) + kept, attr=attr)
+
+    def extend(self, counts: Counter, *, min_freq: int = 1, max_new: Optional[int] = None) -> List[str]:
+        """Append the words of ``counts`` this vocabulary lacks, in place, and return them in id
+        order: ULMFiT's vocabulary growth (a task's words added to a pre-trained LM's vocabulary).
+        They get the ids after the existing ones, so every existing id keeps its meaning (and its
+        model rows); most frequent first, ties by text (deterministic), those seen at least
+        ``min_freq`` times, at most ``max_new`` of them (None: all)."""
+        check_setting(is_count(min_freq, 1), "min_freq", "an integer >= 1", min_freq)
+        check_setting(max_new is None or is_count(max_new, 0), "max_new", "null or an integer >= 0", max_new)
+        new = [s for s, n in counts.items() if n >= min_freq and s not in self._index]
+        new.sort(key=lambda s: (-counts[s], s))
+        if max_new is not None:
+            new = new[:max_new]
+        if new:
+            self.strings.extend(new)
+            self._build_index()
+        return new
 
     @staticmethod
     def count(docs: Iterable[Doc], attr: str = "ORTH") -> Counter:

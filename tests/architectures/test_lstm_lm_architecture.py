@@ -198,3 +198,199 @@ def test_sizes_must_be_positive_integers(setting, value):
         model = build_lstm_language_model_v2(**{setting: value})
         model.set_dim("nV", 7)
         model.initialize()
+
+
+# ---------------------------------------------------------------- vocabulary growth (ULMFiT)
+# The output layer as grown: "full", "adaptive" (cutoffs [3, 5]: the head, cluster [3, 5) and the
+# last cluster [5, nV), which the new ids join) and "adaptive-head" (no cutoff below nV: the head
+# is a full softmax over nV and grows as one).
+GROWTH_OUTPUTS = {"full": {"output": "full"}, "adaptive": ADAPTIVE,
+                  "adaptive-head": {**ADAPTIVE, "cutoffs": [20]}}
+OLD_IDS = numpy.asarray([[1, 4], [5, 8], [7, 2], [2, 3]], dtype="int32")  # (T=4, B=2), old words only
+OLD_TARGETS = numpy.asarray([5, 8, 7, 2, 2, 3, 3, 6], dtype="int32")  # the head and both clusters
+
+
+def make_trained(output, tied, cell, nV=9, steps=3):
+    """A small v2 model after a few Adam steps (so biases and rows are no longer their init)."""
+    embed_size = None if tied else 3
+    model = make_v2(nV=nV, width=4, embed_size=embed_size, tie_weights=None if tied else False, cell=cell,
+                    **GROWTH_OUTPUTS[output])
+    optimizer = Adam(0.05)
+    for _ in range(steps):
+        window_loss(model, OLD_IDS, OLD_TARGETS)
+        model.finish_update(optimizer)
+    return model
+
+
+def hidden_rows(model, ids=OLD_IDS):
+    (hidden, _), _ = model.encode(ids, None, None, is_train=False)
+    return hidden.reshape(-1, hidden.shape[-1])
+
+
+def logsumexp(values):
+    return numpy.logaddexp.reduce(values.astype("float64"), axis=1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize("output", list(GROWTH_OUTPUTS))
+def test_grown_vocabulary_keeps_the_old_words_and_starts_new_ones_at_the_mean(output, tied, cell):
+    model = make_trained(output, tied, cell)
+    embedding, out = model.get_ref("embedding"), model.get_ref("output")
+    before = {(node.id, name): node.get_param(name).copy() for node in model.walk() for name in node.param_names}
+    hidden = hidden_rows(model)
+    old_lp = model.log_probs(hidden)
+    old_nll, _ = model.score(hidden, OLD_TARGETS)
+    model.grow_vocabulary(12)
+    assert model.get_dim("nV") == embedding.get_dim("nV") == out.get_dim("nO") == 12
+
+    # (b) every param keeps its trained values; the grown ones gain rows, each the mean of the old rows
+    grown = set()
+    for node in model.walk():
+        for name in node.param_names:
+            old, new = before[(node.id, name)], node.get_param(name)
+            numpy.testing.assert_array_equal(new[: old.shape[0]], old)
+            if new.shape != old.shape:
+                grown.add(f"{node.name}.{name}")
+                assert new.shape[0] - old.shape[0] == 3 and new.shape[1:] == old.shape[1:]
+                for row in new[old.shape[0]:]:
+                    numpy.testing.assert_allclose(row, old.mean(axis=0), rtol=1e-6, atol=1e-7)
+    expected = {"token_embedding.E"}
+    if output == "adaptive":
+        expected.add("adaptive_softmax.T1")  # the last cluster's rows; the head and P1 unchanged
+    elif output == "full":
+        expected |= {"output_softmax.b"} | (set() if tied else {"output_softmax.W"})
+    elif not tied:
+        expected.add("adaptive_softmax.W")  # no head bias by default
+    assert grown == expected
+
+    # (a) the hidden states are those of before; what the old words score is as explained below
+    new_hidden = hidden_rows(model)
+    numpy.testing.assert_array_equal(new_hidden, hidden)
+    new_lp = model.log_probs(hidden)
+    assert new_lp.shape == (8, 12)
+    numpy.testing.assert_allclose(numpy.exp(new_lp).sum(axis=1), 1, rtol=1e-5)
+    new_nll, _ = model.score(hidden, OLD_TARGETS)
+    if output == "adaptive":
+        # The head (its words and one logit per cluster) is untouched: head words and the first
+        # cluster keep their log-probs exactly. The last cluster keeps its probability, now shared
+        # with the new words; within its old words the distribution is unchanged.
+        c = 5
+        numpy.testing.assert_allclose(new_lp[:, :c], old_lp[:, :c], atol=1e-6)
+        numpy.testing.assert_allclose(logsumexp(new_lp[:, c:]), logsumexp(old_lp[:, c:]), atol=1e-6)
+        shared = logsumexp(new_lp[:, c:9]) - logsumexp(old_lp[:, c:])
+        assert (shared < -1e-3).all()  # so the old words of the last cluster did lose probability
+        numpy.testing.assert_allclose(new_lp[:, c:9], old_lp[:, c:] + shared[:, None], atol=1e-5)
+        in_last = OLD_TARGETS >= c
+        numpy.testing.assert_allclose(new_nll[~in_last], old_nll[~in_last], atol=1e-6)
+        numpy.testing.assert_allclose(new_nll[in_last], old_nll[in_last] - shared[in_last], atol=1e-5)
+    else:
+        # A full softmax: the old words' logits are unchanged and each new word's logit is their
+        # mean (mean rows of W and b); the normaliser grows, so every old log-prob drops by one
+        # per-row constant, the log of the probability left to the old words.
+        old_mass = logsumexp(new_lp[:, :9])
+        assert (old_mass < -1e-3).all()
+        numpy.testing.assert_allclose(new_lp[:, :9], old_lp + old_mass[:, None], atol=1e-5)
+        numpy.testing.assert_allclose(new_nll, old_nll - old_mass, atol=1e-5)
+        centred = new_lp - new_lp[:, :9].mean(axis=1, keepdims=True)
+        numpy.testing.assert_allclose(centred[:, 9:], 0, atol=1e-5)  # logit(new) = mean old logit
+
+    # (c) tied weights stay one table: the output reads the grown embedding's array
+    assert out.has_ref("embedding") is tied
+    if tied:
+        assert out.get_ref("embedding") is embedding
+        E = embedding.get_param("E")
+        assert E.shape == (12, 4)
+        E[...] *= 2.0
+        assert not numpy.allclose(model.log_probs(hidden)[:, :3], new_lp[:, :3])
+
+    # new ids are trainable words: steps on text that uses them lower their loss
+    ids = numpy.asarray([[9, 10], [10, 11], [11, 9], [1, 10]], dtype="int32")
+    targets = numpy.asarray([10, 11, 11, 9, 1, 10, 9, 11], dtype="int32")
+    optimizer = Adam(0.05)
+    losses = []
+    for _ in range(15):
+        losses.append(float(window_loss(model, ids, targets).mean()))
+        model.finish_update(optimizer)
+    assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("output,tied,cell", [("full", True, "lstm"), ("adaptive", True, "gru"),
+                                              ("adaptive", False, "lstm"), ("adaptive-head", True, "lstm")])
+def test_grown_model_gradients_match_finite_differences(output, tied, cell):
+    model = make_trained(output, tied, cell)
+    model.grow_vocabulary(11)
+    to_float64(model)
+    ids = numpy.asarray([[1, 9], [10, 6], [4, 8]], dtype="int32")
+    targets = numpy.asarray([10, 6, 9, 8, 0, 10], dtype="int32")  # old and new ids, head and clusters
+
+    def loss() -> float:
+        (hidden, _), _ = model.encode(ids, None, None, is_train=False)
+        nll, _ = model.loss(hidden.reshape(6, -1), targets, 1.0)
+        return float(nll.sum())
+
+    window_loss(model, ids, targets)
+    grads = {(node.id, name): node.get_grad(name).copy() for node in model.walk() for name in node.param_names}
+    for node in model.walk():
+        for name in node.param_names:
+            assert_grads_close(grads[(node.id, name)], numeric_grad(loss, node.get_param(name)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("output,cutoffs", [("full", None), ("adaptive", [3, 5]), ("adaptive", [10])])
+def test_grown_model_round_trips_bytes_into_a_model_sized_from_the_vocabulary(output, cutoffs):
+    """As a component loads it: built from the config, nV set to the saved vocabulary's size, then
+    the bytes. Cutoffs [10] are resolved to none for 9 ids and stay so when grown to 12 (a model
+    initialized for 12 ids would have a cluster at 10): the saved cutoffs hold."""
+    settings = GROWTH_OUTPUTS[output] if cutoffs is None else {**ADAPTIVE, "cutoffs": cutoffs}
+    model = make_v2(nV=9, width=4, **settings)
+    model.grow_vocabulary(12)
+    window_loss(model, OLD_IDS, OLD_TARGETS + 3)
+    model.finish_update(Adam(0.05))
+    fix_random_seed(1)
+    restored = build_lstm_language_model_v2(width=4, depth=1, dropout=0.0, **settings)
+    restored.set_dim("nV", 12)
+    restored.from_bytes(model.to_bytes())
+    if output == "adaptive":
+        assert restored.get_ref("output").attrs["cutoffs"] == model.get_ref("output").attrs["cutoffs"]
+    assert restored.get_ref("output").get_ref("embedding") is restored.get_ref("embedding")
+    hidden = hidden_rows(model)
+    numpy.testing.assert_array_equal(hidden_rows(restored), hidden)
+    numpy.testing.assert_array_equal(restored.log_probs(hidden), model.log_probs(hidden))
+    restored.grow_vocabulary(13)  # and grows again
+    assert restored.log_probs(hidden).shape == (8, 13)
+
+
+def test_grow_vocabulary_errors():
+    model = make_v2(nV=9)
+    model.grow_vocabulary(9)  # the same size: nothing to do
+    assert model.get_ref("embedding").get_param("E").shape[0] == 9
+    with pytest.raises(ValueError, match=r"E314.*grow_vocabulary\(8\).*nV = 9.*only grows"):
+        model.grow_vocabulary(8)
+    with pytest.raises(ValueError, match=r"E009.*new_size"):
+        model.grow_vocabulary(10.5)
+    unready = build_lstm_language_model_v2(width=4, depth=1)
+    with pytest.raises(ValueError, match=r"E314.*not initialized"):
+        unready.grow_vocabulary(12)
+    unready.set_dim("nV", 9)
+    with pytest.raises(ValueError, match=r"E314.*not initialized"):
+        unready.grow_vocabulary(12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("output", list(GROWTH_OUTPUTS))
+def test_grow_vocabulary_on_cupy_ops_matches_numpy_ops(output):
+    from thinc.api import use_ops
+
+    cpu = make_trained(output, True, "lstm")
+    with use_ops("cupy"):
+        gpu = build_lstm_language_model_v2(width=4, depth=1, dropout=0.0, **GROWTH_OUTPUTS[output])
+    gpu.set_dim("nV", 9)
+    gpu.from_bytes(cpu.to_bytes())
+    cpu.grow_vocabulary(12)
+    gpu.grow_vocabulary(12)
+    assert type(gpu.get_ref("embedding").get_param("E")) is not numpy.ndarray
+    numpy.testing.assert_allclose(gpu.ops.to_numpy(gpu.get_ref("embedding").get_param("E")),
+                                  cpu.get_ref("embedding").get_param("E"), rtol=1e-6)
+    hidden = hidden_rows(cpu)
+    numpy.testing.assert_allclose(gpu.ops.to_numpy(gpu.log_probs(gpu.ops.asarray(hidden))), cpu.log_probs(hidden),
+                                  rtol=1e-5, atol=1e-5)

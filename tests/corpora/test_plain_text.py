@@ -161,8 +161,8 @@ def test_stream_corpus_cuts_the_stream_as_batchify(txt, nlp):
     length = 27 // 4  # 6 tokens per stream, 3 dropped; chunks of 4 and 2
     assert [len(eg.reference) for eg in examples] == [4] * 4 + [2] * 4
     expected_marks = [(s, c, tokens[s * length + 4 * c - 1] if c else None) for c in (0, 1) for s in range(4)]
-    assert [tuple(chunk_mark(eg.reference)) for eg in examples] == expected_marks
-    assert [tuple(chunk_mark(eg.predicted)) for eg in examples] == expected_marks
+    assert [tuple(chunk_mark(eg.reference))[:3] for eg in examples] == expected_marks
+    assert [tuple(chunk_mark(eg.predicted))[:3] for eg in examples] == expected_marks
     assert all([t.text for t in eg.predicted] == [t.text for t in eg.reference] for eg in examples)
     for s in range(4):
         stream = [t.text for eg in examples if chunk_mark(eg.reference).stream == s for t in eg.reference]

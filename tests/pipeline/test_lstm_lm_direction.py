@@ -135,3 +135,26 @@ def test_grad_tokens_trains_only_the_last_windows_of_a_doc(monkeypatch):
     calls.clear()
     lm.update([Example(doc, doc.copy())])
     assert [train for _, train in calls] == [True, True, True, True]
+
+
+def test_annotate_false_only_encodes_and_listeners_get_the_same_states(tmp_path, monkeypatch):
+    nlp, _ = train_tiny_lm(n_steps=5)
+    lm = nlp.get_pipe("lstm_lm")
+    sink = RowSink()
+    docs = [nlp.make_doc(t) for t in TINY_TEXTS[:3]]
+    with monkeypatch.context() as patch:
+        patch.setattr(type(lm), "listeners", property(lambda self: [sink]))
+        lm.predict(docs)
+        annotated = [r.copy() for r in sink.rows]
+        lm.cfg["annotate"] = False
+        assert lm.predict(docs) == [None, None, None]
+        for a, b in zip(annotated, sink.rows):
+            numpy.testing.assert_array_equal(a, b)
+    doc = nlp("the cat sat")
+    assert doc._.lm_perplexity is None and doc._.lm_n_predicted == 0
+    # a runtime setting: a saved LM loads annotating or not, as the config says
+    lm.cfg["annotate"] = True
+    nlp.to_disk(tmp_path / "lm")
+    quiet = spacy.load(tmp_path / "lm", config={"components": {"lstm_lm": {"annotate": False}}})
+    assert quiet("the cat sat")._.lm_perplexity is None
+    assert spacy.load(tmp_path / "lm")("the cat sat")._.lm_perplexity > 0
