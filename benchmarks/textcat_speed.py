@@ -9,6 +9,11 @@ tokenizer, SST is tokenised already), so tokenisation is not timed.
 
     python benchmarks/textcat_speed.py                            # shipped config vs Ensemble v2
     python benchmarks/textcat_speed.py --variants '{"w64": {"width": 64}}'
+    python benchmarks/textcat_speed.py --no-shipped --pipeline forward=W/textcat_forward/model-best \
+        --pipeline both=W/textcat_both/model-best      # trained LM-transfer pipelines beside the Ensemble
+
+A ``--pipeline`` is loaded from disk with its LMs' ``annotate`` false (they only encode: the
+classifier reads their states, no surprisal is computed) and also timed annotating (``NAME+lm``).
 
 Reads ../shared/data/sst2 (pass --data-dir); fails clearly when it is missing.
 """
@@ -32,6 +37,18 @@ def shipped_architecture() -> dict:
 
     config = Config().from_disk(REPO / "configs" / "textcat_lstm.cfg", interpolate=False)
     return json.loads(json.dumps(config["components"]["textcat"]["model"]))
+
+
+def load_pipeline(path: str, texts, annotate: bool):
+    """A trained pipeline from disk; its lstm_lm components annotating or only encoding."""
+    import spacy
+
+    import spacy_lm  # noqa: F401
+
+    config = spacy.util.load_config(Path(path) / "config.cfg")
+    lms = [name for name, block in config["components"].items() if block.get("factory") == "lstm_lm"]
+    nlp = spacy.load(path, config={"components": {name: {"annotate": annotate} for name in lms}})
+    return nlp, [nlp.make_doc(t) for t in texts]
 
 
 def build(architecture: dict, labels, texts):
@@ -60,6 +77,7 @@ def main() -> None:
     parser.add_argument("--variants", type=json.loads, default={},
                         help="JSON {name: overrides of the shipped architecture}; null removes a setting")
     parser.add_argument("--no-shipped", action="store_true", help="time only --variants beside the Ensemble")
+    parser.add_argument("--pipeline", action="append", default=[], help="NAME=DIR of a trained pipeline")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--name", default="textcat_speed")
@@ -76,6 +94,11 @@ def main() -> None:
         systems[name] = {k: v for k, v in {**base, **overrides}.items() if k not in overrides or v is not None}
     systems["spacy_ensemble_v2"] = SYSTEMS["spacy_ensemble_v2"]
     built = {name: build(arch, labels, texts) for name, arch in systems.items()}
+    for item in args.pipeline:
+        name, path = item.split("=", 1)
+        built[name] = load_pipeline(path, texts, annotate=False)
+        built[name + "+lm"] = load_pipeline(path, texts, annotate=True)
+        systems[name] = path
     for nlp, docs in built.values():  # warm up (allocations, BLIS packing buffers)
         words_per_s(nlp, docs[:512], args.batch_size)
     load_before = os.getloadavg()

@@ -148,8 +148,12 @@ def task_lms(args, general: Dict[str, Path], paths: Dict[str, Path], work: Path,
     """Step 2 outputs by direction (the general LMs when --finetune-steps is 0)."""
     if args.finetune_steps == 0:
         return dict(general)
+    given = {"forward": args.finetuned_lm, "backward": args.finetuned_lm_backward}
     out = {}
     for direction in DIRECTIONS:
+        if given[direction] is not None:
+            out[direction] = given[direction]
+            continue
         output = work / f"lm_task_{direction}"
         if not (output / "model-best").exists():
             seconds[f"finetune_{direction}"] = spacy_train("lstm_lm_finetune.cfg", output, [
@@ -169,10 +173,10 @@ def train_classifier(system: str, args, lms: Dict[str, Path], train: Path, dev: 
         return spacy_train("textcat_lstm.cfg", output, [*common, *args.scratch_overrides], output.parent / (output.name + ".log"))
     steps = ["--training.max_steps", str(args.textcat_steps), *args.textcat_overrides]
     if system == "both":
-        return spacy_train("textcat_bilm_lm.cfg", output, [
+        return spacy_train(args.both_config, output, [
             "--paths.lm_pipeline", str(lms["forward"]), "--paths.lm_backward_pipeline", str(lms["backward"]),
             *common, *steps], output.parent / (output.name + ".log"))
-    return spacy_train("textcat_lstm_lm.cfg", output, ["--paths.lm_pipeline", str(lms[system]), *common, *steps],
+    return spacy_train(args.transfer_config, output, ["--paths.lm_pipeline", str(lms[system]), *common, *steps],
                        output.parent / (output.name + ".log"))
 
 
@@ -197,6 +201,8 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=None, help="step outputs (default: a temp dir)")
     parser.add_argument("--general-lm", type=Path, default=None, help="a forward step-1 model dir to reuse")
     parser.add_argument("--general-lm-backward", type=Path, default=None, help="a backward step-1 model dir")
+    parser.add_argument("--finetuned-lm", type=Path, default=None, help="a forward step-2 model dir to reuse")
+    parser.add_argument("--finetuned-lm-backward", type=Path, default=None, help="a backward step-2 model dir")
     parser.add_argument("--lm-text", default=None, choices=list(DATASETS),
                         help="fine-tune the LMs on this dataset's training text (default: --dataset's)")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
@@ -209,6 +215,9 @@ def main() -> None:
     parser.add_argument("--textcat-overrides", type=shlex.split, default=[],
                         help="extra overrides of the transfer configs in one string: '--section.key value ...'")
     parser.add_argument("--scratch-overrides", type=shlex.split, default=[])
+    parser.add_argument("--transfer-config", default="textcat_lstm_lm.cfg",
+                        help="forward/backward classifier config: a name in configs/ or a path")
+    parser.add_argument("--both-config", default="textcat_bilm_lm.cfg", help="bidirectional classifier config")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--name", default=None, help="results/<name>.json (default textcat_ulmfit_<dataset>)")
     args = parser.parse_args()

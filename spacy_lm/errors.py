@@ -416,3 +416,15 @@ class Errors(metaclass=ErrorsWithCodes):
     E313 = ("spacy_lm.grow_lm_vocabulary.v1 ([initialize.after_init]): the corpus {corpus} gave no tokens to "
             "count; check its path ([paths.train]) and reader.")
     E314 = ("grow_vocabulary({new_size}) on a language model with nV = {nV}: {reason}.")
+    # --- qa: backward LM features, spacy_lm.LMFeatures.v2 (E315-E319) ---
+    E315 = ("{name}: the model reads backward LM features ([components.{name}.model.lm_features] backward = "
+            "true) but no lm_backward_pipeline was given; set [initialize.components.{name}] "
+            "lm_backward_pipeline to a pipeline with a trained backward lstm_lm, or set backward = false.")
+    E316 = ("{name}: [initialize.components.{name}] {setting} = '{path}' has no {expected} lstm_lm (its LMs: "
+            "{found}); give a pipeline whose lstm_lm has direction = \"{expected}\".")
+    E317 = ("{name}: the forward LM ('{path}') and the backward LM ('{backward_path}') have different "
+            "vocabularies ({size} and {backward_size} entries, attr {attr} and {backward_attr}); the LM features "
+            "read one: pre-train both on the same corpus with the same attr, min_freq and max_size.")
+    E318 = ("{name}: [initialize.components.{name}] lm_backward_pipeline is set but the model reads no backward "
+            "LM features; set [components.{name}.model.lm_features] @architectures = \"spacy_lm.LMFeatures.v2\" "
+            "with enabled = true and backward = true, or leave lm_backward_pipeline unset.")

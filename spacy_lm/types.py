@@ -208,8 +208,9 @@ class SpanReaderModel(Protocol):
         """Per row the ``top_k`` spans ``(B, k, 2)`` (start, end inclusive, end - start <
         max_answer_length) and their log-probabilities ``(B, k)``, best first."""
 
-    def load_lm_features(self, embedding_bytes: bytes, rnn_bytes: bytes) -> None:
-        """Take a trained LM's encoder weights for the LM features (its ``nV`` set beforehand)."""
+    def load_lm_features(self, embedding_bytes: bytes, rnn_bytes: bytes, backward: bool = False) -> None:
+        """Take a trained LM's encoder weights for the LM features (its ``nV`` set beforehand);
+        ``backward``: a backward LM's, for backward features (the component passes it only then)."""
 
 
 def contract_methods(contract: Type[Any]) -> Tuple[str, ...]:

@@ -8,7 +8,9 @@ is read by its own stack and pooled by self-attention into one vector ``q``; bil
 ``c_i W_s q`` and ``c_i W_e q`` score each token as the answer's start and end. Optional LM
 features (ELMo's recipe): the hidden states of a pre-trained `lstm_lm`'s encoder
 (`spacy_lm.LMFeatures.v1`, frozen, its own vocabulary) are concatenated to the embeddings of
-both the context and the question.
+both the context and the question; `spacy_lm.LMFeatures.v2` reads the LM's ``<eos>`` first (so
+its features are the LM's own states) and, with ``backward = true``, a backward `lstm_lm` too
+(ELMo's biLM: both states side by side).
 
 The model implements `types.SpanReaderModel`: ``span_logits`` (training and inference) and
 ``best_spans`` (layers/span_search.py). It never sees a Doc; the component builds the
@@ -26,9 +28,11 @@ from ..layers.cells import build_cell
 from ..layers.embedding import TokenEmbedding
 from ..layers.question_attention import MASKED, aligned_attention, self_attentive_pool
 from ..layers.span_search import best_spans
+from ..text.vocab import EOS, SPECIALS
 from ..types import ReaderBatch
 
 N_FEATURES = 3  # exact match (form), exact match (lower-case), term frequency
+EOS_ID = SPECIALS.index(EOS)  # the same id in every TokenVocab (E032)
 
 
 @registry.architectures("spacy_lm.LMFeatures.v1")
@@ -64,12 +68,77 @@ def _lm_features_forward(model: Model, inputs, is_train: bool):
     return hidden, lambda d_hidden: None
 
 
+@registry.architectures("spacy_lm.LMFeatures.v2")
+def build_lm_features_v2(enabled: bool = True, width: int = 200, depth: int = 2, embed_size: Optional[int] = None,
+                         cell: str = "lstm", backward: bool = False) -> Optional[Model]:
+    """v1's settings and node tree, and its features are the LM's own states: each row is read
+    after the LM's ``<eos>``, as `lstm_lm` reads a doc (v1 starts from the zero state instead).
+    ``backward = true`` adds a second encoder of the same settings, the embedding + recurrent
+    stack of a backward `lstm_lm` (``[initialize.components.qa] lm_backward_pipeline``): it reads
+    each row's tokens right to left, so token ``t`` gets the forward state after ``<eos>, 0..t``
+    and the backward one after ``<eos>, n-1..t``, side by side (``nO = 2 * width``). Frozen."""
+    check_setting(isinstance(backward, bool), "lm_features backward", "true or false", backward)
+    model = build_lm_features(enabled=enabled, width=width, depth=depth, embed_size=embed_size, cell=cell)
+    if model is None:
+        return None
+    layers, refs = list(model.layers), {"embedding": model.layers[0], "rnn": model.layers[1]}
+    if backward:
+        refs["backward_embedding"] = TokenEmbedding(model.layers[0].get_dim("nO"))
+        refs["backward_rnn"] = build_cell(cell, width, model.layers[0].get_dim("nO"), depth=depth)
+        layers += [refs["backward_embedding"], refs["backward_rnn"]]
+    return Model("lm_features", _lm_features_v2_forward, init=_lm_features_v2_init, layers=layers, refs=refs,
+                 dims={"nV": None, "nO": 2 * width if backward else width})
+
+
+def _encoder_prefixes(model: Model) -> Tuple[str, ...]:
+    """The ref prefixes of the LM features' encoders: forward, and backward if it has one."""
+    return ("", "backward_") if model.has_ref("backward_rnn") else ("",)
+
+
+def _lm_features_v2_init(model: Model, X=None, Y=None) -> None:
+    for prefix in _encoder_prefixes(model):
+        model.get_ref(prefix + "embedding").set_dim("nV", model.get_dim("nV"))
+    for layer in model.layers:
+        layer.initialize()
+
+
+def _lm_features_v2_forward(model: Model, inputs, is_train: bool):
+    """Frozen: ``(ids (T, B), lengths)`` → ``(T, B, nO)``, no gradient. The backward encoder reads
+    each row's real tokens reversed (padding stays at the end); its outputs are put back in
+    token order."""
+    ids, lengths = inputs
+    xp = model.ops.xp
+    hidden = [_read_after_eos(model, "", ids, lengths)]
+    if "backward_" in _encoder_prefixes(model):
+        T, B = ids.shape
+        steps = xp.arange(T, dtype="int32").reshape(T, 1)
+        row_lengths = xp.asarray(lengths).reshape(1, B)
+        # Row b: step t <-> step L_b - 1 - t for its real steps, padded steps stay (an involution).
+        flip = xp.where(steps < row_lengths, row_lengths - 1 - steps, steps).astype("int32")
+        columns = xp.arange(B, dtype="int32").reshape(1, B)
+        reversed_hidden = _read_after_eos(model, "backward_", ids[flip, columns], lengths)
+        hidden.append(reversed_hidden[flip, columns])
+    output = hidden[0] if len(hidden) == 1 else xp.concatenate(hidden, axis=-1)
+    return output, lambda d_output: None
+
+
+def _read_after_eos(model: Model, prefix: str, ids, lengths):
+    """One encoder's states ``(T, B, width)`` over ``ids`` read after ``<eos>`` (the stream rule of
+    batching.py: every LM sequence starts after one), the ``<eos>`` step's own state left out."""
+    xp = model.ops.xp
+    eos = xp.full((1, ids.shape[1]), EOS_ID, dtype=ids.dtype)
+    vectors, _ = model.get_ref(prefix + "embedding")(xp.concatenate([eos, ids], axis=0), False)
+    (hidden, _), _ = model.get_ref(prefix + "rnn")((vectors, xp.asarray(lengths) + 1, None), False)
+    return hidden[1:]
+
+
 @registry.architectures("spacy_lm.SpanReader.v1")
 def build_span_reader(width: int = 96, depth: int = 2, embed_size: int = 128, cell: str = "lstm",
                       dropout: float = 0.2, lm_features: Optional[Model] = None) -> "SpanReader":
     """width: hidden size of each direction; depth: layers of the context and question stacks;
     embed_size: word embeddings (trained from scratch); dropout: on embeddings and stack inputs
-    (and between layers); lm_features: null, or `spacy_lm.LMFeatures.v1` for ELMo-style features."""
+    (and between layers); lm_features: null, or `spacy_lm.LMFeatures.v1` / `.v2` for ELMo-style
+    features."""
     check_setting(is_count(width, 1), "width", "an integer >= 1", width)
     check_setting(is_count(depth, 1), "depth", "an integer >= 1", depth)
     check_setting(is_count(embed_size, 1), "embed_size", "an integer >= 1", embed_size)
@@ -102,6 +171,11 @@ class SpanReader(Model):
     def has_lm_features(self) -> bool:
         return self.has_ref("lm_features")
 
+    @property
+    def has_backward_lm_features(self) -> bool:
+        """LM features with a backward encoder (`spacy_lm.LMFeatures.v2`, ``backward = true``)."""
+        return self.has_lm_features and self.get_ref("lm_features").has_ref("backward_rnn")
+
     def span_logits(self, batch: ReaderBatch, is_train: bool
                     ) -> Tuple[Tuple[Floats2d, Floats2d], Callable[[Tuple[Floats2d, Floats2d]], None]]:
         """Start and end logits ``(B, Tc)`` (``MASKED`` past each context's length); the callback
@@ -116,12 +190,14 @@ class SpanReader(Model):
         return best_spans(self.ops, log_softmax(self.ops, start_logits), log_softmax(self.ops, end_logits),
                           lengths, max_answer_length, top_k)
 
-    def load_lm_features(self, embedding_bytes: bytes, rnn_bytes: bytes) -> None:
+    def load_lm_features(self, embedding_bytes: bytes, rnn_bytes: bytes, backward: bool = False) -> None:
         """Take a trained LM's encoder weights (its embedding's and recurrent stack's bytes); the
-        LM features' ``nV`` must already be that LM's vocabulary size."""
+        LM features' ``nV`` must already be that LM's vocabulary size. ``backward``: the backward
+        LM's, into the backward encoder."""
         lm = self.get_ref("lm_features")
-        lm.get_ref("embedding").from_bytes(embedding_bytes)
-        lm.get_ref("rnn").from_bytes(rnn_bytes)
+        prefix = "backward_" if backward else ""
+        lm.get_ref(prefix + "embedding").from_bytes(embedding_bytes)
+        lm.get_ref(prefix + "rnn").from_bytes(rnn_bytes)
 
 
 def _glorot(xp, shape):

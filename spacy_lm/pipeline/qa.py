@@ -28,6 +28,7 @@ from ..extensions import QA_SPANS_KEY, install_qa_extensions, normalize_question
 from ..ops import softmax, softmax_cross_entropy
 from ..text.vocab import TokenVocab
 from ..types import SpanReaderModel
+from .qa_lm_features import copy_encoders, feature_lms
 from .qa_rows import ReaderInput, Row, context_windows, reader_batch, reader_input, window_features
 from .recurrent_base import RecurrentPipe, check_recurrent_settings
 
@@ -320,10 +321,11 @@ class QuestionAnswerer(RecurrentPipe):
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    corpus: Optional[str] = None, vocab_size: Optional[int] = None,
-                   lm_pipeline: Optional[str] = None) -> None:
+                   lm_pipeline: Optional[str] = None, lm_backward_pipeline: Optional[str] = None) -> None:
         """Count the vocabulary on the contexts and questions of ``get_examples`` (or of the
         config's ``corpus``); with LM features, copy the encoder of the `lstm_lm` in the pipeline
-        at ``lm_pipeline``; initialize the model."""
+        at ``lm_pipeline`` (and, for backward features, of the backward `lstm_lm` at
+        ``lm_backward_pipeline``; qa_lm_features.py); initialize the model."""
         if corpus is not None:
             get_examples = config_corpus(nlp, corpus, self.name)
         validate_get_examples(get_examples, "QuestionAnswerer.initialize")
@@ -337,28 +339,12 @@ class QuestionAnswerer(RecurrentPipe):
             raise ValueError(Errors.E003.format(name=self.name))
         max_size = vocab_size if vocab_size is not None else self.cfg["max_size"]
         self.lm_vocab = TokenVocab.from_counts(counts, attr=attr, min_freq=self.cfg["min_freq"], max_size=max_size)
-        lm = self._pretrained_lm(lm_pipeline) if self.model.has_lm_features else None
-        self.lm_features_vocab = lm.lm_vocab if lm is not None else None
+        lms = feature_lms(self.name, self.model, lm_pipeline, lm_backward_pipeline)
+        self.lm_features_vocab = lms.vocab if lms is not None else None
         self._set_vocab_size()
         self.model.initialize()
-        if lm is not None:
-            try:
-                self.model.load_lm_features(lm.model.get_ref("embedding").to_bytes(),
-                                            lm.model.get_ref("rnn").to_bytes())
-            except Exception as err:
-                raise ValueError(Errors.E275.format(name=self.name, path=lm_pipeline,
-                                                    error=str(err).splitlines()[0])) from None
-
-    def _pretrained_lm(self, lm_pipeline: Optional[str]) -> Any:
-        """The `lstm_lm` component of the pipeline at ``lm_pipeline`` (its encoder gives the features)."""
-        import spacy
-
-        from ..pipeline_lookup import find_lm_component
-
-        if lm_pipeline is None:
-            raise ValueError(Errors.E274.format(name=self.name))
-        lm_nlp = spacy.load(lm_pipeline)
-        return lm_nlp.get_pipe(find_lm_component(lm_nlp))
+        if lms is not None:
+            copy_encoders(self.name, self.model, lms)
 
     def _set_vocab_size(self) -> None:
         super()._set_vocab_size()

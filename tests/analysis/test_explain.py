@@ -187,7 +187,7 @@ def test_explain_textcat_errors():
     bow.add_pipe("textcat").add_label("POS")
     bow.get_pipe("textcat").add_label("NEG")
     bow.initialize()
-    with pytest.raises(ValueError, match="TextCatLSTM.v1 or .v2"):
+    with pytest.raises(ValueError, match="TextCatLSTM.v1, .v2 or .v3"):
         explain_textcat(bow, ["good"])
     assert explain_textcat(nlp, ["good film"], labels=["NEG"])[0]["labels"].keys() == {"NEG"}
 

@@ -1,7 +1,11 @@
 """The `qa` component: it learns to answer, writes doc._.answers and doc.spans["answers"], answers
 long contexts through windows, save/load and nlp.pipe (also with n_process=2) give identical
-answers, LM features from a trained lstm_lm, and clear errors for bad input. Tiny models and
-data made here (tests/qa_fixtures.py)."""
+answers, LM features from a trained lstm_lm (forward, and forward + backward with
+spacy_lm.LMFeatures.v2), and clear errors for bad input. Tiny models and data made here
+(tests/qa_fixtures.py)."""
+import shutil
+
+import numpy
 import pytest
 import spacy
 import srsly
@@ -9,17 +13,20 @@ from thinc.api import Adam, fix_random_seed
 
 from spacy_lm.corpora.squad import squad_examples
 from spacy_lm.extensions import QA_SPANS_KEY
+from spacy_lm.pipeline.qa_rows import Row, reader_batch, reader_input, window_features
 from tests.qa_fixtures import squad_records
 
 CONFIG = {"min_freq": 1, "model": {"width": 16, "depth": 1, "embed_size": 16, "dropout": 0.0}}
 
 
-def make_qa(config=None, records=None, lm_pipeline=None):
+def make_qa(config=None, records=None, lm_pipeline=None, lm_backward_pipeline=None):
     fix_random_seed(0)
     nlp = spacy.blank("en")
     qa = nlp.add_pipe("qa", config={**CONFIG, **(config or {})})
     examples = list(squad_examples(nlp, records or squad_records(24)))
     kwargs = {} if lm_pipeline is None else {"lm_pipeline": str(lm_pipeline)}
+    if lm_backward_pipeline is not None:
+        kwargs["lm_backward_pipeline"] = str(lm_backward_pipeline)
     qa.initialize(lambda: examples, nlp=nlp, **kwargs)
     return nlp, qa, examples
 
@@ -209,6 +216,115 @@ def test_lm_features_from_a_trained_lstm_lm(tmp_path):
     wrong = {"model": {**CONFIG["model"], "lm_features": {**lm_features, "width": 12}}}
     with pytest.raises(ValueError, match="E275"):
         make_qa(wrong, lm_pipeline=tmp_path / "lm")
+
+
+BILM_FEATURES = {"@architectures": "spacy_lm.LMFeatures.v2", "enabled": True, "width": 8, "depth": 1,
+                 "backward": True}
+BILM_CONFIG = {"model": {**CONFIG["model"], "lm_features": BILM_FEATURES}}
+
+
+def lm_pipeline(directions, width=8, max_size=None):
+    """An initialized pipeline of tiny lstm_lm components, one per direction given."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    for direction in directions:
+        name = "lstm_lm" if direction == "forward" else "lstm_lm_backward"
+        nlp.add_pipe("lstm_lm", name=name, config={"attr": "LOWER", "direction": direction, "max_size": max_size,
+                                                   "model": {"width": width, "depth": 1}})
+    examples = list(squad_examples(nlp, squad_records(8)))
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def lms():
+    """Two LMs of one vocabulary (forward, backward), both in one pipeline, and two backward LMs
+    that do not fit: another width, another vocabulary."""
+    return {"forward": lm_pipeline(["forward"]), "backward": lm_pipeline(["backward"]),
+            "both": lm_pipeline(["forward", "backward"]), "wide_backward": lm_pipeline(["backward"], width=12),
+            "other_vocab_backward": lm_pipeline(["backward"], max_size=12)}
+
+
+def save_lms(lms, where, *names):
+    where.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        lms[name].to_disk(where / name)
+    return [where / name for name in names]
+
+
+def test_bilm_features_are_each_lms_own_states(lms, tmp_path):
+    """In a padded batch (two contexts of different lengths), each context's features are the
+    forward LM's states then the backward LM's, as `encode_docs` gives them for that doc."""
+    forward_path, backward_path = save_lms(lms, tmp_path, "forward", "backward")
+    nlp, qa, _ = make_qa(BILM_CONFIG, lm_pipeline=forward_path, lm_backward_pipeline=backward_path)
+    assert qa.lm_features_vocab.strings == lms["backward"].get_pipe("lstm_lm_backward").lm_vocab.strings
+    question = reader_input(nlp.make_doc("Where does Bob work?"), qa.lm_vocab, qa.lm_features_vocab)
+    docs = [nlp.make_doc(text) for text in ("Carol was born in Oslo.", "Alice lives in Paris. Bob works in Rome.")]
+    contexts = [reader_input(doc, qa.lm_vocab, qa.lm_features_vocab) for doc in docs]
+    rows = [Row(question, context, 0, len(context.ids)) for context in contexts]
+    batch, order = reader_batch(qa.model.ops, rows, [window_features(row) for row in rows])
+    assert len(set(batch.context_lengths.tolist())) == 2
+    features, _ = qa.model.get_ref("lm_features")((batch.lm_context_ids, batch.context_lengths), False)
+    assert features.shape[-1] == 16
+    for column, i in enumerate(order):
+        n, positions = len(contexts[i].ids), contexts[i].positions
+        forward = lms["forward"].get_pipe("lstm_lm").encode_docs([docs[i]])[0][positions]
+        backward = lms["backward"].get_pipe("lstm_lm_backward").encode_docs([docs[i]])[0][positions]
+        numpy.testing.assert_allclose(features[:n, column, :8], forward, rtol=1e-5, atol=1e-5)
+        numpy.testing.assert_allclose(features[:n, column, 8:], backward, rtol=1e-5, atol=1e-5)
+
+
+def test_bilm_features_train_and_load_without_the_lms(lms, tmp_path):
+    forward_path, backward_path = save_lms(lms, tmp_path / "lms", "forward", "backward")
+    nlp, qa, examples = make_qa(BILM_CONFIG, lm_pipeline=forward_path, lm_backward_pipeline=backward_path)
+    features = qa.model.get_ref("lm_features")
+    params = [(node, name) for node in features.walk() for name in node.param_names]
+    frozen = [node.get_param(name).copy() for node, name in params]
+    losses = train(nlp, examples, steps=10)
+    assert losses[-1] < 0.5 * losses[0]
+    assert all((node.get_param(name) == value).all() for (node, name), value in zip(params, frozen))
+    shutil.rmtree(tmp_path / "lms")  # loading needs neither LM pipeline: the weights are in qa
+    nlp.to_disk(tmp_path / "qa")
+    loaded = spacy.load(tmp_path / "qa")
+    questions, context = ["Where does Bob work?", "Where does Alice live?"], "Alice lives in Paris. Bob works in Rome."
+    expected = qa.answer(questions, context, top_k=3)
+    assert loaded.get_pipe("qa").answer(questions, context, top_k=3) == expected
+    again = spacy.blank("en")
+    again.add_pipe("qa", config={**CONFIG, **BILM_CONFIG}).from_bytes(qa.to_bytes())
+    assert again.get_pipe("qa").answer(questions, context, top_k=3) == expected
+
+
+def test_bilm_features_from_one_pipeline_holding_both_lms(lms, tmp_path):
+    [both] = save_lms(lms, tmp_path, "both")
+    _, qa, _ = make_qa(BILM_CONFIG, lm_pipeline=both, lm_backward_pipeline=both)
+    features = qa.model.get_ref("lm_features")
+    for component, prefix in (("lstm_lm", ""), ("lstm_lm_backward", "backward_")):
+        lm_rnn = lms["both"].get_pipe(component).model.get_ref("rnn")
+        copied = features.get_ref(prefix + "rnn")
+        assert all((copied.get_param(n) == lm_rnn.get_param(n)).all() for n in lm_rnn.param_names)
+
+
+def test_bilm_features_errors(lms, tmp_path):
+    paths = dict(zip(["forward", "backward", "wide_backward", "other_vocab_backward"],
+                     save_lms(lms, tmp_path, "forward", "backward", "wide_backward", "other_vocab_backward")))
+    with pytest.raises(ValueError, match="E315"):  # backward features, no backward LM
+        make_qa(BILM_CONFIG, lm_pipeline=paths["forward"])
+    with pytest.raises(ValueError, match="E274"):
+        make_qa(BILM_CONFIG, lm_backward_pipeline=paths["backward"])
+    with pytest.raises(ValueError, match="E316.*lm_backward_pipeline.*no backward lstm_lm"):
+        make_qa(BILM_CONFIG, lm_pipeline=paths["forward"], lm_backward_pipeline=paths["forward"])
+    with pytest.raises(ValueError, match="E316.*lm_pipeline.*no forward lstm_lm"):
+        make_qa(BILM_CONFIG, lm_pipeline=paths["backward"], lm_backward_pipeline=paths["backward"])
+    with pytest.raises(ValueError, match="E275.*wide_backward"):  # the backward LM's width is not the features'
+        make_qa(BILM_CONFIG, lm_pipeline=paths["forward"], lm_backward_pipeline=paths["wide_backward"])
+    with pytest.raises(ValueError, match="E317"):
+        make_qa(BILM_CONFIG, lm_pipeline=paths["forward"], lm_backward_pipeline=paths["other_vocab_backward"])
+    v1 = {"model": {**CONFIG["model"], "lm_features": {**BILM_FEATURES, "@architectures": "spacy_lm.LMFeatures.v1"}}}
+    v1["model"]["lm_features"].pop("backward")
+    with pytest.raises(ValueError, match="E318"):  # a backward LM the model does not read
+        make_qa(v1, lm_pipeline=paths["forward"], lm_backward_pipeline=paths["backward"])
+    with pytest.raises(ValueError, match="E316"):  # v1 reads a forward LM only
+        make_qa(v1, lm_pipeline=paths["backward"])
 
 
 def test_spacy_evaluate_on_a_docbin_of_reference_docs(trained, tmp_path):

@@ -247,6 +247,26 @@ def test_lm_listener_as_encoder():
         assert abs(sum(doc._.sentiment_tokens) + doc._.sentiment_base - doc._.sentiment_polarity) < 0.01
 
 
+def test_bidirectional_lm_listener_as_encoder():
+    """SentimentLSTM.v1 over a forward and a backward lstm_lm (BiLMListener.v1): trains, explains."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    lm = {"model": {"width": 16, "depth": 1, "dropout": 0.0}, "max_length": 5}
+    nlp.add_pipe("lstm_lm", config=lm)
+    nlp.add_pipe("lstm_lm", name="lstm_lm_backward", config={**lm, "direction": "backward"})
+    model = {"@architectures": "spacy_lm.SentimentLSTM.v1", "width": 8, "depth": 0, "dropout": 0.0,
+             "tok2vec": {"@architectures": "spacy_lm.BiLMListener.v1", "width": 16}}
+    nlp.add_pipe("sentiment_scorer", config={"model": model, "attribution_steps": 16})
+    examples = examples_for(nlp, TRAIN, binary_cats)
+    nlp.initialize(lambda: examples)
+    losses = train(nlp, examples, steps=30)
+    assert losses["sentiment_scorer"] < 0.1 and losses["lstm_lm"] > 0 and losses["lstm_lm_backward"] > 0
+    for text, label in TRAIN:
+        doc = nlp(text)
+        assert (doc._.sentiment_polarity > 0) == (label == "POS")
+        assert abs(sum(doc._.sentiment_tokens) + doc._.sentiment_base - doc._.sentiment_polarity) < 0.01
+
+
 # ------------------------------------------------------------------ the mode is chosen once
 def test_mode_is_picked_once_from_the_model(lexicon_path):
     from spacy_lm.pipeline.sentiment_scorer import _LexiconMode, _TrainedMode
