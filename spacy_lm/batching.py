@@ -285,6 +285,22 @@ def run_windows(model: RecurrentLMModel, batch: SequenceBatch, size: int, is_tra
         yield window, hidden, state, backprop
 
 
+def trained_windows(batch: SequenceBatch, size: int, grad_tokens: Optional[int]) -> List[Tuple[int, bool]]:
+    """Per window of ``batch.windows(size)``: its number of real targets, and whether it is
+    trained: always without ``grad_tokens``; else when it holds one of the last ``grad_tokens``
+    steps of some sequence (BPT3C)."""
+    lengths = numpy.asarray([len(seq[0]) for seq in batch.seqs], dtype="int64")
+    longest = int(lengths.max()) if len(lengths) else 0
+    out = []
+    for start in range(0, longest, size):
+        ends = numpy.minimum(lengths, start + size)
+        running = lengths > start
+        n_real = int((ends - start)[running].sum())
+        train = grad_tokens is None or bool((running & (ends > lengths - grad_tokens)).any())
+        out.append((n_real, train))
+    return out
+
+
 def real_rows(window: Window, hidden: Floats3d) -> Floats2d:
     """The hidden states of a window's real positions, ``(n_real, width)``."""
     T, k, width = hidden.shape

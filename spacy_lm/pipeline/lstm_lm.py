@@ -37,6 +37,7 @@ from ..batching import (
     real_rows,
     run_windows,
     stream_prefix,
+    trained_windows,
     stream_segments,
     window_loss,
 )
@@ -442,18 +443,3 @@ class LSTMLanguageModel(RecurrentPipe):
         self._carried = {}
         super()._restore(cfg, read)
 
-
-def trained_windows(batch: SequenceBatch, size: int, grad_tokens: Optional[int]) -> List[Tuple[int, bool]]:
-    """Per window of ``batch.windows(size)``: its number of real targets, and whether it is
-    trained: always without ``grad_tokens``; else when it holds one of the last ``grad_tokens``
-    steps of some sequence (BPT3C)."""
-    lengths = numpy.asarray([len(seq[0]) for seq in batch.seqs], dtype="int64")
-    longest = int(lengths.max()) if len(lengths) else 0
-    out = []
-    for start in range(0, longest, size):
-        ends = numpy.minimum(lengths, start + size)
-        running = lengths > start
-        n_real = int((ends - start)[running].sum())
-        train = grad_tokens is None or bool((running & (ends > lengths - grad_tokens)).any())
-        out.append((n_real, train))
-    return out
