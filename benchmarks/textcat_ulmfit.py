@@ -218,6 +218,8 @@ def main() -> None:
     parser.add_argument("--transfer-config", default="textcat_lstm_lm.cfg",
                         help="forward/backward classifier config: a name in configs/ or a path")
     parser.add_argument("--both-config", default="textcat_bilm_lm.cfg", help="bidirectional classifier config")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score classifiers already in --work-dir instead of training them again")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--name", default=None, help="results/<name>.json (default textcat_ulmfit_<dataset>)")
     args = parser.parse_args()
@@ -269,7 +271,10 @@ def main() -> None:
                     took, speed = 0.0, None
                 else:
                     output = work / f"textcat_{system}_{fraction}_{seed}"
-                    took = train_classifier(system, args, lms, train, paths["dev"], output, seed)
+                    if args.reuse and (output / "model-best").exists():
+                        took = None  # trained by an earlier run: see that run's JSON for its time
+                    else:
+                        took = train_classifier(system, args, lms, train, paths["dev"], output, seed)
                     nlp = spacy.load(output / "model-best")
                     cats[system] = {split: predict_cats(nlp, texts[split]) for split in ("dev", "test")}
                     speed = round(words_per_s(nlp, [nlp.make_doc(t) for t in texts["test"]], 128), 1)
@@ -277,7 +282,7 @@ def main() -> None:
                        "n_train": len(label_fraction(splits["train"], fraction)),
                        "dev": score_cats(cats[system]["dev"], splits["dev"], label_of),
                        "test": score_cats(cats[system]["test"], splits["test"], label_of),
-                       "train_seconds": round(took, 1), "infer_words_per_s": speed}
+                       "train_seconds": None if took is None else round(took, 1), "infer_words_per_s": speed}
                 print(json.dumps(run), flush=True)
                 result["runs"].append(run)
                 result["summary"] = summarise(result["runs"])

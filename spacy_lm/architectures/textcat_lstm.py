@@ -135,6 +135,7 @@ def build_textcat_lstm_v3(
     exclusive_classes: bool = True,
     linear_model: Optional[Model[List[Doc], Floats2d]] = None,
     cell: str = "lstm",
+    embed: Optional[Model[List[Doc], List[Floats2d]]] = None,
 ) -> Model[List[Doc], Floats2d]:
     """v2 with ULMFiT's two-layer classifier head (Howard & Ruder 2018, sec. 3.3): the pooled
     vector (normalised, dropped out as in v2) goes through a hidden layer, Linear(``hidden_width``)
@@ -146,10 +147,15 @@ def build_textcat_lstm_v3(
     LayerNorm where ULMFiT has BatchNorm: it normalises each example on its own and keeps no
     running statistics, so a doc scores the same alone (``nlp(text)``) as in any batch
     (``nlp.pipe``, any ``batch_size``), and training and inference compute the same function.
+    embed: the task's own token features (e.g. `spacy.MultiHashEmbed.v2`) read beside ``tok2vec``
+        (concatenated per token), as ELMo feeds its biLM's states beside the task model's own
+        embeddings: the LM brings context, the embeddings exact word identity learned on the task.
     Other settings as v2."""
     if hidden_width is not None:
         check_count("hidden_width", hidden_width, 1, why=" (or null: no hidden layer, v2's head)",
                     where=ARCHITECTURE_V3)
+    if embed is not None:
+        tok2vec = concatenate(tok2vec, embed)
     return _build(tok2vec, width, depth, dropout, pooling, nO, exclusive_classes, linear_model, cell,
                   normalize=normalize, architecture=ARCHITECTURE_V3, hidden_width=hidden_width)
 

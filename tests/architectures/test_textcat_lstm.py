@@ -478,3 +478,34 @@ def test_v3_head_learns_over_frozen_features():
 
     assert accuracy(examples) >= 0.9
     assert accuracy(_frozen_feature_examples(nlp, 200, seed=1)) >= 0.65  # the shift, not the 40 docs by heart
+
+
+def test_v3_embed_reads_the_tasks_own_features_beside_tok2vec(tmp_path):
+    """ELMo's recipe: the LM's states (here any tok2vec) concatenated with hashed embeddings."""
+    import spacy
+    from spacy.training import Example
+    from thinc.api import Adam, fix_random_seed
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    embed = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 6, "attrs": ["NORM", "PREFIX"],
+             "rows": [100, 50], "include_static_vectors": False}
+    tok2vec = {**embed, "width": 4}
+    model = {"@architectures": "spacy_lm.TextCatLSTM.v3", "width": 8, "depth": 1, "dropout": 0.0,
+             "hidden_width": None, "tok2vec": tok2vec, "embed": embed}
+    textcat = nlp.add_pipe("textcat", config={"model": model})
+    data = [("good film", "POS"), ("bad film", "NEG"), ("a good plot", "POS"), ("a bad plot", "NEG")]
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"POS": float(y == "POS"), "NEG": float(y == "NEG")}})
+                for t, y in data]
+    nlp.initialize(lambda: examples)
+    assert textcat.model.get_ref("tok2vec").get_dim("nO") == 10  # 4 + 6 per token
+    optimizer = Adam(0.01)
+    for _ in range(30):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    assert losses["textcat"] < 0.05
+    assert all((nlp(t).cats["POS"] > 0.5) == (y == "POS") for t, y in data)
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(tmp_path / "m")
+    for text, _ in data:
+        assert loaded(text).cats == pytest.approx(nlp(text).cats, abs=1e-6)
