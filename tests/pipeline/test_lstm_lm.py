@@ -388,7 +388,7 @@ GRU_CONFIG = {"model": {"width": 16, "depth": 2, "dropout": 0.0, "cell": "gru"},
 
 
 def test_gru_language_model_overfits_saves_and_generates(tmp_path):
-    nlp, history = train_tiny_lm(n_steps=30, config=GRU_CONFIG)
+    nlp, history = train_tiny_lm(n_steps=40, config=GRU_CONFIG)  # a plateau, then the drop (~step 30)
     assert history[-1] < 0.5 * history[0]
     lm = nlp.get_pipe("lstm_lm")
     assert lm.model.get_ref("rnn").name == "gru"
