@@ -67,7 +67,7 @@ def test_pretrain_mixes_sources_and_finetune_adds_task_words(task_lms):
         assert vocab.id_of("zebra") != vocab.unk_id  # a task word the general LMs never saw
         assert vocab.id_of("<br") == vocab.unk_id and vocab.id_of("br") == vocab.unk_id  # strip_html
     forward, backward = (spacy.load(task_lms[d]).get_pipe("lstm_lm").lm_vocab for d in ("forward", "backward"))
-    assert [forward.string_of(i) for i in range(len(forward))] == [backward.string_of(i) for i in range(len(backward))]
+    assert {forward.string_of(i) for i in range(len(forward))} == {backward.string_of(i) for i in range(len(backward))}
 
 
 def test_textcat_over_both_lms_trains_and_loads(task_lms, corpus, tmp_path):

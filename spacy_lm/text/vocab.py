@@ -63,14 +63,12 @@ class TokenVocab:
     @classmethod
     def from_counts(cls, counts: Counter, *, attr: str = "ORTH", min_freq: int = 1,
                     max_size: Optional[int] = None) -> "TokenVocab":
-        """Most frequent types first (ties by text, so two LMs counting the same corpus in another
-        order, a forward and a backward one, get the same vocabulary), capped at ``max_size`` in all."""
+        """Most frequent types first (ties by first occurrence), capped at ``max_size`` in all."""
         if min_freq < 1:
             raise ValueError(Errors.E009.format(setting="min_freq", requirement="at least 1", value=min_freq))
         if max_size is not None and max_size <= len(SPECIALS):
             raise ValueError(Errors.E002.format(max_size=max_size, specials=list(SPECIALS)))
-        kept = sorted((s for s, n in counts.items() if n >= min_freq and s not in SPECIALS),
-                      key=lambda s: (-counts[s], s))
+        kept = [s for s, n in counts.most_common() if n >= min_freq and s not in SPECIALS]
         if not kept:
             raise ValueError(Errors.E001.format(min_freq=min_freq, n_tokens=sum(counts.values())))
         if max_size is not None:
