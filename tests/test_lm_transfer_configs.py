@@ -81,12 +81,14 @@ def test_textcat_over_both_lms_trains_and_loads(task_lms, corpus, tmp_path):
     assert nlp.get_pipe("lstm_lm_backward").cfg["direction"] == "backward"
     texts = ["the film was good zebra", "a plot is bad"]
     cats = [nlp(t).cats for t in texts]
-    assert [d.cats for d in nlp.pipe(texts)] == pytest.approx(cats)
+    for doc, expected in zip(nlp.pipe(texts), cats):
+        assert doc.cats == pytest.approx(expected)
     assert sum(cats[0].values()) == pytest.approx(1.0, abs=1e-5)
     # the LMs only encode when asked to: the classifier's scores stay the same
     quiet = spacy.load(tmp_path / "textcat" / "model-last", config={
         "components": {"lstm_lm": {"annotate": False}, "lstm_lm_backward": {"annotate": False}}})
-    assert [quiet(t).cats for t in texts] == pytest.approx(cats, abs=1e-6)
+    for text, expected in zip(texts, cats):
+        assert quiet(text).cats == pytest.approx(expected, abs=1e-6)
     assert quiet(texts[0])._.lm_perplexity is None
 
 
