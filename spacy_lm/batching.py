@@ -41,6 +41,8 @@ PreparedDoc = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
 # doc.user_data key of a stream chunk's mark: plain ints and a str (msgpack-able, kept by
 # Doc.copy and DocBin).
 STREAM_KEY = "spacy_lm.stream"
+# The reading directions of an LM (prepare_doc's ``backward``; lstm_lm's and the stream readers' setting).
+DIRECTIONS = ("forward", "backward")
 
 
 class ChunkMark(NamedTuple):

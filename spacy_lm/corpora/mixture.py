@@ -32,7 +32,8 @@ from wasabi import msg
 from ..checks import check_count, check_setting, is_count, is_int
 from ..errors import Errors
 from .files import check_text_file, read_text_lines
-from .plain_text import DIRECTIONS, _check_eos_marker, stream_chunk_examples
+from ..batching import DIRECTIONS
+from .plain_text import _check_eos_marker, stream_chunk_examples
 from .squad import article_range, read_squad
 
 if TYPE_CHECKING:

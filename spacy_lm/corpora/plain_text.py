@@ -19,6 +19,7 @@ from spacy.training import Example
 from spacy.util import ensure_path, registry
 from spacy.vocab import Vocab
 
+from ..batching import DIRECTIONS
 from ..checks import check_count, check_setting
 from ..errors import Errors
 from .files import check_text_file, read_text_lines
@@ -208,7 +209,6 @@ class PlainTextStreamCorpus:
                                          where=str(self.path))
 
 
-DIRECTIONS = ("forward", "backward")
 
 
 def stream_chunk_examples(nlp: "Language", tokens: Sequence[str], n_streams: int, chunk_length: int,

@@ -30,6 +30,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
 from ..batching import (
+    DIRECTIONS,
     ChunkMark,
     SequenceBatch,
     chunk_mark,
@@ -49,7 +50,6 @@ from ..types import RecurrentLMModel, State
 from .recurrent_base import RecurrentPipe, check_recurrent_settings
 
 FORMAT_VERSION = 1
-DIRECTIONS = ("forward", "backward")
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
 
 DEFAULT_LSTM_LM_MODEL = """
