@@ -259,8 +259,8 @@ def main() -> None:
         spacy.require_gpu(args.gpu_id)
     texts = {split: [t for t, _ in splits[split]] for split in ("dev", "test")}
     for fraction in args.fractions:
-        train = write_labelled(args.dataset, label_fraction(splits["train"], fraction),
-                               work / f"train_{fraction}.{DATASETS[args.dataset][3]}")
+        train_pairs = label_fraction(splits["train"], fraction)
+        train = write_labelled(args.dataset, train_pairs, work / f"train_{fraction}.{DATASETS[args.dataset][3]}")
         for seed in args.seeds:
             cats: Dict[str, Dict[str, List]] = {}
             for system in args.systems:
@@ -279,7 +279,7 @@ def main() -> None:
                     cats[system] = {split: predict_cats(nlp, texts[split]) for split in ("dev", "test")}
                     speed = round(words_per_s(nlp, [nlp.make_doc(t) for t in texts["test"]], 128), 1)
                 run = {"system": system, "fraction": fraction, "seed": seed,
-                       "n_train": len(label_fraction(splits["train"], fraction)),
+                       "n_train": len(train_pairs),
                        "dev": score_cats(cats[system]["dev"], splits["dev"], label_of),
                        "test": score_cats(cats[system]["test"], splits["test"], label_of),
                        "train_seconds": None if took is None else round(took, 1), "infer_words_per_s": speed}
