@@ -100,10 +100,19 @@ def prepare_doc(vocab: TokenVocab, doc: Doc, backward: bool = False) -> Optional
                                                 model="backward" if backward else "forward"))
         inputs = numpy.concatenate([[_previous_id(vocab, doc, mark.previous)], targets[:-1]]).astype("int32")
         return inputs, targets, positions
-    if targets[-1] != vocab.eos_id:
-        targets = numpy.concatenate([targets, [vocab.eos_id]]).astype("int32")
+    return prepare_ids(targets, positions, vocab.eos_id)
+
+
+def prepare_ids(ids: numpy.ndarray, positions: numpy.ndarray, eos_id: int) -> PreparedDoc:
+    """The stream rule on a doc's LM ids (non-empty, already in reading order): ``<eos>`` first,
+    ``<eos>`` last unless the ids end with one. ``prepare_doc`` and the score-only path of corpus
+    scoring (scoring/token_ids.py, which reads ids without a Doc) share it."""
+    targets = numpy.asarray(ids, dtype="int32")
+    positions = numpy.asarray(positions, dtype="int32")
+    if targets[-1] != eos_id:
+        targets = numpy.concatenate([targets, [eos_id]]).astype("int32")
         positions = numpy.concatenate([positions, [-1]]).astype("int32")
-    inputs = numpy.concatenate([[vocab.eos_id], targets[:-1]]).astype("int32")
+    inputs = numpy.concatenate([[eos_id], targets[:-1]]).astype("int32")
     return inputs, targets, positions
 
 

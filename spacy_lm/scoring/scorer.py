@@ -1,10 +1,15 @@
 """The worker side of `spacy lm score`: ``TextScorer`` loads the pipeline once (per process or
 Ray actor) and turns texts into small score dicts, never documents, so that only numbers travel
-back to the driver. Every engine (engines.py) maps ``TextScorer.score`` over chunks of texts."""
-from typing import Any, List, Optional, Sequence
+back to the driver. Every engine (engines.py) maps ``TextScorer.score`` over chunks of texts.
+
+Where only the tokenizer runs before the LM, texts take the score-only path (token_ids.py: ids
+and one total per text, no pipeline Doc); otherwise ``nlp.pipe`` (components before the LM may
+change what it reads). The scores are the same either way."""
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ..pipeline_lookup import find_lm_component
 from .settings import Scores, ScoreSettings
+from .token_ids import ScoreOnlyPath, score_only_path
 
 
 class TextScorer:
@@ -23,8 +28,15 @@ class TextScorer:
             require_gpu(settings.gpu_id)
         self.settings = settings
         self.nlp = spacy.load(settings.model)
-        self._enable_upto(self.nlp, find_lm_component(self.nlp, settings.component))
-        self.prefilter = self._load_prefilter(settings.prefilter) if settings.prefilter else None
+        name = find_lm_component(self.nlp, settings.component)
+        self._enable_upto(self.nlp, name)
+        self.score_only = score_only_path(self.nlp, name, settings.ngram_backend)
+        self.prefilter: Any = None
+        self.prefilter_score_only: Optional[ScoreOnlyPath] = None
+        if settings.prefilter:
+            self.prefilter, prefilter_name = self._load_prefilter(settings.prefilter)
+            arpa = settings.prefilter if settings.prefilter.endswith(".arpa") else None  # KenLM reads it as is
+            self.prefilter_score_only = score_only_path(self.prefilter, prefilter_name, settings.ngram_backend, arpa)
 
     @staticmethod
     def _enable_upto(nlp: Any, name: str) -> None:
@@ -32,19 +44,20 @@ class TextScorer:
         names = nlp.pipe_names
         nlp.select_pipes(enable=names[: names.index(name) + 1])
 
-    def _load_prefilter(self, path: str) -> Any:
-        """An ARPA file becomes an ``ngram_lm`` over the main pipeline's tokenizer; a pipeline
-        keeps its own tokenizer."""
+    def _load_prefilter(self, path: str) -> Tuple[Any, str]:
+        """The prefilter pipeline and its LM's name. An ARPA file becomes an ``ngram_lm`` over the
+        main pipeline's tokenizer; a pipeline keeps its own tokenizer."""
         import spacy
 
         if path.endswith((".arpa", ".arpa.gz")):
             nlp = spacy.blank(self.nlp.lang, vocab=self.nlp.vocab)
             nlp.tokenizer = self.nlp.tokenizer
             nlp.add_pipe("ngram_lm", name="prefilter").load_arpa(path)
-            return nlp
+            return nlp, "prefilter"
         nlp = spacy.load(path)
-        self._enable_upto(nlp, find_lm_component(nlp))
-        return nlp
+        name = find_lm_component(nlp)
+        self._enable_upto(nlp, name)
+        return nlp, name
 
     def score(self, texts: Sequence[str]) -> List[Scores]:
         """One dict per text: ``perplexity``, ``logprob`` (nats), ``n_tokens``, ``n_predicted``
@@ -54,15 +67,19 @@ class TextScorer:
         scores: List[Scores] = [{} for _ in texts]
         survivors = list(range(len(texts)))
         if self.prefilter is not None:
-            docs = self.prefilter.pipe(texts, batch_size=settings.batch_size)
-            for i, doc in enumerate(docs):
-                scores[i]["prefilter_perplexity"] = doc._.lm_perplexity
+            for i, value in enumerate(self._score(self.prefilter, self.prefilter_score_only, texts)):
+                scores[i]["prefilter_perplexity"] = value["perplexity"]
             survivors = [i for i in survivors if _passes(scores[i]["prefilter_perplexity"], settings.max_ppl)]
-        docs = self.nlp.pipe((texts[i] for i in survivors), batch_size=settings.batch_size)
-        for i, doc in zip(survivors, docs):
-            scores[i].update(perplexity=doc._.lm_perplexity, logprob=doc._.lm_logprob, n_tokens=len(doc),
-                             n_predicted=doc._.lm_n_predicted)
+        for i, value in zip(survivors, self._score(self.nlp, self.score_only, [texts[i] for i in survivors])):
+            scores[i].update(value)
         return scores
+
+    def _score(self, nlp: Any, score_only: Optional[ScoreOnlyPath], texts: Sequence[str]) -> List[Scores]:
+        if score_only is not None:
+            return score_only.score(texts)
+        return [{"perplexity": doc._.lm_perplexity, "logprob": doc._.lm_logprob, "n_tokens": len(doc),
+                 "n_predicted": doc._.lm_n_predicted}
+                for doc in nlp.pipe(texts, batch_size=self.settings.batch_size)]
 
 
 def _passes(perplexity: Optional[float], max_ppl: Optional[float]) -> bool:

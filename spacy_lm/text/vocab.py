@@ -9,7 +9,7 @@ maps to the `<eos>` id, so marked corpora keep the standard token counts.
 import hashlib
 import json
 from collections import Counter
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
 import srsly
@@ -119,6 +119,12 @@ class TokenVocab:
 
     def string_of(self, i: int) -> str:
         return self.strings[i]
+
+    def ids_of_strings(self, strings: Sequence[str]) -> numpy.ndarray:
+        """int32 ids of strings (``<unk>`` for unknown ones) in one pass: the score-only path of
+        corpus scoring reads whitespace-split words without a Doc."""
+        get, unk = self._index.get, self.unk_id
+        return numpy.fromiter((get(s, unk) for s in strings), dtype="int32", count=len(strings))
 
     def ids(self, tokens: Iterable[Token]) -> List[int]:
         """Ids of tokens, via their attribute hashes (no string decoding on the hot path)."""
