@@ -187,3 +187,22 @@ def test_rows_of_a_backward_batch_map_to_their_tokens():
     # "the cat sat" read as <eos> sat cat the: sat is read at step 1, cat at 2, the at 3
     assert rows[0][:, 0].tolist() == [3.0, 2.0, 1.0]
     assert rows[1][:, 0].tolist() == [2.0, 1.0]
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_prepare_batch_equals_prepare_ids_per_doc(backward):
+    from spacy_lm.batching import prepare_batch, prepare_ids
+
+    eos = 1
+    docs = [[5, 6, 7], [], [8, eos], [eos], [9, eos, 4], [3]]
+    ids = numpy.asarray([t for doc in docs for t in doc], dtype="int32")
+    positions = numpy.concatenate([numpy.arange(len(doc)) for doc in docs]).astype("int32")
+    got = prepare_batch(ids, positions, [len(doc) for doc in docs], eos, backward)
+    for doc, prepared in zip(docs, got):
+        if not doc:
+            assert prepared is None
+            continue
+        order = slice(None, None, -1) if backward else slice(None)
+        expected = prepare_ids(numpy.asarray(doc)[order], numpy.arange(len(doc))[order], eos)
+        for a, b in zip(prepared, expected):
+            assert a.tolist() == b.tolist()

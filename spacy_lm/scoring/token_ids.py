@@ -18,9 +18,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-from ..batching import PreparedDoc, prepare_ids
+from spacy.attrs import IS_SPACE
+from spacy.tokens import Doc
+
+from ..batching import PreparedDoc, prepare_batch
 from ..text.tokenizer import WhitespaceTokenizer
-from ..text.vocab import TokenVocab
+from ..text.vocab import ATTR_IDS, TokenVocab
 from .settings import Scores
 
 
@@ -38,38 +41,44 @@ class ScoreOnlyPath:
     def prepare(self, texts: Sequence[str]) -> Tuple[List[Optional[PreparedDoc]], List[int]]:
         """Each text's prepared ids (None when it has no token but whitespace) and its token
         count (``len(doc)``)."""
-        if self.split_words:
-            return self._prepare_words(texts)
-        prepared: List[Optional[PreparedDoc]] = []
-        n_tokens: List[int] = []
-        for doc in self.nlp.tokenizer.pipe(texts):
-            ids, positions = self.vocab.doc_ids(doc)
-            prepared.append(self._prepare(ids, positions))
-            n_tokens.append(len(doc))
-        return prepared, n_tokens
-
-    def _prepare_words(self, texts: Sequence[str]) -> Tuple[List[Optional[PreparedDoc]], List[int]]:
-        """str.split for all texts, one vocabulary look-up pass over all their words."""
-        lower = self.vocab.attr == "LOWER"
+        if not self.split_words:
+            docs = list(self.nlp.tokenizer.pipe(texts))
+            return self.prepare_docs(docs), [len(doc) for doc in docs]
+        lower = self.vocab.attr == "LOWER"  # spaCy's LOWER is str.lower of the text
         split = [(text.lower() if lower else text).split() for text in texts]
         n_tokens = [len(words) for words in split]
-        ids = self.vocab.ids_of_strings([word for words in split for word in words])
-        bounds = numpy.cumsum([0] + n_tokens)
-        prepared = [self._prepare(ids[a:b], numpy.arange(b - a, dtype="int32")) if b > a else None
-                    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-        return prepared, n_tokens
+        words: List[str] = []
+        for doc_words in split:
+            words += doc_words
+        ids = self.vocab.ids_of_strings(words)
+        positions = numpy.arange(len(ids), dtype="int64") - numpy.repeat(numpy.cumsum(n_tokens) - n_tokens, n_tokens)
+        return prepare_batch(ids, positions, n_tokens, self.vocab.eos_id, self.backward), n_tokens
 
-    def _prepare(self, ids: numpy.ndarray, positions: numpy.ndarray) -> Optional[PreparedDoc]:
-        if not len(ids):
-            return None
-        if self.backward:
-            ids, positions = ids[::-1], positions[::-1]
-        return prepare_ids(ids, positions, self.vocab.eos_id)
+    def prepare_docs(self, docs: Sequence[Doc]) -> List[Optional[PreparedDoc]]:
+        """Prepared ids of tokenised docs (``prepare_doc``'s, for whole docs), all docs' attribute
+        arrays mapped to ids in one pass."""
+        arrays = [doc.to_array([ATTR_IDS[self.vocab.attr], IS_SPACE]).reshape(-1, 2) for doc in docs]
+        if not arrays:
+            return []
+        sizes = numpy.asarray([len(a) for a in arrays], dtype="int64")
+        array = numpy.concatenate(arrays)
+        owner = numpy.repeat(numpy.arange(len(arrays)), sizes)
+        kept = array[:, 1] == 0  # whitespace tokens are not read
+        index = numpy.arange(len(array)) - numpy.repeat(numpy.cumsum(sizes) - sizes, sizes)
+        lengths = numpy.bincount(owner[kept], minlength=len(arrays))
+        return prepare_batch(self.vocab.ids_of_hashes(array[kept, 0]), index[kept], lengths, self.vocab.eos_id,
+                             self.backward)
+
+    def score_docs(self, docs: Sequence[Doc]) -> List[Scores]:
+        """The scores of docs already tokenised (the query stage: no tokenizer)."""
+        return self._scores(self.prepare_docs(docs), [len(doc) for doc in docs])
 
     def score(self, texts: Sequence[str]) -> List[Scores]:
         """``perplexity``, ``logprob`` (nats), ``n_tokens``, ``n_predicted`` per text, as
         ``nlp(text)``'s ``doc._.lm_*`` give them (None and 0 for a text with no tokens)."""
-        prepared, n_tokens = self.prepare(texts)
+        return self._scores(*self.prepare(texts))
+
+    def _scores(self, prepared: List[Optional[PreparedDoc]], n_tokens: Sequence[int]) -> List[Scores]:
         live = [i for i, p in enumerate(prepared) if p is not None]
         totals = self.total_nll([prepared[i] for i in live]) if live else []
         scores: List[Dict[str, Any]] = [{"perplexity": None, "logprob": None, "n_tokens": n, "n_predicted": 0}

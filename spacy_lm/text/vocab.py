@@ -9,6 +9,7 @@ maps to the `<eos>` id, so marked corpora keep the standard token counts.
 import hashlib
 import json
 from collections import Counter
+from itertools import repeat
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
@@ -123,8 +124,7 @@ class TokenVocab:
     def ids_of_strings(self, strings: Sequence[str]) -> numpy.ndarray:
         """int32 ids of strings (``<unk>`` for unknown ones) in one pass: the score-only path of
         corpus scoring reads whitespace-split words without a Doc."""
-        get, unk = self._index.get, self.unk_id
-        return numpy.fromiter((get(s, unk) for s in strings), dtype="int32", count=len(strings))
+        return numpy.fromiter(map(self._index.get, strings, repeat(self.unk_id)), dtype="int32", count=len(strings))
 
     def ids(self, tokens: Iterable[Token]) -> List[int]:
         """Ids of tokens, via their attribute hashes (no string decoding on the hot path)."""
@@ -138,10 +138,14 @@ class TokenVocab:
         attribute array (no Token objects: this is every LM's hot path)."""
         array = doc.to_array([ATTR_IDS[self.attr], IS_SPACE]).reshape(-1, 2)
         positions = numpy.flatnonzero(array[:, 1] == 0)
-        hashes = array[positions, 0].astype("uint64")
+        return self.ids_of_hashes(array[positions, 0]), positions.astype("int32")
+
+    def ids_of_hashes(self, hashes: numpy.ndarray) -> numpy.ndarray:
+        """int32 ids of attribute hashes as a Doc stores them (``<unk>`` for unknown ones), in
+        one vectorised look-up."""
+        hashes = numpy.asarray(hashes).astype("uint64")
         where = numpy.minimum(numpy.searchsorted(self._sorted_hashes, hashes), len(self._sorted_hashes) - 1)
-        ids = numpy.where(self._sorted_hashes[where] == hashes, self._sorted_ids[where], self.unk_id)
-        return ids.astype("int32"), positions.astype("int32")
+        return numpy.where(self._sorted_hashes[where] == hashes, self._sorted_ids[where], self.unk_id).astype("int32")
 
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps({"strings": self.strings, "attr": self.attr})
