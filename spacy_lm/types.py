@@ -23,6 +23,8 @@ The contracts live here, one Protocol each:
   :class:`SpanReaderModel` (the question-answering reader of `qa`, with its `ReaderBatch`). A component calls only these
   methods, so any architecture that provides them (another cell, another output layer) plugs in
   unchanged; it checks them once, with :func:`check_model_contract` (E022 naming what is missing).
+  :class:`NLLModel` is optional (``nll``: the NLL without ``score``'s top-1 flags, corpus
+  scoring's path); :func:`token_nll` falls back to ``score`` for a model without it.
 """
 from typing import Any, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple, Type, runtime_checkable
 
@@ -102,6 +104,23 @@ class RecurrentLMModel(Protocol):
     def concat_states(self, states: Sequence[State]) -> State:
         """One batch state from several (their rows side by side, in order): how stream
         training joins carried states with fresh ones."""
+
+
+class NLLModel(Protocol):
+    """Optional beside :class:`RecurrentLMModel` (not required when a component is built): the NLL
+    of ``score`` without its top-1 flags, which corpus scoring does not need (a full softmax
+    then skips the argmax pass over its logits, an adaptive one every tail whose targets are
+    absent). Every model of this package has it (:class:`spacy_lm.layers.output.OutputContractMethods`);
+    a caller falls back to ``score`` for a model without it, see :func:`token_nll`."""
+
+    def nll(self, hidden: Floats2d, targets: Ints1d) -> Floats1d:
+        """Inference: NLL (nats) per row, the values of ``score``."""
+
+
+def token_nll(model: Any, hidden: Floats2d, targets: Ints1d) -> Floats1d:
+    """NLL per row through the model's ``nll`` (:class:`NLLModel`), else its ``score``."""
+    nll = getattr(model, "nll", None)
+    return nll(hidden, targets) if callable(nll) else model.score(hidden, targets)[0]
 
 
 class OutputContract(Protocol):

@@ -5,7 +5,8 @@ only through the output contract (:mod:`spacy_lm.layers.output`).
 
 The model works on id windows, not Docs, and owns the contract a recurrent LM component
 calls (:class:`spacy_lm.types.RecurrentLMModel`: ``encode``, ``loss``, ``score``,
-``log_probs``, ``step``, ``initial_state``, ``select_state``, ``concat_states``), so the `lstm_lm` component
+``log_probs``, ``step``, ``initial_state``, ``select_state``, ``concat_states``; and the optional
+``nll`` of :class:`spacy_lm.types.NLLModel`), so the `lstm_lm` component
 serves training, scoring and one-token-at-a-time generation without knowing the cell or its
 state layout (an LSTM's ``(h, c)``, a GRU's ``h``).
 

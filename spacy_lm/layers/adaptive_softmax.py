@@ -64,8 +64,8 @@ def AdaptiveSoftmax(
         refs={"embedding": tied_embedding} if tied else {},
         # "cutoffs" (those in use) is set by init, as the parameters: a saved model restores it
         attrs={"given_cutoffs": cutoffs, "div_value": float(div_value),
-               "head_bias": bool(head_bias), "tied": tied, "loss": loss, "score": score, "log_probs": log_probs,
-               "grow": grow},
+               "head_bias": bool(head_bias), "tied": tied, "loss": loss, "score": score, "nll": nll,
+               "log_probs": log_probs, "grow": grow},
     )
 
 
@@ -301,6 +301,36 @@ def _score_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Tuple[Floats
         best[rows[better]] = bounds[i] + top[better]
         best_lp[rows[better]] = top_lp[better]
     return nll, best == targets
+
+
+def nll(model: Model, hidden: Floats2d, targets: Ints1d, rows: int) -> Floats1d:
+    """``score``'s NLL alone, ``rows`` rows at a time: the head on every row, each tail only on
+    its own targets' rows (no argmax, so no tail is read for a row whose target is not in it)."""
+    xp = model.ops.xp
+    targets = xp.asarray(targets)
+    out = xp.empty((hidden.shape[0],), dtype=hidden.dtype)
+    for start in range(0, hidden.shape[0], rows):
+        chunk = slice(start, start + rows)
+        out[chunk] = _nll_rows(model, hidden[chunk], targets[chunk])
+    return out
+
+
+def _nll_rows(model: Model, hidden: Floats2d, targets: Ints1d) -> Floats1d:
+    """``-(log p_head(head target) + log p_cluster(target))``, computed as ``_score_rows`` does."""
+    xp = model.ops.xp
+    bounds = _bounds(model)
+    cluster, head_targets = _clusters(model, targets)
+    head_lp = log_softmax(model.ops, _head_logits(model, hidden)[0], inplace=True)
+    out = -head_lp[xp.arange(hidden.shape[0]), head_targets]
+    for i in range(len(bounds) - 1):
+        rows = _rows_of(model, cluster == i)
+        if rows is None:
+            continue
+        logits = _tail_logits(model, i, hidden[rows])[1]
+        logits -= logits.max(axis=1, keepdims=True)
+        target_shifted = logits[xp.arange(rows.shape[0]), targets[rows] - bounds[i]]
+        out[rows] -= target_shifted - log_normalizer(model.ops, logits, overwrite=True)
+    return out
 
 
 def log_probs(model: Model, hidden: Floats2d) -> Floats2d:

@@ -728,3 +728,93 @@ def test_a_dropout_outside_0_1_is_refused_before_training(drop):
     assert check_drop(0, "x") == 0.0 and check_drop(numpy.float32(0.5), "x") == 0.5
     with pytest.raises(ValueError, match=r"E231.*got True"):
         check_drop(True, "x")
+
+
+# ---------------------------------------------------------------- the score-only path of corpus scoring (#34)
+from spacy_lm.batching import prepare_doc  # noqa: E402
+
+SCORE_ONLY_CONFIGS = {
+    "forward": TINY_LM_CONFIG,
+    "backward": {**TINY_LM_CONFIG, "direction": "backward"},
+    "adaptive": ADAPTIVE_CONFIG,
+    "gru_backward": {**GRU_CONFIG, "direction": "backward"},
+}
+
+
+def random_docs(nlp, n: int, seed: int):
+    """Docs of random words (some unknown to the LM) and random lengths, two longer than a window."""
+    rng = numpy.random.default_rng(seed)
+    words = sorted({w for t in TINY_TEXTS for w in t.split()}) + ["zebra", "quark"]
+    lengths = list(rng.integers(1, 25, size=n - 2)) + [40, 33]
+    rng.shuffle(lengths)
+    return [nlp.make_doc(" ".join(rng.choice(words, size=int(k)))) for k in lengths]
+
+
+@pytest.fixture(scope="module", params=sorted(SCORE_ONLY_CONFIGS))
+def score_only_lm(request):
+    nlp, _ = train_tiny_lm(n_steps=5, config=SCORE_ONLY_CONFIGS[request.param])
+    return nlp, nlp.get_pipe("lstm_lm")
+
+
+def test_total_nll_equals_predict_doc_by_doc_in_input_order(score_only_lm, monkeypatch):
+    nlp, lm = score_only_lm
+    monkeypatch.setattr(lstm_lm_module, "PREDICT_WINDOW", 7)  # several windows, the state carried
+    docs = random_docs(nlp, 30, seed=1)
+    expected = numpy.asarray([r["nll"].sum(dtype="float64") for r in lm.predict(docs)])
+    prepared = [prepare_doc(lm.lm_vocab, doc, lm.backward) for doc in docs]
+    totals = lm.total_nll(prepared, batch_size=4)
+    assert totals.dtype == numpy.float64 and totals.shape == (len(docs),)
+    numpy.testing.assert_allclose(totals, expected, rtol=1e-6)
+    assert len(set(numpy.round(expected, 4))) > 20  # distinct docs: a wrong order could not pass
+
+
+def test_total_nll_does_not_depend_on_the_batch_size(score_only_lm):
+    _, lm = score_only_lm
+    nlp = score_only_lm[0]
+    prepared = [prepare_doc(lm.lm_vocab, doc, lm.backward) for doc in random_docs(nlp, 25, seed=2)]
+    one = lm.total_nll(prepared, batch_size=1)
+    for batch_size in (3, 64):
+        numpy.testing.assert_allclose(lm.total_nll(prepared, batch_size=batch_size), one, rtol=1e-6)
+    numpy.testing.assert_allclose(lm.total_nll(prepared[::-1])[::-1], one, rtol=1e-6)
+
+
+def test_total_nll_of_nothing_and_bad_batch_sizes(trained_lm):
+    lm = trained_lm[0].get_pipe("lstm_lm")
+    empty = lm.total_nll([])
+    assert empty.shape == (0,) and empty.dtype == numpy.float64
+    prepared = [prepare_doc(lm.lm_vocab, trained_lm[0].make_doc("the cat"))]
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="E009.*batch_size"):
+            lm.total_nll(prepared, batch_size=bad)
+
+
+def test_total_nll_of_a_model_without_nll_goes_through_score():
+    """`nll` is optional in the contract: the bigram architecture written above has only `score`."""
+    nlp, _ = train_tiny_lm(n_steps=3, config={"model": {"@architectures": "test.NeuralBigramLM.v1", "width": 8},
+                                              "max_length": 4})
+    lm = nlp.get_pipe("lstm_lm")
+    assert not hasattr(lm.model, "nll")
+    docs = random_docs(nlp, 10, seed=3)
+    expected = [r["nll"].sum(dtype="float64") for r in lm.predict(docs)]
+    prepared = [prepare_doc(lm.lm_vocab, doc) for doc in docs]
+    numpy.testing.assert_allclose(lm.total_nll(prepared, batch_size=3), expected, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")  # the overflow nll recovers from
+@pytest.mark.parametrize("config", ["forward", "adaptive"])
+def test_model_nll_equals_score_even_when_a_target_is_far_below_the_best_word(config, monkeypatch):
+    nlp, _ = train_tiny_lm(n_steps=3, config=SCORE_ONLY_CONFIGS[config])
+    model = nlp.get_pipe("lstm_lm").model
+    rng = numpy.random.default_rng(0)
+    hidden = rng.normal(0, 1, (11, model.get_dim("nO"))).astype("float32")
+    targets = rng.integers(0, model.get_dim("nV"), size=11).astype("int32")
+    monkeypatch.setattr(output_layer_contract, "NLL_ROWS", 4)  # chunks, the last one short
+    numpy.testing.assert_allclose(model.nll(hidden, targets), model.score(hidden, targets)[0], rtol=1e-5, atol=1e-6)
+    output = model.get_ref("output")
+    if config == "forward":  # a word 200 nats above every other: exp(logit - logit[target]) overflows
+        b = output.get_param("b").copy()
+        b[min(set(range(len(b))) - set(targets.tolist()))] = 200.0
+        output.set_param("b", b)
+        nll = model.nll(hidden, targets)
+        assert numpy.isfinite(nll).all() and nll.min() > 150
+        numpy.testing.assert_allclose(nll, model.score(hidden, targets)[0], rtol=1e-5)
