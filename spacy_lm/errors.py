@@ -428,3 +428,13 @@ class Errors(metaclass=ErrorsWithCodes):
     E318 = ("{name}: [initialize.components.{name}] lm_backward_pipeline is set but the model reads no backward "
             "LM features; set [components.{name}.model.lm_features] @architectures = \"spacy_lm.LMFeatures.v2\" "
             "with enabled = true and backward = true, or leave lm_backward_pipeline unset.")
+    # --- scoring: KenLM as the n-gram query backend (E335-E336) ---
+    E335 = ("ngram_backend 'kenlm' needs the kenlm package, an optional extra: pip install \"spacy-lm[kenlm]\" "
+            "(or use the default backend, numpy).")
+    E336 = ("The kenlm backend scores whole texts (each ending with <eos>); got a doc whose ids end with "
+            "{last} (a stream chunk?): use the numpy backend.")
+    # --- scoring: --data-files for hf: inputs (E320-E324) ---
+    E320 = ("data_files (--data-files): {path} does not exist; give the local files a datasets builder "
+            "(hf:json, hf:parquet, hf:csv, hf:text) reads, or a glob such as data/*.jsonl.")
+    E321 = ("data_files (--data-files): the glob {pattern!r} matches no file; check its folder and pattern "
+            "(relative paths are read from the current folder {cwd}).")

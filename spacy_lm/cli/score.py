@@ -31,6 +31,9 @@ def score_cli(
     text_field: str = typer.Option("text", "--text-field", help="JSONL/parquet/hf: the field with the text"),
     id_field: Optional[str] = typer.Option(None, "--id-field", help="JSONL/parquet/hf: the id field (default: "
                                            "file name and line/row number)"),
+    data_files: Optional[List[str]] = typer.Option(None, "--data-files", help="hf: inputs: local files or globs "
+                                                   "for datasets.load_dataset(data_files=...), e.g. hf:json@train "
+                                                   "--data-files 'data/*.jsonl' (offline); repeatable"),
     component: Optional[str] = typer.Option(None, "--component", "-c", help="LM component (default: the first)"),
     bucket: Optional[str] = typer.Option(None, "--bucket", help="Percentiles LOW,HIGH (CCNet: 30,60): label "
                                          "head/middle/tail, cutoffs computed on a sample"),
@@ -54,6 +57,8 @@ def score_cli(
     chunk_size: int = typer.Option(256, "--chunk-size", help="Docs per engine task"),
     code: Optional[Path] = typer.Option(None, "--code", help="Python file with custom components, imported in "
                                         "every worker", exists=True, dir_okay=False),
+    ngram_backend: str = typer.Option("numpy", "--ngram-backend", help="n-gram queries: numpy (our probing "
+                                      "tables, the default) or kenlm (the kenlm extra, over the model's ARPA)"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
 ) -> None:
     """Score every document of INPUT... with MODEL's language model (perplexity, log-prob, token
@@ -61,7 +66,7 @@ def score_cli(
     from ..errors import Errors
     from ..scoring.manifest import MANIFEST
     from ..scoring.run import score_corpus
-    from ..scoring.settings import ScoreSettings
+    from ..scoring.settings import ScoreSettings, check_setting
     from ..scoring.stopping import ScoringStopped
 
     check_gpu_id(gpu_id)
@@ -73,8 +78,12 @@ def score_cli(
         keep=tuple(name.strip() for name in keep.split(",") if name.strip()) if keep else (),
         max_length=max_length, batch_size=batch_size, chunk_size=chunk_size, text_field=text_field,
         id_field=id_field, format=input_format, output_format=output_format, gpu_id=gpu_id,
-        code=str(code) if code else None,
+        code=str(code) if code else None, data_files=tuple(data_files or ()), ngram_backend=ngram_backend,
     )
+    check_setting("--data-files", not settings.data_files or input_format == "hf"
+                  or any(source.startswith("hf:") for source in inputs),
+                  "given with an hf: input such as hf:json@train (datasets reads the files for it)",
+                  list(settings.data_files))
     try:
         summary = score_corpus(inputs, output, settings, engine=engine, workers=workers, ray_address=ray_address,
                                gpu=gpu, progress=None if as_json else lambda line: typer.echo(line, err=True))

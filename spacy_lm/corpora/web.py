@@ -24,6 +24,7 @@ from .hf_datasets import load_hf_dataset
 from .web_formats import (
     CONTAINER_ERRORS,
     Record,
+    builder_data_files,
     damaged_container,
     decode_utf8,
     existing_source,
@@ -213,9 +214,11 @@ def iter_text_records(path: str) -> Iterator[Record]:
 def iter_hf_records(source: str, *, text_field: str = "text", id_field: Optional[str] = None,
                     data_files: Any = None, reject_missing: bool = False) -> Iterator[Record]:
     """A HuggingFace dataset read with ``streaming=True`` (nothing downloaded up front), e.g.
-    ``hf:wikimedia/wikipedia:20231101.en@train``, or a local builder offline:
-    ``hf:json`` with ``data_files``."""
+    ``hf:wikimedia/wikipedia:20231101.en@train``, or local files through a packaged builder,
+    offline: ``hf:json`` (or parquet, csv, text) with ``data_files``, a path, a glob or a list
+    of them, checked and expanded first (``builder_data_files``: E320, E321)."""
     name, config, split = parse_hf_source(source)
+    data_files = builder_data_files(source, data_files) or data_files or None
     dataset = load_hf_dataset(name, name=config, split=split, data_files=data_files, streaming=True)
     for n, row in enumerate(dataset):
         yield _record_from_row(dict(row), text_field, id_field, f"{name}:{n}", f"{source}, record {n}",

@@ -3,10 +3,12 @@
 by name, UTF-8 decoding that reports rather than raises, one error for a damaged container).
 """
 import bz2
+import glob
 import gzip
+import os
 import zlib
 from pathlib import Path
-from typing import IO, Any, Dict, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ..errors import Errors
 
@@ -49,6 +51,43 @@ def parse_hf_source(source: str) -> Tuple[str, Optional[str], str]:
     if not name:
         raise ValueError(Errors.E152.format(source=source))
     return name, config or None, split or "train"
+
+
+def builder_data_files(source: str, data_files: Any) -> Optional[List[str]]:
+    """The local files ``data_files`` names for ``hf:BUILDER``, a packaged ``datasets`` builder
+    (json, parquet, csv, text, ...), in the order given, each glob expanded in name order: E320
+    for a file that does not exist, E321 for a glob that matches none, E154 for a folder. None
+    without data_files, for a dict of splits, or for a hub dataset or local folder (where
+    data_files are paths inside the dataset, given to ``datasets`` as they are)."""
+    if not data_files or not isinstance(data_files, (str, list, tuple)):
+        return None
+    if parse_hf_source(source)[0] not in _packaged_builders():
+        return None
+    paths: List[str] = []
+    for pattern in [data_files] if isinstance(data_files, str) else data_files:
+        paths.extend(_data_file_paths(str(pattern)))
+    return paths
+
+
+def _packaged_builders() -> Tuple[str, ...]:
+    try:
+        from datasets.packaged_modules import _PACKAGED_DATASETS_MODULES
+    except ImportError:  # datasets missing (E211 says so) or moved its table
+        return ("json", "parquet", "csv", "text", "arrow", "pandas", "xml")
+    return tuple(_PACKAGED_DATASETS_MODULES)
+
+
+def _data_file_paths(pattern: str) -> List[str]:
+    if os.path.exists(pattern) or not any(char in pattern for char in "*?["):
+        if not os.path.exists(pattern):
+            raise FileNotFoundError(Errors.E320.format(path=pattern))
+        if os.path.isdir(pattern):
+            raise IsADirectoryError(Errors.E154.format(path=pattern))
+        return [pattern]
+    paths = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+    if not paths:
+        raise FileNotFoundError(Errors.E321.format(pattern=pattern, cwd=os.getcwd()))
+    return paths
 
 
 def existing_source(source: str) -> Path:

@@ -1,13 +1,15 @@
 """What lets a `spacy lm score` run resume safely: inputs and models are identified by their
 bytes rather than their names (a model replaced under the same path, an input edited in place
 are noticed), inputs named twice are scored once, and the files a run wrote are checked by their
-SHA-256 (manifest.py)."""
+SHA-256 (manifest.py). The one pass that reads an input for its digest also counts its newlines
+per byte range, which is what lets workers read their own ranges with the right line numbers
+(ranges.py)."""
 import hashlib
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..corpora.web_formats import HF_PREFIX
+from ..corpora.web_formats import HF_PREFIX, builder_data_files
 
 
 def hash_file(path: Path, digest: Any) -> Any:
@@ -27,11 +29,47 @@ def sha256_file(path: Path) -> str:
     return hash_file(path, hashlib.sha256()).hexdigest()
 
 
-def input_digest(source: str) -> Optional[str]:
-    """``SIZE:BLAKE2B`` of an input file's bytes (streamed); None for an ``hf:`` dataset."""
-    if source.startswith(HF_PREFIX):
+def input_digest(source: str, data_files: Sequence[str] = ()) -> Optional[str]:
+    """``SIZE:BLAKE2B`` of an input file's bytes (streamed). An ``hf:`` dataset read from local
+    ``data_files`` (hf:json, hf:parquet, ...) gets the digest of those files (sizes and bytes, in
+    the order read), so that an edited data file is scored again; other ``hf:`` datasets None."""
+    if not source.startswith(HF_PREFIX):
+        return f"{os.path.getsize(source)}:{hash_file(Path(source), _blake2b()).hexdigest()}"
+    paths = builder_data_files(source, list(data_files))
+    if not paths:
         return None
-    return f"{os.path.getsize(source)}:{hash_file(Path(source), _blake2b()).hexdigest()}"
+    digest = _blake2b()
+    for path in paths:
+        digest.update(f"{os.path.getsize(path)}\0".encode("utf-8"))
+        hash_file(Path(path), digest)
+    return f"{sum(os.path.getsize(path) for path in paths)}:{digest.hexdigest()}"
+
+
+def scan_input(path: str, range_bytes: int) -> Tuple[str, List[int]]:
+    """An input file's ``input_digest`` and, in the same pass, the newlines (b"\\n") of each of
+    its byte ranges: ``counts[k]`` for bytes ``[k * range_bytes, (k + 1) * range_bytes)``, one
+    count per range (a single 0 for an empty file)."""
+    digest = _blake2b()
+    counts: List[int] = [0]
+    position = 0
+    with open(path, "rb") as file_:
+        for block in iter(lambda: file_.read(1 << 20), b""):
+            digest.update(block)
+            _count_newlines(block, position, range_bytes, counts)
+            position += len(block)
+    n_ranges = max(1, -(-position // range_bytes))
+    return f"{position}:{digest.hexdigest()}", counts + [0] * (n_ranges - len(counts))
+
+
+def _count_newlines(block: bytes, position: int, range_bytes: int, counts: List[int]) -> None:
+    """Add the newlines of ``block`` (which starts at byte ``position``) to their ranges' counts."""
+    offset = 0
+    while offset < len(block):
+        index = (position + offset) // range_bytes
+        counts.extend([0] * (index + 1 - len(counts)))
+        stop = min(len(block), (index + 1) * range_bytes - position)
+        counts[index] += block.count(b"\n", offset, stop)
+        offset = stop
 
 
 def path_digest(path: Path) -> str:

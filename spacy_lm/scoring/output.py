@@ -1,6 +1,16 @@
 """The files a `spacy lm score` run writes per input shard: its rows (Parquet or JSONL) and its
 rejects (JSONL, with a ``reason``), written atomically so that a file there is always complete,
-named uniquely even when two inputs share a name, and read back with ``read_rows``."""
+named uniquely even when two inputs share a name, and read back with ``read_rows``.
+
+Parquet shards of one run read as one table (``pyarrow.dataset``, ``datasets``, Spark): our fields
+(``ROW_FIELDS``) have fixed types in every shard (``ARROW_TYPES``), even in a shard with no row or
+where a field is None throughout (no buckets, no prefilter, no ``url``); an input field that is
+None throughout a shard is a ``string`` column there rather than Arrow's ``null`` type, and one
+with values keeps the type Arrow infers from them (a field holding numbers in one shard and only
+None in another still differs: cast it when reading, or write JSONL). ``shard_schema`` is that
+rule for a schema, applied where a shard's file is finished: ``write_rows(..., typed_nulls=True)``
+for a shard written whole, or the schema of merged parts (a part is written with its all-None
+input fields as ``null``, the default, so that the merge takes their type from the other parts)."""
 import json
 import os
 from pathlib import Path
@@ -8,6 +18,10 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from ..errors import Errors
 from .settings import ROW_FIELDS, Record
+
+# The Arrow types of our fields, the same in every shard.
+ARROW_TYPES = {"id": "string", "url": "string", "bucket": "string", "perplexity": "double", "logprob": "double",
+               "n_tokens": "int64", "n_predicted": "int64", "prefilter_perplexity": "double"}
 
 
 def shard_names(sources: Sequence[str], output_format: str) -> List[Tuple[str, str]]:
@@ -21,31 +35,55 @@ def shard_names(sources: Sequence[str], output_format: str) -> List[Tuple[str, s
     return names
 
 
-def write_rows(rows: List[Record], path: Path, output_format: str) -> None:
-    """Write atomically (a temporary name, then a rename): a file there is always complete."""
+def write_rows(rows: List[Record], path: Path, output_format: str, *, typed_nulls: bool = False) -> None:
+    """Write atomically (a temporary name, then a rename): a file there is always complete.
+    Parquet: our fields with their ``ARROW_TYPES``; an input field None throughout as ``string``
+    with ``typed_nulls`` (a shard's file: ``shard_schema``), else as Arrow's ``null`` (a part that
+    is merged later takes the type the field has in the other parts)."""
     tmp = path.with_name(path.name + ".tmp")
     if output_format == "jsonl":
         with tmp.open("w", encoding="utf-8") as file_:
             for row in rows:
                 file_.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
     else:
-        _write_parquet(rows, tmp, path)
+        _write_parquet(rows, tmp, path, typed_nulls)
     os.replace(tmp, path)
 
 
-def _write_parquet(rows: List[Record], tmp: Path, path: Path) -> None:
+def _write_parquet(rows: List[Record], tmp: Path, path: Path, typed_nulls: bool) -> None:
     import pyarrow
     import pyarrow.parquet
 
     names: Dict[str, None] = dict.fromkeys(ROW_FIELDS)
     for row in rows:
         names.update(dict.fromkeys(row))
-    columns = {name: [row.get(name) for row in rows] for name in names}
     try:
-        table = pyarrow.table(columns)
+        columns = [pyarrow.array([row.get(name) for row in rows], type=_our_type(pyarrow, name)) for name in names]
     except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError) as err:
         raise ValueError(Errors.E162.format(path=path, reason=" ".join(str(err).split()))) from err
-    pyarrow.parquet.write_table(table, tmp)
+    table = pyarrow.Table.from_arrays(columns, names=list(names))
+    pyarrow.parquet.write_table(table.cast(shard_schema(table.schema, typed_nulls)), tmp)
+
+
+def _our_type(pyarrow: Any, name: str) -> Any:
+    """The Arrow type of our field ``name``; None (inferred) for an input field."""
+    return pyarrow.type_for_alias(ARROW_TYPES[name]) if name in ARROW_TYPES else None
+
+
+def shard_schema(schema: Any, typed_nulls: bool = True) -> Any:
+    """``schema`` (a ``pyarrow.Schema``, e.g. of merged parts) as a shard file has it: our fields
+    with their ``ARROW_TYPES``, and with ``typed_nulls`` an input field of type ``null`` (None
+    throughout) as ``string``, so that every shard of a run has one schema for them."""
+    import pyarrow
+
+    fields = []
+    for field in schema:
+        if field.name in ARROW_TYPES:
+            field = field.with_type(pyarrow.type_for_alias(ARROW_TYPES[field.name]))
+        elif typed_nulls and pyarrow.types.is_null(field.type):
+            field = field.with_type(pyarrow.string())
+        fields.append(field)
+    return pyarrow.schema(fields, metadata=schema.metadata)
 
 
 def _jsonable(value: Any) -> Any:

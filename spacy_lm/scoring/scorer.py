@@ -38,6 +38,12 @@ class TextScorer:
             arpa = settings.prefilter if settings.prefilter.endswith(".arpa") else None  # KenLM reads it as is
             self.prefilter_score_only = score_only_path(self.prefilter, prefilter_name, settings.ngram_backend, arpa)
 
+    def warm_up(self) -> None:
+        """Ready every score-only path (see ``ScoreOnlyPath.warm_up``); no text is scored."""
+        for path in (self.score_only, self.prefilter_score_only):
+            if path is not None:
+                path.warm_up()
+
     @staticmethod
     def _enable_upto(nlp: Any, name: str) -> None:
         """Run the pipeline up to its LM only (components after it cannot change the score)."""

@@ -13,12 +13,13 @@ from ..checks import is_int, is_number  # noqa: F401 (is_int: engines imports it
 
 OUTPUT_FORMATS = ("parquet", "jsonl")
 BUCKETS = ("head", "middle", "tail")
+NGRAM_BACKENDS = ("numpy", "kenlm")
 SCORE_FIELDS = ("perplexity", "logprob", "n_tokens", "n_predicted", "prefilter_perplexity")
 ROW_FIELDS = ("id", "url", "bucket") + SCORE_FIELDS
 # Settings that change the rows: a resumed run must use the same ones (batch size, workers and
 # engine do not change a score, so they may differ between runs).
 ROW_SETTINGS = ("model", "component", "prefilter", "max_ppl", "bucket", "cutoffs", "keep", "max_length",
-                "text_field", "id_field", "format", "output_format", "code")
+                "text_field", "id_field", "format", "output_format", "code", "data_files")
 
 Record = Dict[str, Any]  # an input record (corpora.web.iter_records) or an output row
 Scores = Dict[str, Any]  # what TextScorer.score gives per text
@@ -47,10 +48,14 @@ class ScoreSettings:
     output_format: str = "parquet"
     gpu_id: int = -1
     code: Optional[str] = None  # a Python file with custom components, imported in every worker
+    data_files: Tuple[str, ...] = ()  # hf: inputs: paths or globs for datasets.load_dataset(data_files=...)
+    range_bytes: int = 32 << 20  # JSONL / text inputs are read by the workers in byte ranges of at most this size
+    ngram_backend: str = "numpy"  # n-gram queries: our probing tables, or kenlm over the model's ARPA
 
     def __post_init__(self) -> None:
         check = check_setting
         check("output_format", self.output_format in OUTPUT_FORMATS, f"one of {OUTPUT_FORMATS}", self.output_format)
+        check("ngram_backend", self.ngram_backend in NGRAM_BACKENDS, f"one of {NGRAM_BACKENDS}", self.ngram_backend)
         for name in ("batch_size", "chunk_size", "max_length"):
             value = getattr(self, name)
             check(name, is_int(value) and value >= 1, "an integer >= 1", value)
@@ -70,6 +75,9 @@ class ScoreSettings:
         check("keep", not unknown, f"bucket names from {BUCKETS}", list(self.keep))
         check("keep", not self.keep or self.bucket is not None or self.cutoffs is not None,
               "used with bucket percentiles or cutoffs (it keeps buckets)", list(self.keep))
+        check("data_files", isinstance(self.data_files, (tuple, list))
+              and all(isinstance(name, str) and name for name in self.data_files),
+              "a list of file paths or globs", self.data_files)
 
     def with_cutoffs(self, cutoffs: Tuple[float, float]) -> "ScoreSettings":
         values = asdict(self)
@@ -77,8 +85,11 @@ class ScoreSettings:
         return ScoreSettings(**values)
 
     def row_settings(self) -> Dict[str, Any]:
+        """The ROW_SETTINGS as JSON; no ``data_files`` when there are none, so that an output
+        folder written before that setting existed resumes."""
         values = asdict(self)
-        return json.loads(json.dumps({name: values[name] for name in ROW_SETTINGS}))
+        names = [name for name in ROW_SETTINGS if name != "data_files" or self.data_files]
+        return json.loads(json.dumps({name: values[name] for name in names}))
 
 
 def _is_positive(value: Any) -> bool:

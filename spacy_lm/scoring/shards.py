@@ -1,19 +1,16 @@
-"""From input records to output rows, shard by shard, on the driver: the rejects that need no
-model (undecodable, empty, over ``max_length`` characters), the texts of the rest streamed to the
-engine as one run of chunks across shards (so workers stay busy at shard boundaries), and each
-shard's rows, rejects and counts as soon as its last chunk is back. Every record of a shard ends
-in exactly one of its rows or its rejects, in input order."""
+"""From input records to output rows, in the worker that reads them (worker.py): the rejects that
+need no model (undecodable, empty, over ``max_length`` characters), the texts of the rest scored
+in chunks, routed (prefilter, buckets, ``keep``) and made rows; a range's counts (``ShardResult``,
+added up per shard by the driver). Every record ends in exactly one row or reject, in input
+order. Also the driver's progress line."""
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 
 from ..errors import Errors
-from .settings import SCORE_FIELDS, MapChunks, Record, Scores, ScoreSettings
-
-ScoredShard = Tuple[int, List[Record], List[Record], "ShardResult"]  # index, rows, rejects, counts
+from .settings import SCORE_FIELDS, Record, Scores, ScoreSettings
 
 
 def reject_reason(record: Record, max_length: int) -> Optional[str]:
@@ -80,49 +77,51 @@ class ShardResult:
         kind = reason.split(":", 1)[0]
         self.rejects[kind] = self.rejects.get(kind, 0) + 1
 
-
-@dataclass
-class ShardWork:
-    """One input shard between reading and writing: its records, the rejects that need no model,
-    the chunks of scorable record indices sent to the engine, and the scores back so far."""
-
-    index: int
-    records: List[Record]
-    reasons: List[Optional[str]]
-    chunks: List[List[int]]
-    scores: List[Optional[Scores]]
-    n_back: int = 0  # chunks whose scores are back
-    seconds: float = 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.n_back == len(self.chunks)
+    def add(self, other: "ShardResult") -> None:
+        """Count ``other`` (another range of the same shard) in this one."""
+        for name in ("n_in", "n_out", "n_rejected", "n_tokens", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in ((self.rejects, other.rejects), (self.buckets, other.buckets), (self.kept, other.kept)):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
 
 
-def prepare_shard(index: int, records: Iterable[Record], settings: ScoreSettings) -> ShardWork:
-    records = list(records)
-    reasons = [reject_reason(record, settings.max_length) for record in records]
-    live = [i for i, reason in enumerate(reasons) if reason is None]
-    chunks = [live[start : start + settings.chunk_size] for start in range(0, len(live), settings.chunk_size)]
-    return ShardWork(index, records, reasons, chunks, [None] * len(records))
-
-
-def finish_shard(work: ShardWork, settings: ScoreSettings) -> Tuple[List[Record], List[Record], ShardResult]:
-    """Rows and rejects of a completely scored shard, in input order."""
-    result = ShardResult(n_in=len(work.records))
+def score_records(records: Iterable[Record], score: Callable[[List[str]], List[Scores]], settings: ScoreSettings,
+                  result: ShardResult) -> Tuple[List[Record], List[Record], Optional[str]]:
+    """Rows and rejects of some records, each record in exactly one, in input order; the texts
+    are scored ``settings.chunk_size`` at a time (``score``: TextScorer.score) and counted in
+    ``result``. Also the reason of the first reject (E212 quotes it)."""
     rows: List[Record] = []
     rejects: List[Record] = []
-    for record, reason, value in zip(work.records, work.reasons, work.scores):
-        if reason is None:
-            assert value is not None
-            reason, row = _route(record, value, settings, result)
-        if reason is not None:
-            result.count_reject(reason)
-            rejects.append(make_reject(record, reason, value))
-        else:
-            rows.append(row)
-    result.n_out, result.n_rejected = len(rows), len(rejects)
-    return rows, rejects, result
+    pending: List[Tuple[Record, Optional[str]]] = []
+    n_live = 0
+
+    def flush() -> None:
+        texts = [record["text"] for record, reason in pending if reason is None]
+        scored = iter(score(texts) if texts else [])
+        for record, reason in pending:
+            value = next(scored) if reason is None else None
+            if value is not None:
+                reason, row = _route(record, value, settings, result)
+            if reason is not None:
+                result.count_reject(reason)
+                rejects.append(make_reject(record, reason, value))
+            else:
+                rows.append(row)
+        pending.clear()
+
+    for record in records:
+        reason = reject_reason(record, settings.max_length)
+        pending.append((record, reason))
+        result.n_in += 1
+        n_live += reason is None
+        if n_live == settings.chunk_size:
+            flush()
+            n_live = 0
+    flush()
+    result.n_out += len(rows)
+    result.n_rejected += len(rejects)
+    return rows, rejects, (str(rejects[0]["reason"]) if rejects else None)
 
 
 def _route(record: Record, scores: Scores, settings: ScoreSettings,
@@ -138,42 +137,6 @@ def _route(record: Record, scores: Scores, settings: ScoreSettings,
             return f"filtered: bucket {bucket}", {}
         result.kept[bucket] = result.kept.get(bucket, 0) + 1
     return None, make_row(record, scores, bucket)
-
-
-def score_shards(shards: Iterable[Tuple[int, Iterable[Record]]], map_chunks: MapChunks, settings: ScoreSettings,
-                 progress: Optional["Progress"] = None) -> Iterator[ScoredShard]:
-    """Score shards as one stream of chunks, so an engine's workers stay busy (and a Ray actor
-    pool stays up) across shard boundaries; each shard's rows as soon as its last chunk is back.
-    Shards are read lazily, only as far ahead as the engine asks for chunks."""
-    opened: Deque[ShardWork] = deque()
-
-    def chunk_texts() -> Iterator[List[str]]:
-        for index, records in shards:
-            work = prepare_shard(index, records, settings)
-            work.seconds = -time.perf_counter()
-            opened.append(work)
-            for chunk in work.chunks:
-                yield [work.records[i]["text"] for i in chunk]
-
-    def finished() -> Iterator[ScoredShard]:
-        while opened and opened[0].complete:
-            work = opened.popleft()
-            rows, rejects, result = finish_shard(work, settings)
-            result.seconds = round(work.seconds + time.perf_counter(), 3)
-            yield work.index, rows, rejects, result
-
-    for chunk_scores in map_chunks(chunk_texts()):
-        yield from finished()  # shards with nothing to score (all rejects) before this chunk's
-        work = opened[0]
-        chunk = work.chunks[work.n_back]
-        for i, value in zip(chunk, chunk_scores):
-            work.scores[i] = value
-        work.n_back += 1
-        if progress is not None:
-            progress.update(len(chunk), sum(value.get("n_tokens") or 0 for value in chunk_scores))
-        yield from finished()
-    yield from finished()
-    assert not opened, "an engine returned fewer chunks than it was given"
 
 
 class Progress:

@@ -69,6 +69,12 @@ class ScoreOnlyPath:
         return prepare_batch(self.vocab.ids_of_hashes(array[kept, 0]), index[kept], lengths, self.vocab.eos_id,
                              self.backward)
 
+    def warm_up(self) -> None:
+        """Build what the LM builds at its first call (an ``ngram_lm``'s probing tables), so that a
+        worker is ready before its first task (and a forked one inherits it)."""
+        eos = self.vocab.eos_id
+        self.total_nll(prepare_batch(numpy.asarray([eos]), numpy.asarray([0]), [1], eos))
+
     def score_docs(self, docs: Sequence[Doc]) -> List[Scores]:
         """The scores of docs already tokenised (the query stage: no tokenizer)."""
         return self._scores(self.prepare_docs(docs), [len(doc) for doc in docs])

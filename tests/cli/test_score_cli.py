@@ -134,3 +134,58 @@ def test_a_shard_where_no_record_has_the_text_field_stops_the_run(files, tmp_pat
     assert not list((tmp_path / "out").glob("00000-*"))
     fixed = invoke(files / "ngram", path, "-o", tmp_path / "out", "--format", "jsonl", "--text-field", "body", "--json")
     assert fixed.exit_code == 0 and json.loads(fixed.stdout)["n_out"] == 2, fixed.output
+
+
+@pytest.fixture
+def offline_hf(monkeypatch, tmp_path):
+    """datasets offline: local files through a packaged builder need no network."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+
+
+def write_texts(path, texts):
+    path.write_text("".join(json.dumps({"text": text, "n": i}) + "\n" for i, text in enumerate(texts)))
+
+
+def test_data_files_score_local_files_through_a_builder_and_resume_by_their_bytes(files, tmp_path, offline_hf):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_texts(data / "a.jsonl", TINY_TEXTS[:3])
+    write_texts(data / "b.jsonl", TINY_TEXTS[3:5])
+    out = tmp_path / "out"
+    args = [files / "ngram", "hf:json@train", "--data-files", data / "a.jsonl", "--data-files", data / "b.jsonl",
+            "-o", out, "--format", "jsonl", "--json"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_out"] == 5
+    rows = read_rows(out / "00000-json_train.jsonl")
+    assert [(row["id"], row["text"]) for row in rows] == [(f"json:{i}", text) for i, text in enumerate(TINY_TEXTS[:5])]
+    assert json.loads((out / "manifest.json").read_text())["settings"]["data_files"] == [str(data / "a.jsonl"),
+                                                                                       str(data / "b.jsonl")]
+    again = invoke(*args)
+    assert again.exit_code == 0 and json.loads(again.stdout)["shards_skipped"] == 1, again.output
+    write_texts(data / "b.jsonl", TINY_TEXTS[3:6])  # edited in place: scored again
+    edited = invoke(*args)
+    assert edited.exit_code == 0, edited.output
+    assert json.loads(edited.stdout)["shards_skipped"] == 0 and json.loads(edited.stdout)["n_out"] == 6
+    assert len(read_rows(out / "00000-json_train.jsonl")) == 6
+    globbed = invoke(files / "ngram", "hf:json@train", "--data-files", data / "*.jsonl", "-o", out)
+    assert globbed.exit_code == 1 and "[E164]" in globbed.stderr and "data_files" in globbed.stderr, globbed.output
+
+
+def test_bad_data_files_are_one_line_with_exit_1(files, tmp_path, offline_hf):
+    write_texts(tmp_path / "a.jsonl", TINY_TEXTS[:2])
+    for args, text in ([[files / "docs.txt", "--data-files", tmp_path / "a.jsonl"], "[E160]"],
+                       [["hf:json", "--data-files", tmp_path / "a.jsonl", "--data-files", tmp_path / "b.jsonl"],
+                        f"[E320] data_files (--data-files): {tmp_path / 'b.jsonl'} does not exist"],
+                       [["hf:json", "--data-files", tmp_path / "*.parquet"], "[E321]"]):
+        result = invoke(files / "ngram", *args, "-o", tmp_path / "out")
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and text in lines[0], result.stderr
+    assert not list((tmp_path / "out").glob("0000*"))

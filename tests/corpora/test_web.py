@@ -141,6 +141,45 @@ def test_hf_streaming_offline(tmp_path, monkeypatch):
     assert [(r["id"], r["text"]) for r in records] == [(str(i), f"Abstract number {i}.") for i in range(3)]
 
 
+def write_abstracts(folder, names):
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).write_text(json.dumps({"text": f"from {name}"}) + "\n")
+
+
+def test_hf_data_files_list_and_glob_in_order(tmp_path, monkeypatch):
+    """A list of files is read in the order given, a glob in name order (it is expanded here, so
+    what is read is what `spacy lm score` digests)."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    write_abstracts(tmp_path / "data", ["b.jsonl", "a.jsonl", "c.json"])
+    listed = [str(tmp_path / "data" / name) for name in ("b.jsonl", "a.jsonl")]
+    assert [r["text"] for r in iter_records("hf:json@train", data_files=listed)] == ["from b.jsonl", "from a.jsonl"]
+    globbed = iter_records("hf:json", data_files=(str(tmp_path / "data" / "*.jsonl"),))
+    assert [(r["id"], r["text"]) for r in globbed] == [("json:0", "from a.jsonl"), ("json:1", "from b.jsonl")]
+
+
+@pytest.mark.parametrize("pattern,code,named", [("missing.jsonl", "E320", "missing.jsonl"),
+                                                ("data/*.parquet", "E321", "'data/*.parquet'"),
+                                                ("data", "E154", "data")])
+def test_hf_data_files_that_are_not_there_are_named(tmp_path, monkeypatch, pattern, code, named):
+    monkeypatch.chdir(tmp_path)
+    write_abstracts(tmp_path / "data", ["a.jsonl"])
+    with pytest.raises(OSError, match=rf"\[{code}\]") as err:
+        next(iter_records("hf:json", data_files=["data/a.jsonl", pattern]))
+    assert named in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+def test_builder_data_files_are_local_only_for_packaged_builders(tmp_path):
+    """A hub dataset's data_files are paths inside its repository: given to datasets as they are."""
+    from spacy_lm.corpora.web_formats import builder_data_files
+
+    write_abstracts(tmp_path, ["a.jsonl"])
+    assert builder_data_files("hf:parquet", str(tmp_path / "a.jsonl")) == [str(tmp_path / "a.jsonl")]
+    assert builder_data_files("hf:allenai/c4:en", "en/c4-train.00000-of-01024.json.gz") is None
+    assert builder_data_files("hf:json", None) is None and builder_data_files("hf:json", {"train": "x"}) is None
+
+
 # ---- the [corpora] reader -----------------------------------------------------------
 
 
