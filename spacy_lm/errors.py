@@ -253,11 +253,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "away) to score everything again, or use another --output.")
     E164 = ("The output folder {path} holds results scored with other settings ({changed}): resuming would "
             "mix them. Use another --output, or the same settings.")
-    E165 = ("A scoring worker died {tries} times on the chunk starting with {text!r}: giving up (out of "
-            "memory? a crash in a custom component?).")
+    E165 = ("A scoring worker died {tries} times on {text}: giving up (out of memory? a crash in a custom "
+            "component?).")
     E166 = ("--engine ray needs Ray Data, an optional extra of spacy-lm: pip install \"spacy-lm[ray]\" (or "
             "pip install \"ray[data]>=2.9\").")
-    E167 = "The Ray engine returned no score, or two, for the text(s) at position(s) {pos} of a shard: a bug."
+    E167 = "The Ray engine returned no outcome, or two, for the input range(s) {pos}: a bug."
 
     # E168-E171: discriminative learning rates and gradual unfreezing (training/layer_groups.py).
     # E168-E170 are aliases of E009 (set_layer_group's group, DiscriminativeAdam.v1's lr_decay and

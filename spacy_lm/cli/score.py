@@ -54,7 +54,9 @@ def score_cli(
     gpu: bool = typer.Option(False, "--gpu", help="Ray: one GPU per actor"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="Local engine: GPU id, or -1 for CPU"),
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Docs per nlp.pipe batch"),
-    chunk_size: int = typer.Option(256, "--chunk-size", help="Docs per engine task"),
+    chunk_size: int = typer.Option(256, "--chunk-size", help="Docs a worker scores at a time"),
+    range_mib: float = typer.Option(32.0, "--range-mib", help="Uncompressed JSONL/text inputs are cut into "
+                                    "ranges of at most this many MiB, each read and scored by one worker"),
     code: Optional[Path] = typer.Option(None, "--code", help="Python file with custom components, imported in "
                                         "every worker", exists=True, dir_okay=False),
     ngram_backend: str = typer.Option("numpy", "--ngram-backend", help="n-gram queries: numpy (our probing "
@@ -71,6 +73,7 @@ def score_cli(
 
     check_gpu_id(gpu_id)
     check_option(not (gpu_id >= 0 and engine == "ray"), "--gpu-id", "-1 with --engine ray (use --gpu)", gpu_id)
+    check_option(range_mib > 0, "--range-mib", "a number of MiB > 0", range_mib)
     settings = ScoreSettings(
         model=model, component=component, prefilter=prefilter, max_ppl=max_ppl,
         bucket=parse_pair(bucket, "--bucket", "two percentiles LOW,HIGH (e.g. 30,60)"),
@@ -79,6 +82,7 @@ def score_cli(
         max_length=max_length, batch_size=batch_size, chunk_size=chunk_size, text_field=text_field,
         id_field=id_field, format=input_format, output_format=output_format, gpu_id=gpu_id,
         code=str(code) if code else None, data_files=tuple(data_files or ()), ngram_backend=ngram_backend,
+        range_bytes=max(1, int(range_mib * (1 << 20))),
     )
     check_setting("--data-files", not settings.data_files or input_format == "hf"
                   or any(source.startswith("hf:") for source in inputs),

@@ -56,7 +56,7 @@ class ScoreSettings:
         check = check_setting
         check("output_format", self.output_format in OUTPUT_FORMATS, f"one of {OUTPUT_FORMATS}", self.output_format)
         check("ngram_backend", self.ngram_backend in NGRAM_BACKENDS, f"one of {NGRAM_BACKENDS}", self.ngram_backend)
-        for name in ("batch_size", "chunk_size", "max_length"):
+        for name in ("batch_size", "chunk_size", "max_length", "range_bytes"):
             value = getattr(self, name)
             check(name, is_int(value) and value >= 1, "an integer >= 1", value)
         check("bucket_sample", is_int(self.bucket_sample) and self.bucket_sample >= 1, "an integer >= 1",

@@ -189,3 +189,9 @@ def test_bad_data_files_are_one_line_with_exit_1(files, tmp_path, offline_hf):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and text in lines[0], result.stderr
     assert not list((tmp_path / "out").glob("0000*"))
+
+
+def test_range_mib_must_be_positive(tmp_path):
+    result = runner.invoke(lm_app, ["score", "model", str(tmp_path / "x.jsonl"), "-o", str(tmp_path / "o"),
+                                    "--range-mib", "0"])
+    assert result.exit_code != 0 and "[E085] --range-mib must be" in result.output
