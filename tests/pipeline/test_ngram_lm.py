@@ -272,3 +272,18 @@ def test_a_discount_fallback_out_of_range_is_refused_at_build():
         spacy.blank("en").add_pipe("ngram_lm", config={"discount_fallback": [1.5, 1.0, 1.5]})
     pipe = spacy.blank("en").add_pipe("ngram_lm", config={"discount_fallback": [1, 2, 3]})
     assert pipe.cfg["discount_fallback"] == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("group_tokens", [1, 7, 1 << 16])
+def test_total_nll_equals_predict_in_any_grouping(nlp, monkeypatch, group_tokens):
+    """The score-only path (groups of SCORE_TOKENS tokens) sums predict's NLL per doc."""
+    from spacy_lm.batching import prepare_doc
+    from spacy_lm.pipeline import ngram_lm
+
+    monkeypatch.setattr(ngram_lm, "SCORE_TOKENS", group_tokens)
+    component = nlp.get_pipe("ngram_lm")
+    docs = [nlp.make_doc(text) for text in ["the cat sat", "a zebra <eos> saw the dog", "the mat", "<eos>"]]
+    prepared = [prepare_doc(component.lm_vocab, doc) for doc in docs]
+    expected = [float(result["nll"].sum(dtype="float64")) for result in component.predict(docs)]
+    numpy.testing.assert_allclose(component.total_nll(prepared), expected, rtol=1e-6)
+    assert component.total_nll([]).shape == (0,)
