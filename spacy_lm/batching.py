@@ -32,7 +32,7 @@ from thinc.api import Ops
 from thinc.types import Floats2d, Floats3d, Ints1d, Ints2d
 
 from .errors import Errors
-from .types import RecurrentLMModel, State
+from .types import RecurrentLMModel, State, token_nll
 from .text.vocab import TokenVocab, token_text
 
 # A doc as an LM reads it: inputs, targets, and each target's token index (-1: closing <eos>).
@@ -359,3 +359,24 @@ def window_loss(model: RecurrentLMModel, window: Window, hidden: Floats3d, grad_
     d_hidden = model.ops.alloc2f(T * k, width, dtype=hidden.dtype)
     d_hidden[window.real] = d_real
     return total, d_hidden.reshape(T, k, width)
+
+
+def summed_nll_by_length(model: RecurrentLMModel, prepared: Sequence[PreparedDoc], batch_size: int,
+                         window_size: int) -> numpy.ndarray:
+    """The summed NLL (float64) of each prepared doc, in the order given: all docs sorted by
+    length and cut into batches of ``batch_size`` (a batch's rows run for about the same number
+    of steps), each read whole in windows with the state carried (exact), through the model's
+    ``nll`` where it has one (``types.token_nll``: no top-1 flags)."""
+    totals = numpy.zeros(len(prepared), dtype="float64")
+    by_length = sorted(range(len(prepared)), key=lambda i: -len(prepared[i][0]))
+    for start in range(0, len(by_length), batch_size):
+        indices = by_length[start : start + batch_size]
+        batch = SequenceBatch(model.ops, [prepared[i] for i in indices])
+        sums = numpy.zeros(len(batch), dtype="float64")
+        for window, hidden, _, _ in run_windows(model, batch, window_size, False):
+            nll = token_nll(model, real_rows(window, hidden), window.targets[window.real])
+            # real position t * k + j is sequence j's
+            sums[: window.k] += numpy.bincount(window.real_host % window.k, minlength=window.k,
+                                               weights=model.ops.to_numpy(nll).astype("float64"))
+        totals[numpy.asarray(indices)[batch.order]] = sums
+    return totals

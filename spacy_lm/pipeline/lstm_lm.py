@@ -41,13 +41,14 @@ from ..batching import (
     stream_prefix,
     trained_windows,
     stream_segments,
+    summed_nll_by_length,
     window_loss,
 )
 from ..checks import check_setting, is_count, require_finite
 from ..errors import Errors
 from ..extensions import install_extensions, set_lm_annotations
 from ..metrics.scorers import perplexity_score, stream_scores
-from ..types import RecurrentLMModel, State, token_nll
+from ..types import RecurrentLMModel, State
 from .recurrent_base import RecurrentPipe, check_recurrent_settings
 
 FORMAT_VERSION = 1
@@ -242,42 +243,21 @@ class LSTMLanguageModel(RecurrentPipe):
 
     def total_nll(self, prepared: Sequence[PreparedDoc], *, batch_size: int = SCORE_BATCH_SIZE) -> numpy.ndarray:
         """The summed NLL (nats, float64) of each prepared doc, in the order given: corpus
-        scoring's score-only path (no Doc, no per-token values, no top-1 flags).
+        scoring's score-only path (no Doc, no per-token values, no top-1 flags), batched by
+        length over whole docs (``batching.summed_nll_by_length``).
 
         ``prepared``: docs as :func:`spacy_lm.batching.prepare_doc` (or ``prepare_ids``) makes
-        them for this LM, none None (a backward LM's already reversed: ``prepare_doc(vocab, doc,
-        backward=True)``). All are sorted by length, longest first, and cut into batches of
-        ``batch_size`` docs, so a batch's rows run for about the same number of steps; each
-        batch is read whole in windows of PREDICT_WINDOW with the state carried (exact), and
-        the model's ``nll`` (``score``'s NLL without the argmax) is summed per doc. Equals
-        ``predict``'s ``nll.sum()`` up to float32 rounding. The default ``batch_size``, 128, was
-        the fastest measured (5.1k tokens/s; 16 to 256 docs all within 4% of it, 1.24-1.27x
-        ``nlp.pipe``'s; 1 CPU thread, width 200, depth 2, WikiText-2's 33k-word vocabulary:
-        benchmarks/lstm_scoring_speed.py). Its ablations found batches cut by a token budget and
-        windows of 64 to 1024 steps within the noise of it (a shared machine: +-2-7%), so the
-        simpler doc count and PREDICT_WINDOW stay; the NLL through ``score`` was 1.34x slower."""
+        them for this LM, none None (a backward LM's already reversed). Equals ``predict``'s
+        ``nll.sum()`` up to float32 rounding. The default ``batch_size``, 128, was the fastest
+        measured (5.1k tokens/s; 16 to 256 docs all within 4% of it, 1.24-1.27x ``nlp.pipe``'s;
+        1 CPU thread, width 200, depth 2, WikiText-2's 33k-word vocabulary:
+        benchmarks/lstm_scoring_speed.py); batches cut by a token budget and windows of 64 to
+        1024 steps were within the noise of it, and the NLL through ``score`` 1.34x slower."""
         self._require_initialized()
         check_setting(is_count(batch_size, 1), "batch_size", "an integer >= 1", batch_size, where="total_nll")
-        prepared = list(prepared)
-        totals = numpy.zeros(len(prepared), dtype="float64")
-        by_length = sorted(range(len(prepared)), key=lambda i: -len(prepared[i][0]))
-        for start in range(0, len(by_length), batch_size):
-            indices = by_length[start : start + batch_size]
-            batch = SequenceBatch(self.model.ops, [prepared[i] for i in indices])
-            totals[numpy.asarray(indices)[batch.order]] = self._batch_nll(batch)
+        totals = summed_nll_by_length(self.model, list(prepared), batch_size, PREDICT_WINDOW)
         require_finite(numpy, totals, name=self.name, what="token surprisals")
         return totals
-
-    def _batch_nll(self, batch: SequenceBatch) -> numpy.ndarray:
-        """Summed NLL (float64) of each sequence of a batch, in batch order."""
-        ops = self.model.ops
-        sums = numpy.zeros(len(batch), dtype="float64")
-        for window, hidden, _, _ in run_windows(self.model, batch, PREDICT_WINDOW, False):
-            nll = token_nll(self.model, real_rows(window, hidden), window.targets[window.real])
-            # real position t * k + j is sequence j's
-            sums[: window.k] += numpy.bincount(window.real_host % window.k, minlength=window.k,
-                                               weights=ops.to_numpy(nll).astype("float64"))
-        return sums
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Optional[Dict[str, Any]]]) -> None:
         for doc, result in zip(docs, scores):
