@@ -1,6 +1,6 @@
 """The worker side of `spacy lm score`: ``TextScorer`` loads the pipeline once (per process or
 Ray actor) and turns texts into small score dicts, never documents, so that only numbers travel
-back to the driver. Every engine (engines.py) maps ``TextScorer.score`` over chunks of texts.
+back to the driver. Every worker (worker.py) scores its ranges' records ``chunk_size`` texts at a time.
 
 Where only the tokenizer runs before the LM, texts take the score-only path (token_ids.py: ids
 and one total per text, no pipeline Doc); otherwise ``nlp.pipe`` (components before the LM may

@@ -6,7 +6,7 @@ Ray actors (as ``asdict``) and into the manifest (``row_settings``: the ones a r
 keep, because they change the rows)."""
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .. import checks
 from ..checks import is_int, is_number  # noqa: F401 (is_int: engines imports it from here)
@@ -23,8 +23,6 @@ ROW_SETTINGS = ("model", "component", "prefilter", "max_ppl", "bucket", "cutoffs
 
 Record = Dict[str, Any]  # an input record (corpora.web.iter_records) or an output row
 Scores = Dict[str, Any]  # what TextScorer.score gives per text
-# An engine maps the scorer over chunks of texts and yields the results in the chunks' order.
-MapChunks = Callable[[Iterable[List[str]]], Iterator[List[Scores]]]
 
 
 @dataclass(frozen=True)
