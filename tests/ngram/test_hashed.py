@@ -51,3 +51,11 @@ def test_probing_table_finds_every_key_and_only_those():
     assert (found == -1).all() and (got == 0).all()
     lp, bo = unpack(values)
     assert lp.dtype == bo.dtype == numpy.float32
+
+
+def test_argsort_u32_is_a_stable_argsort():
+    from spacy_lm.ngram.hashed import argsort_u32
+
+    values = numpy.random.default_rng(1).integers(0, 2**32, size=10_000, dtype="int64")
+    values[::7] = values[3]  # ties keep input order
+    assert (argsort_u32(values) == numpy.argsort(values, kind="stable")).all()
