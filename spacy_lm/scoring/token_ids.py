@@ -17,7 +17,6 @@ import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
-
 from spacy.attrs import IS_SPACE
 from spacy.tokens import Doc
 
