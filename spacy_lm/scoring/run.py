@@ -88,7 +88,7 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
     start = time.perf_counter()
     meter = Progress(progress) if progress is not None else None
     writer = ShardWriter(out_dir, manifest, settings, sources, digests, names, tasks, meter)
-    spec = WorkerSpec(dataclasses.asdict(settings), tuple(sources), _read_shard)
+    spec = WorkerSpec(dataclasses.asdict(settings), tuple(tasks), _read_shard)
     with stop_on_signals(), open_engine(engine, spec, workers=workers, ray_address=ray_address,
                                         gpu=gpu) as map_tasks:
         manifest.set_settings(settings)

@@ -4,9 +4,9 @@ records from disk, scores them, builds rows and rejects (shards.py), writes them
 part files (parts.py) and returns only counts (``RangeOutcome``).
 
 Bucket cutoffs from percentiles (``--bucket`` without ``--cutoffs``) are computed by the worker
-the first time it needs them, from the perplexities of the first ``bucket_sample`` scorable
-docs of the run's inputs (read in input order, so every worker gets the same cutoffs, and the
-driver records them in the manifest with the first outcome)."""
+the first time it needs them, from the perplexities of about ``bucket_sample`` scorable docs,
+the same number from the start of every range of the run (read in range order, so every worker
+gets the same cutoffs, and the driver records them in the manifest with the first outcome)."""
 import time
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -21,12 +21,12 @@ from .shards import ShardResult, percentile_cutoffs, reject_reason, score_record
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker is started with: the settings (``asdict``), the inputs the cutoff sample is
-    read from, and the reader of a whole input (run._read_shard, a module-level function, so it
+    """What a worker is started with: the settings (``asdict``), the run's ranges (the cutoff
+    sample is read from their starts), and the reader of a whole input (run._read_shard, a module-level function, so it
     pickles by name)."""
 
     settings: Dict[str, Any]
-    sample_sources: Tuple[str, ...]
+    sample_ranges: Tuple[RangeTask, ...]
     read_whole: ReadWhole
 
 
@@ -83,9 +83,13 @@ class RangeWorker:
         return self._bucketing
 
     def sample_cutoffs(self) -> Tuple[float, float]:
-        """Cutoffs from the perplexities of the first ``bucket_sample`` scorable docs."""
+        """Cutoffs from the perplexities of about ``bucket_sample`` scorable docs, the same number
+        from the start of every range of the run (so a corpus whose order follows its quality,
+        one source after another, is sampled throughout, not only at its head)."""
         settings = self.settings
-        texts = list(islice(self._scorable_texts(), settings.bucket_sample))
+        ranges = self.spec.sample_ranges
+        per_range = -(-settings.bucket_sample // max(1, len(ranges)))
+        texts = [text for task in ranges for text in islice(self._scorable_texts(task), per_range)]
         perplexities: List[float] = []
         for start in range(0, len(texts), settings.chunk_size):
             scores = self.scorer.score(texts[start : start + settings.chunk_size])
@@ -93,9 +97,7 @@ class RangeWorker:
         assert settings.bucket is not None
         return percentile_cutoffs(perplexities, settings.bucket)
 
-    def _scorable_texts(self) -> Iterator[str]:
-        for source in self.spec.sample_sources:
-            for record in self.spec.read_whole(source, self.settings):
-                if reject_reason(record, self.settings.max_length) is None:
-                    yield record["text"]
-
+    def _scorable_texts(self, task: RangeTask) -> Iterator[str]:
+        for record in read_range(task, self.settings, self.spec.read_whole):
+            if reject_reason(record, self.settings.max_length) is None:
+                yield record["text"]

@@ -13,6 +13,7 @@ from spacy_lm.scoring import ScoreSettings, score_corpus
 from spacy_lm.scoring.manifest import MANIFEST
 from spacy_lm.scoring.shards import bucket_of, percentile_cutoffs
 
+from ..conftest import TINY_TEXTS
 from .conftest import FAULT_CODE, fault, input_ids, outputs, run_cli, settings_for, shards
 
 
@@ -107,3 +108,22 @@ def test_an_input_named_twice_is_scored_once(hang_files, tmp_path):
 def test_no_inputs_is_a_coded_error(corpus, tmp_path):
     with pytest.raises(ValueError, match=r"\[E160\].*inputs"):
         score_corpus([], tmp_path, settings_for(corpus))
+
+
+def test_the_cutoff_sample_spans_every_input(corpus, tmp_path):
+    """With inputs ordered by quality (fluent text first, word salad after), the percentile
+    sample comes from every range, not from the head of the first input only."""
+    import random
+
+    rng = random.Random(0)
+    words = "the cat sat on mat dog log a saw and".split()
+    fluent = [TINY_TEXTS[i % len(TINY_TEXTS)] for i in range(60)]
+    salad = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(60)]
+    for name, texts in (("fluent.jsonl", fluent), ("salad.jsonl", salad)):
+        (tmp_path / name).write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    settings = ScoreSettings(model=str(corpus / "ngram"), bucket=(30, 60), bucket_sample=20)
+    summary = score_corpus([str(tmp_path / "fluent.jsonl"), str(tmp_path / "salad.jsonl")], tmp_path / "out", settings)
+    low, high = summary["cutoffs"]
+    nlp = spacy.load(corpus / "ngram")
+    fluent_max = max(nlp(t)._.lm_perplexity for t in fluent)
+    assert low <= fluent_max < high  # the 60th percentile lies among the salad's perplexities
