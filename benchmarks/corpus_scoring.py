@@ -24,6 +24,8 @@ Measured, in one process, engines alternated over ``--reps`` rounds (medians quo
 
     python benchmarks/corpus_scoring.py                  # writes benchmarks/results/corpus_scoring.json
     python benchmarks/corpus_scoring.py --mb 8 --reps 1 --skip-ray
+    python benchmarks/corpus_scoring.py --mb 512 --shards 8 --reps 1 --scaling-only --work-dir /tmp/cs512 \
+        --name corpus_scoring_512mb         # how the fixed start costs weigh on a larger input
 
 Needs the ``bench`` extra (kenlm) and ``ray`` (in ``dev``).
 """
@@ -345,6 +347,7 @@ def main() -> None:
     parser.add_argument("--lstm-seconds", type=float, default=120.0)
     parser.add_argument("--keep-pct", type=float, default=60.0)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--scaling-only", action="store_true", help="Only the score_corpus runs (e.g. a larger --mb)")
     parser.add_argument("--name", default="corpus_scoring")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker; the driver the same
@@ -353,6 +356,12 @@ def main() -> None:
     print(f"corpus: {corpus['bytes'] / 1e6:.1f} MB, {corpus['docs']:,} docs, {corpus['whitespace_tokens']:,} tokens", flush=True)
     models = build_models(args.data_dir, args.work_dir, args.lstm_seconds)
     load_start = os.getloadavg()
+    if args.scaling_only:
+        scale = scaling(args.work_dir, corpus["shards"], args.reps, args.skip_ray)
+        print(json.dumps(scale["ratios"], indent=1))
+        write_results(args.name, {"corpus": corpus, "scaling": scale, "load_average_at_start": load_start,
+                                  "cpus": os.cpu_count()})
+        return
     texts = read_docs(corpus["shards"], args.peer_docs)
     peer = peer_query(args.work_dir, texts)
     print(json.dumps(peer["tokens_per_cpu_s"]), flush=True)
