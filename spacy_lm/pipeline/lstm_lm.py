@@ -31,7 +31,6 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from ..architectures.listener import LSTMLMListener, empty_backprop, store_states
 from ..batching import (
     DIRECTIONS,
-    ChunkMark,
     PreparedDoc,
     SequenceBatch,
     chunk_mark,
@@ -50,6 +49,7 @@ from ..extensions import install_extensions, set_lm_annotations
 from ..metrics.scorers import perplexity_score, stream_scores
 from ..types import RecurrentLMModel, State
 from .recurrent_base import RecurrentPipe, check_recurrent_settings
+from .stream_states import CarriedStates
 
 FORMAT_VERSION = 1
 PREDICT_WINDOW = 512  # state is carried exactly, so at inference the window only bounds memory
@@ -151,8 +151,7 @@ class LSTMLanguageModel(RecurrentPipe):
         self.model: RecurrentLMModel = model
         self.listener_map: Dict[str, List[Model]] = {}
         self.listening_components: List[str] = []
-        # Stream training: stream index -> (chunk index, batch state after it, its row there).
-        self._carried: Dict[int, Tuple[int, State, int]] = {}
+        self._carried = CarriedStates()  # stream training: each stream's state for its next chunk
 
     # ------------------------------------------------------------------ listeners
     # As spaCy's Tok2Vec: `nlp.initialize` and sourcing call find_listeners for every
@@ -304,7 +303,7 @@ class LSTMLanguageModel(RecurrentPipe):
         batch = self._batch(docs)
         marks = [chunk_mark(doc) for doc in docs]
         streaming = any(mark is not None for mark in marks)
-        state = self._carried_state(batch, marks) if streaming else None
+        state = self._carried.before(self.model, batch, marks) if streaming else None
         set_dropout_rate(self.model, drop)
         size = self.cfg["max_length"]
         grad_tokens = self.cfg.get("grad_tokens") if listening and not streaming else None
@@ -329,46 +328,12 @@ class LSTMLanguageModel(RecurrentPipe):
         if n_total:
             losses[self.name] += total_nll / n_total
         if streaming:
-            self._carry(batch, marks, state)
+            self._carried.keep(batch, marks, state)
         if listening:
             self._send_to_listeners(docs, batch, windows, backprops, sgd)
         if sgd is not None:
             self.finish_update(sgd)
         return losses
-
-    def _carried_state(self, batch: SequenceBatch, marks: Sequence[Optional[ChunkMark]]) -> Optional[State]:
-        """The state before a batch, in batch order: a chunk whose stream's carried state is
-        that of the chunk just before it continues from it; every other row starts afresh.
-        None when every row does (the model's initial state)."""
-        sources: List[Tuple[Optional[State], int]] = []  # (carried batch state or None, its row)
-        for i in batch.order:
-            mark = marks[i]
-            entry = self._carried.get(mark.stream) if mark is not None else None
-            if entry is not None and entry[0] == mark.chunk - 1:
-                sources.append((entry[1], entry[2]))
-            else:
-                sources.append((None, 0))
-        if all(source is None for source, _ in sources):
-            return None
-        # Rows of one source in a run are selected at once, fresh runs made at once.
-        runs: List[Tuple[Optional[State], List[int]]] = []
-        for source, row in sources:
-            if runs and runs[-1][0] is source:
-                runs[-1][1].append(row)
-            else:
-                runs.append((source, [row]))
-        states = [self.model.initial_state(len(rows)) if source is None
-                  else self.model.select_state(source, self.model.ops.asarray1i(rows))
-                  for source, rows in runs]
-        return states[0] if len(states) == 1 else self.model.concat_states(states)
-
-    def _carry(self, batch: SequenceBatch, marks: Sequence[Optional[ChunkMark]], state: State) -> None:
-        """Keep each marked chunk's final state (row ``j`` of ``state``) for its stream's next
-        chunk. The model cuts the state's gradient, so what is kept is detached."""
-        for j, i in enumerate(batch.order):
-            mark = marks[i]
-            if mark is not None:
-                self._carried[mark.stream] = (mark.chunk, state, j)
 
     def _send_to_listeners(self, docs: List[Doc], batch: SequenceBatch, windows, backprops: List[Callable],
                            sgd: Optional[Optimizer]) -> None:
@@ -415,7 +380,7 @@ class LSTMLanguageModel(RecurrentPipe):
         """
         self._count_vocab(get_examples, "LSTMLanguageModel.initialize", nlp=nlp, corpus=corpus,
                           vocab_size=vocab_size)
-        self._carried = {}
+        self._carried.clear()
         self.model.initialize()
 
     # ------------------------------------------------------------------ language-model protocol
@@ -461,6 +426,6 @@ class LSTMLanguageModel(RecurrentPipe):
 
     # ------------------------------------------------------------------ serialization
     def _restore(self, cfg: Dict[str, Any], read: Callable[[str], bytes]) -> None:
-        self._carried = {}
+        self._carried.clear()
         super()._restore(cfg, read)
 
