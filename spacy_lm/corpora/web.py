@@ -14,7 +14,7 @@ file. Everything streams: memory stays bounded by one record (one row group for 
 """
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.training import Example
 from spacy.util import registry
@@ -146,32 +146,51 @@ def iter_jsonl_records(path: str, *, text_field: str = "text", id_field: Optiona
     with open_binary(loc) as stream:
         try:
             for n, raw in enumerate(stream, start=1):
-                if not raw.strip():
-                    continue
-                default_id = f"{loc.name}:{n}"
-                line, error = decode_utf8(raw)
-                row: Any = None
-                if line is not None:
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        error = f"undecodable: not JSON ({err.msg} at column {err.colno})"
-                    else:
-                        if not isinstance(row, dict):
-                            error = f"undecodable: a JSON {type(row).__name__}, not an object"
-                        else:
-                            error = _lone_surrogate(raw, row)
-                if error:
-                    yield {"id": default_id, "text": None, "error": error}
-                    continue
-                yield _record_from_row(row, text_field, id_field, default_id, f"{loc}, line {n}", reject_missing)
+                record = jsonl_record(raw, n, loc, text_field, id_field, reject_missing)
+                if record is not None:
+                    yield record
         except CONTAINER_ERRORS as err:
             raise damaged_container(loc, err) from err
+
+
+def jsonl_record(raw: bytes, n: int, loc: Path, text_field: str, id_field: Optional[str],
+                 reject_missing: bool = False) -> Optional[Record]:
+    """Line ``n`` of a JSONL file as ``iter_jsonl_records`` reads it (None for a blank line);
+    corpus scoring's byte ranges (scoring/ranges.py) read lines with it too."""
+    if not raw.strip():
+        return None
+    default_id = f"{loc.name}:{n}"
+    line, error = decode_utf8(raw)
+    row: Any = None
+    if line is not None:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            error = f"undecodable: not JSON ({err.msg} at column {err.colno})"
+        else:
+            if not isinstance(row, dict):
+                error = f"undecodable: a JSON {type(row).__name__}, not an object"
+            else:
+                error = _lone_surrogate(raw, row)
+    if error:
+        return {"id": default_id, "text": None, "error": error}
+    return _record_from_row(row, text_field, id_field, default_id, f"{loc}, line {n}", reject_missing)
 
 
 def iter_parquet_records(path: str, *, text_field: str = "text", id_field: Optional[str] = None) -> Iterator[Record]:
     """One record per parquet row, read one row group at a time; ``id`` from ``id_field`` or
     the row number."""
+    loc, parquet = open_parquet(path, text_field, id_field)
+    n = 0
+    for group in range(parquet.num_row_groups):
+        for row in parquet.read_row_group(group).to_pylist():
+            yield _record_from_row(row, text_field, id_field, f"{loc.name}:{n}", f"{loc}, row {n}")
+            n += 1
+
+
+def open_parquet(path: str, text_field: str, id_field: Optional[str]) -> Tuple[Path, Any]:
+    """The file's path and ``pyarrow.parquet.ParquetFile``; E157 when it lacks the text or id
+    column, the damaged-container error when it is not parquet."""
     import pyarrow
     import pyarrow.parquet
 
@@ -184,11 +203,7 @@ def iter_parquet_records(path: str, *, text_field: str = "text", id_field: Optio
     for name in [text_field] + ([id_field] if id_field else []):
         if name not in columns:
             raise ValueError(Errors.E157.format(where=str(loc), field=name, available=", ".join(columns)))
-    n = 0
-    for group in range(parquet.num_row_groups):
-        for row in parquet.read_row_group(group).to_pylist():
-            yield _record_from_row(row, text_field, id_field, f"{loc.name}:{n}", f"{loc}, row {n}")
-            n += 1
+    return loc, parquet
 
 
 def iter_text_records(path: str) -> Iterator[Record]:
@@ -199,13 +214,18 @@ def iter_text_records(path: str) -> Iterator[Record]:
     with open_binary(loc) as stream:
         try:
             for n, raw in enumerate(stream, start=1):
-                text, error = decode_utf8(raw.rstrip(b"\r\n"))
-                item: Record = {"id": f"{loc.name}:{n}", "text": text}
-                if error:
-                    item["error"] = error
-                yield item
+                yield text_record(raw, n, loc.name)
         except CONTAINER_ERRORS as err:
             raise damaged_container(loc, err) from err
+
+
+def text_record(raw: bytes, n: int, name: str) -> Record:
+    """Line ``n`` of the text file ``name`` as ``iter_text_records`` reads it."""
+    text, error = decode_utf8(raw.rstrip(b"\r\n"))
+    item: Record = {"id": f"{name}:{n}", "text": text}
+    if error:
+        item["error"] = error
+    return item
 
 
 # ------------------------------------------------------------------------------ datasets

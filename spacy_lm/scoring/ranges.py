@@ -19,14 +19,12 @@ The records a range yields are exactly those ``iter_records`` yields for that pa
 input (same ids, fields and errors for bad lines), so that a shard scored as many ranges gives
 the rows of a shard scored as one (tests/scoring/test_ranges.py checks this).
 """
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
-from ..corpora.web import _lone_surrogate, _record_from_row
-from ..corpora.web_formats import HF_PREFIX, damaged_container, decode_utf8, existing_source, source_format
-from ..errors import Errors
+from ..corpora.web import _record_from_row, jsonl_record, open_parquet, text_record
+from ..corpora.web_formats import HF_PREFIX, damaged_container, existing_source, source_format
 from .settings import Record, ScoreSettings
 
 BYTES, ROW_GROUP, WHOLE = "bytes", "row_group", "whole"
@@ -164,51 +162,20 @@ def range_lines(path: str, start: int, end: int, newlines_before: int) -> Iterat
 def _jsonl_records(loc: Path, lines: Iterator[Tuple[int, bytes]], settings: ScoreSettings) -> Iterator[Record]:
     """corpora.web.iter_jsonl_records (with ``reject_missing``) over some of a file's lines."""
     for n, raw in lines:
-        if not raw.strip():
-            continue
-        default_id = f"{loc.name}:{n}"
-        line, error = decode_utf8(raw)
-        row: Any = None
-        if line is not None:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                error = f"undecodable: not JSON ({err.msg} at column {err.colno})"
-            else:
-                if not isinstance(row, dict):
-                    error = f"undecodable: a JSON {type(row).__name__}, not an object"
-                else:
-                    error = _lone_surrogate(raw, row)
-        if error:
-            yield {"id": default_id, "text": None, "error": error}
-            continue
-        yield _record_from_row(row, settings.text_field, settings.id_field, default_id, f"{loc}, line {n}", True)
+        record = jsonl_record(raw, n, loc, settings.text_field, settings.id_field, True)
+        if record is not None:
+            yield record
 
 
 def _text_records(name: str, lines: Iterator[Tuple[int, bytes]]) -> Iterator[Record]:
     """corpora.web.iter_text_records over some of a file's lines."""
     for n, raw in lines:
-        text, error = decode_utf8(raw.rstrip(b"\r\n"))
-        item: Record = {"id": f"{name}:{n}", "text": text}
-        if error:
-            item["error"] = error
-        yield item
+        yield text_record(raw, n, name)
 
 
 def _row_group_records(task: RangeTask, settings: ScoreSettings) -> Iterator[Record]:
     """corpora.web.iter_parquet_records over one row group."""
-    import pyarrow
-    import pyarrow.parquet
-
-    loc = existing_source(task.source)
-    try:
-        parquet = pyarrow.parquet.ParquetFile(loc)
-    except (pyarrow.ArrowException, OSError) as err:
-        raise damaged_container(loc, err) from err
-    columns = parquet.schema_arrow.names
     text_field, id_field = settings.text_field, settings.id_field
-    for name in [text_field] + ([id_field] if id_field else []):
-        if name not in columns:
-            raise ValueError(Errors.E157.format(where=str(loc), field=name, available=", ".join(columns)))
+    loc, parquet = open_parquet(task.source, text_field, id_field)
     for n, row in enumerate(parquet.read_row_group(task.start).to_pylist(), start=task.first):
         yield _record_from_row(row, text_field, id_field, f"{loc.name}:{n}", f"{loc}, row {n}")
