@@ -7,10 +7,10 @@ Parquet shards of one run read as one table (``pyarrow.dataset``, ``datasets``, 
 where a field is None throughout (no buckets, no prefilter, no ``url``); an input field that is
 None throughout a shard is a ``string`` column there rather than Arrow's ``null`` type, and one
 with values keeps the type Arrow infers from them (a field holding numbers in one shard and only
-None in another still differs: cast it when reading, or write JSONL). ``shard_schema`` is that
-rule for a schema, applied where a shard's file is finished: ``write_rows(..., typed_nulls=True)``
-for a shard written whole, or the schema of merged parts (a part is written with its all-None
-input fields as ``null``, the default, so that the merge takes their type from the other parts)."""
+None in another still differs: cast it when reading, or write JSONL). ``write_rows`` gives our
+fields their types and leaves an all-None input field ``null`` (a range's part: the merge takes
+its type from the other parts); ``shard_schema`` is the rule for the finished shard, applied by
+parts.merge_parts to the parts' unified schema."""
 import json
 import os
 from pathlib import Path
@@ -35,22 +35,21 @@ def shard_names(sources: Sequence[str], output_format: str) -> List[Tuple[str, s
     return names
 
 
-def write_rows(rows: List[Record], path: Path, output_format: str, *, typed_nulls: bool = False) -> None:
+def write_rows(rows: List[Record], path: Path, output_format: str) -> None:
     """Write atomically (a temporary name, then a rename): a file there is always complete.
-    Parquet: our fields with their ``ARROW_TYPES``; an input field None throughout as ``string``
-    with ``typed_nulls`` (a shard's file: ``shard_schema``), else as Arrow's ``null`` (a part that
-    is merged later takes the type the field has in the other parts)."""
+    Parquet: our fields with their ``ARROW_TYPES``, input fields as Arrow infers them (``null``
+    for one None throughout)."""
     tmp = path.with_name(path.name + ".tmp")
     if output_format == "jsonl":
         with tmp.open("w", encoding="utf-8") as file_:
             for row in rows:
                 file_.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
     else:
-        _write_parquet(rows, tmp, path, typed_nulls)
+        _write_parquet(rows, tmp, path)
     os.replace(tmp, path)
 
 
-def _write_parquet(rows: List[Record], tmp: Path, path: Path, typed_nulls: bool) -> None:
+def _write_parquet(rows: List[Record], tmp: Path, path: Path) -> None:
     import pyarrow
     import pyarrow.parquet
 
@@ -61,8 +60,7 @@ def _write_parquet(rows: List[Record], tmp: Path, path: Path, typed_nulls: bool)
         columns = [pyarrow.array([row.get(name) for row in rows], type=_our_type(pyarrow, name)) for name in names]
     except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError) as err:
         raise ValueError(Errors.E162.format(path=path, reason=" ".join(str(err).split()))) from err
-    table = pyarrow.Table.from_arrays(columns, names=list(names))
-    pyarrow.parquet.write_table(table.cast(shard_schema(table.schema, typed_nulls)), tmp)
+    pyarrow.parquet.write_table(pyarrow.Table.from_arrays(columns, names=list(names)), tmp)
 
 
 def _our_type(pyarrow: Any, name: str) -> Any:
@@ -70,17 +68,17 @@ def _our_type(pyarrow: Any, name: str) -> Any:
     return pyarrow.type_for_alias(ARROW_TYPES[name]) if name in ARROW_TYPES else None
 
 
-def shard_schema(schema: Any, typed_nulls: bool = True) -> Any:
+def shard_schema(schema: Any) -> Any:
     """``schema`` (a ``pyarrow.Schema``, e.g. of merged parts) as a shard file has it: our fields
-    with their ``ARROW_TYPES``, and with ``typed_nulls`` an input field of type ``null`` (None
-    throughout) as ``string``, so that every shard of a run has one schema for them."""
+    with their ``ARROW_TYPES``, and an input field of type ``null`` (None throughout) as
+    ``string``, so that every shard of a run has one schema for them."""
     import pyarrow
 
     fields = []
     for field in schema:
         if field.name in ARROW_TYPES:
-            field = field.with_type(pyarrow.type_for_alias(ARROW_TYPES[field.name]))
-        elif typed_nulls and pyarrow.types.is_null(field.type):
+            field = field.with_type(_our_type(pyarrow, field.name))
+        elif pyarrow.types.is_null(field.type):
             field = field.with_type(pyarrow.string())
         fields.append(field)
     return pyarrow.schema(fields, metadata=schema.metadata)

@@ -50,7 +50,7 @@ from .manifest import Manifest
 from .output import shard_names
 from .parts import clear_parts, merge_parts, part_base, part_paths, remove_parts
 from .ranges import RangeTask, byte_ranges, coarsen, range_sizes, row_group_ranges, splits_by_bytes, whole_range
-from .settings import BUCKETS, Record, ScoreSettings, check_setting, is_int
+from .settings import BUCKETS, Record, ScoreSettings, check_setting
 from .shards import Progress, ShardResult
 from .stopping import stop_on_signals
 from .worker import RangeOutcome, WorkerSpec
@@ -64,8 +64,6 @@ def score_corpus(sources: Sequence[str], out_dir: Path, settings: ScoreSettings,
     """Score every input shard into ``out_dir`` (see the module docstring); the summary."""
     check_setting("inputs", bool(sources), "at least one input", [])
     check_engine(engine, workers, gpu)
-    check_setting("range_bytes", is_int(settings.range_bytes) and settings.range_bytes >= 1, "an integer >= 1",
-                  settings.range_bytes)
     for source in sources:
         check_source(source, settings.format)
     digests, newlines = _scan_inputs(list(dict.fromkeys(sources)), settings, workers)

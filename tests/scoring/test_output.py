@@ -6,6 +6,7 @@ import pyarrow.parquet
 import pytest
 
 from spacy_lm.scoring.output import ARROW_TYPES, read_rows, shard_schema, write_rows
+from spacy_lm.scoring.parts import merge_parts, remove_parts, write_part
 from spacy_lm.scoring.settings import ROW_FIELDS
 
 
@@ -16,6 +17,14 @@ def row(i, **values):
     return fields
 
 
+def write_shard(rows, path):
+    """A shard's file as a run writes it: its range's part, merged (then removed, as run.py does)."""
+    part = path.with_name(path.name + ".part0")
+    write_part(rows, part, "parquet")
+    merge_parts([part], path, "parquet")
+    remove_parts([part])
+
+
 def test_every_field_of_ours_has_a_type():
     assert list(ARROW_TYPES) == list(ROW_FIELDS)
 
@@ -23,10 +32,10 @@ def test_every_field_of_ours_has_a_type():
 def test_shards_with_and_without_values_have_one_schema(tmp_path):
     """No buckets, prefilter, url or title in one shard; all of them in the other; and a shard of
     rows all rejected (no row at all)."""
-    write_rows([row(0), row(1)], tmp_path / "00000-a.parquet", "parquet", typed_nulls=True)
-    write_rows([row(2, url="https://example.com/2", bucket="head", prefilter_perplexity=40.0, title="Two")],
-               tmp_path / "00001-b.parquet", "parquet", typed_nulls=True)
-    write_rows([], tmp_path / "00002-c.parquet", "parquet")
+    write_shard([row(0), row(1)], tmp_path / "00000-a.parquet")
+    write_shard([row(2, url="https://example.com/2", bucket="head", prefilter_perplexity=40.0, title="Two")],
+                tmp_path / "00001-b.parquet")
+    write_shard([], tmp_path / "00002-c.parquet")
     schemas = [pyarrow.parquet.read_schema(tmp_path / f"0000{i}-{n}.parquet") for i, n in enumerate("abc")]
     assert schemas[0] == schemas[1]
     for name, alias in ARROW_TYPES.items():
@@ -40,14 +49,14 @@ def test_shards_with_and_without_values_have_one_schema(tmp_path):
 
 def test_an_input_field_with_values_keeps_its_type(tmp_path):
     path = tmp_path / "00000-a.parquet"
-    write_rows([row(0, year=2020, score=None), row(1, year=None, score=None)], path, "parquet", typed_nulls=True)
+    write_shard([row(0, year=2020, score=None), row(1, year=None, score=None)], path)
     schema = pyarrow.parquet.read_schema(path)
     assert schema.field("year").type == pyarrow.int64() and schema.field("score").type == pyarrow.string()
     assert [r["year"] for r in read_rows(path)] == [2020, None]
 
 
 def test_parts_keep_null_columns_to_take_the_other_parts_types(tmp_path):
-    """A part merged later (typed_nulls=False, the default): our fields are typed already, an input
+    """A part merged later (write_rows): our fields are typed already, an input
     field None throughout stays ``null`` so that a merge takes its type from the other parts, and
     ``shard_schema`` of the merged schema types what is still null."""
     write_rows([row(0, year=None)], tmp_path / "a.parquet", "parquet")
