@@ -32,7 +32,6 @@ Needs the ``bench`` extra (kenlm) and ``ray`` (in ``dev``).
 import argparse
 import csv
 import gzip
-import io
 import json
 import os
 import statistics

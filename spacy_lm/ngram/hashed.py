@@ -14,7 +14,7 @@ and built by one sort (``ProbingTable``), under 1 s for 6M n-grams.
 
 ``total_log10`` gives the summed log10 probability of each doc of a sentence stream, equal to
 ``NGramModel.score`` summed per doc (the same backoff rule, to float32 rounding): the score-only
-path of ``ngram_lm.total_nll``. Built from a model when first needed (``from_model``), in memory.
+path of ``ngram_lm.total_nll``. Built from a model when first needed, in memory.
 """
 from typing import List, Tuple
 
@@ -118,10 +118,6 @@ class HashedNGramIndex:
             table = ProbingTable(packed_keys, pack(model.logprob[k - 1], backoff))
             self.tables.append(table)
             prefix_slot = table.slot_of.astype("uint64")
-
-    @classmethod
-    def from_model(cls, model: NGramModel) -> "HashedNGramIndex":
-        return cls(model)
 
     def token_log10(self, stream: numpy.ndarray) -> numpy.ndarray:
         """log10 p of every position of a sentence stream (``<s>`` positions: 0), as

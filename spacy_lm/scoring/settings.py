@@ -6,7 +6,7 @@ Ray actors (as ``asdict``) and into the manifest (``row_settings``: the ones a r
 keep, because they change the rows)."""
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .. import checks
 from ..checks import is_int, is_number  # noqa: F401 (is_int: engines imports it from here)
